@@ -1,0 +1,30 @@
+"""``sangdam`` command line (typer). Each command group lives in its own module and imports heavy
+libraries (kiwi, llama.cpp, embedders) inside the command, so ``sangdam --help`` stays instant."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from sangdam.cli import core, kb, llm, pii, tools
+
+app = typer.Typer(
+    name="sangdam",
+    help="Sangdam (상담): self-hosted, Korean-first agentic AI contact centre for telecom operators.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+core.register(app)
+app.add_typer(tools.app, name="tools")
+app.add_typer(pii.app, name="pii")
+app.add_typer(kb.app, name="kb")
+app.add_typer(llm.app, name="llm")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from sangdam.config import get_settings
+
+    logging.basicConfig(level=get_settings().log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    app()
