@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from sangdam.cli import core, kb, llm, pii, tools
+from sangdam.cli import core, kb, llm, pii, route, tools
 
 app = typer.Typer(
     name="sangdam",
@@ -20,6 +20,7 @@ app.add_typer(tools.app, name="tools")
 app.add_typer(pii.app, name="pii")
 app.add_typer(kb.app, name="kb")
 app.add_typer(llm.app, name="llm")
+route.register(app)
 
 
 def main() -> None:
