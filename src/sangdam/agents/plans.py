@@ -1,0 +1,144 @@
+"""Plans agent: plan catalogue, personalised recommendation, plan change."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sangdam.agents.base import Agent, AgentContext, Outcome
+from sangdam.agents.common import LINE_TOOLS, ask_line, confirm, fill_line_slot, resolve_line
+from sangdam.orchestrator import dialogue
+from sangdam.orchestrator.format import gb, kdate, say, speed, won
+from sangdam.orchestrator.state import PendingAction, Step
+
+_MINE = re.compile(r"(내|제|저의|나의|지금|현재|쓰고\s*있는|쓰는|이용\s*중|사용\s*중)")
+_RECOMMENDED = re.compile(r"(추천|그걸로|그거로|그것으로|그 요금제|첫\s*번째|1번)")
+
+
+class PlansAgent(Agent):
+    name = "plans"
+    intents = ("plan.info", "plan.recommend", "plan.change")
+    tools = ("list_plans", "get_line", "recommend_plans", "change_plan", *LINE_TOOLS)
+
+    def needs_identity(self, step: Step) -> bool:
+        if step.intent != "plan.info":
+            return True
+        return bool(_MINE.search(step.text)) and not self._named_plans(step, None)
+
+    def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        if step.intent == "plan.recommend":
+            return self._recommend(step, ctx)
+        if step.intent == "plan.change":
+            return self._change(step, ctx)
+        return self._info(step, ctx)
+
+    # -- info -------------------------------------------------------------------------------------------------
+    def _named_plans(self, step: Step, ctx: AgentContext | None) -> list[dict[str, Any]]:
+        from sangdam.orchestrator.catalog import plan_names
+
+        if ctx is None:
+            return dialogue.match_by_name(step.text, [{"name": n} for n in plan_names()])
+        plans = ctx.call("list_plans").model_dump(mode="json")["plans"]
+        return dialogue.match_by_name(step.text or ctx.text, plans)
+
+    def _info(self, step: Step, ctx: AgentContext) -> Outcome:
+        named = self._named_plans(step, ctx)
+        if named:
+            return Outcome(messages=[_detail(p) for p in named[:2]])
+        if ctx.customer_id and _MINE.search(step.text or ctx.text):
+            line = resolve_line(step, ctx)
+            if line is None:
+                return ask_line(ctx)
+            detail = ctx.call("get_line", line_id=line["id"])
+            messages = [say("plans.current", name=detail.plan.name, fee=won(detail.plan.monthly_fee_krw), data=gb(detail.plan.data_gb))]
+            if detail.pending_plan is not None:
+                messages.append(say("plans.pending", name=detail.pending_plan.name, date=kdate(detail.pending_plan_effective_date)))
+            return Outcome(messages=messages)
+        plans = ctx.call("list_plans").plans
+        items = [say("plans.item", name=p.name, network=p.network, fee=won(p.monthly_fee_krw), data=gb(p.data_gb)) for p in plans]
+        return Outcome(messages=[say("plans.list_header"), *items])
+
+    # -- recommend --------------------------------------------------------------------------------------------
+    def _recommend(self, step: Step, ctx: AgentContext) -> Outcome:
+        line = resolve_line(step, ctx, statuses=("active",))
+        if line is None:
+            return ask_line(ctx)
+        rec = ctx.call("recommend_plans", line_id=line["id"])
+        messages = [say("plans.usage_basis", avg=gb(rec.avg_monthly_gb), max=gb(rec.max_monthly_gb))]
+        cheaper = [r for r in rec.recommendations if r.monthly_saving_krw > 0]
+        if rec.current_plan_fits and not cheaper:
+            messages.append(say("plans.fits_already", name=rec.current_plan.name))
+            ctx.state.last_recommended = []
+            return Outcome(messages=messages)
+        picks = cheaper[:2] if cheaper else rec.recommendations[:2]
+        if not picks:
+            messages.append(say("plans.fits_already", name=rec.current_plan.name))
+            return Outcome(messages=messages)
+        messages.append(say("plans.recommend_header") if cheaper else say("plans.recommend_more_data"))
+        for r in picks:
+            p = r.plan
+            if r.monthly_saving_krw > 0:
+                messages.append(say("plans.recommend_item", name=p.name, fee=won(p.monthly_fee_krw), data=gb(p.data_gb), saving=won(r.monthly_saving_krw)))
+            else:
+                messages.append(say("plans.recommend_item_more", name=p.name, fee=won(p.monthly_fee_krw), data=gb(p.data_gb), extra=won(-r.monthly_saving_krw)))
+            if r.switch_cost_krw > 0:
+                messages.append(say("plans.switch_cost", cost=won(r.switch_cost_krw)))
+        messages.append(say("plans.recommend_change_hint"))
+        ctx.state.last_recommended = [r.plan.id for r in picks]
+        return Outcome(messages=messages)
+
+    # -- change -----------------------------------------------------------------------------------------------
+    def _target_plan(self, step: Step, ctx: AgentContext) -> str | None:
+        if step.slots.get("plan_id"):
+            return step.slots["plan_id"]
+        named = self._named_plans(step, ctx)
+        if named:
+            return named[0]["id"]
+        if ctx.state.last_recommended and _RECOMMENDED.search(step.text or ctx.text):
+            return ctx.state.last_recommended[0]
+        return None
+
+    def _change(self, step: Step, ctx: AgentContext) -> Outcome:
+        line = resolve_line(step, ctx, statuses=("active",))
+        if line is None:
+            return ask_line(ctx)
+        plan_id = self._target_plan(step, ctx)
+        if plan_id is None:
+            names = ", ".join(p.name for p in ctx.call("list_plans").plans)
+            return Outcome(messages=[say("plans.ask_plan", names=names)], ask_slot="plan")
+        effective = "immediate" if (step.slots.get("effective") == "immediate" or dialogue.wants_immediate(step.text or ctx.text)) else "next_cycle"
+        args = {"line_id": line["id"], "plan_id": plan_id, "effective": effective}
+        proposal = ctx.propose("change_plan", **args)
+        return confirm(ctx, step, [("change_plan", args)], proposal.summary_ko)
+
+    def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
+        if slot == "line":
+            return fill_line_slot(step, ctx)
+        if slot == "plan":
+            plans = ctx.call("list_plans").model_dump(mode="json")["plans"]
+            named = dialogue.match_by_name(ctx.text, plans)
+            if not named:
+                return None
+            return step.model_copy(update={"slots": {**step.slots, "plan_id": named[0]["id"]}, "text": step.text + " " + ctx.text})
+        return None
+
+    def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
+        r = results[0]
+        if r.effective == "immediate":
+            messages = [say("plans.changed_now", new=r.new_plan_name)]
+            if r.prorated_charge_krw > 0:
+                messages.append(say("plans.prorated_charge", amount=won(r.prorated_charge_krw)))
+            elif r.prorated_charge_krw < 0:
+                messages.append(say("plans.prorated_credit", amount=won(-r.prorated_charge_krw)))
+        else:
+            messages = [say("plans.changed_next", new=r.new_plan_name, date=kdate(r.effective_date))]
+        if r.switch_cost_krw > 0:
+            messages.append(say("plans.switch_cost_charged", amount=won(r.switch_cost_krw)))
+        return Outcome(messages=messages)
+
+
+def _detail(p: dict[str, Any]) -> str:
+    text = say("plans.detail", name=p["name"], network=p["network"], fee=won(p["monthly_fee_krw"]), data=gb(p["data_gb"]), description=p["description"])
+    if p.get("throttle_kbps"):
+        text += " " + say("plans.throttle", speed=speed(p["throttle_kbps"]))
+    return text

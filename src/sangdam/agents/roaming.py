@@ -1,0 +1,138 @@
+"""Roaming agent: passes by country, turning roaming on (with a pass) and off."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sangdam.agents.base import Agent, AgentContext, Outcome
+from sangdam.agents.common import LINE_TOOLS, ask_line, confirm, fill_line_slot, resolve_line
+from sangdam.orchestrator import dialogue
+from sangdam.orchestrator.format import gb, say, won
+from sangdam.orchestrator.state import PendingAction, PlannedCall, Step
+from sangdam.tools.messages import country_codes, country_name_ko
+
+_ORDINAL = {"첫": 0, "1번": 0, "두": 1, "2번": 1, "세": 2, "3번": 2, "네": 3, "4번": 3, "다섯": 4, "5번": 4}
+_ORDINAL_RE = re.compile(r"(첫|두|세|네|다섯)\s*번째|([1-5])\s*번")
+_CHEAPEST = re.compile(r"(제일|가장)\s*(싼|저렴)")
+
+
+def find_country(text: str) -> str | None:
+    """ISO code of a country named in ``text`` ("일본", "미국 출장", "Japan")."""
+    compact = dialogue.compact(text)
+    best: tuple[int, str] | None = None
+    for name, code in country_codes().items():
+        key = dialogue.compact(name)
+        if len(key) >= 2 and key in compact and (best is None or len(key) > best[0]):
+            best = (len(key), code)
+    return best[1] if best else None
+
+
+class RoamingAgent(Agent):
+    name = "roaming"
+    intents = ("roaming.enable", "roaming.disable", "roaming.info")
+    tools = ("list_roaming_passes", "enable_roaming", "disable_roaming", "get_line", *LINE_TOOLS)
+
+    def needs_identity(self, step: Step) -> bool:
+        return step.intent != "roaming.info"
+
+    def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        if step.intent == "roaming.info":
+            return self._info(step, ctx)
+        line = resolve_line(step, ctx, statuses=("active",) if step.intent == "roaming.enable" else None)
+        if line is None:
+            return ask_line(ctx)
+        step.slots["line_id"] = line["id"]
+        if step.intent == "roaming.disable":
+            return self._disable(step, ctx)
+        return self._enable(step, ctx)
+
+    def _passes(self, country: str | None, ctx: AgentContext) -> Any:
+        return ctx.call("list_roaming_passes", country=country) if country else ctx.call("list_roaming_passes")
+
+    def _listing(self, passes: Any) -> list[str]:
+        header = (say("roaming.passes_header", country=passes.country_name or country_name_ko(passes.country))
+                  if passes.country else say("roaming.passes_header_all"))
+        items = [say("roaming.pass_item", name=p.name, days=p.days, data=gb(p.data_gb), price=won(p.price_krw)) for p in passes.passes]
+        return [header, *items]
+
+    def _info(self, step: Step, ctx: AgentContext) -> Outcome:
+        country = step.slots.get("country") or find_country(step.text or ctx.text)
+        passes = self._passes(country, ctx)
+        if not passes.passes:
+            return Outcome(messages=[say("roaming.no_passes", country=passes.country_name or country)])
+        messages = self._listing(passes)
+        if ctx.customer_id:
+            line = resolve_line(step, ctx)
+            if line is not None:
+                detail = ctx.call("get_line", line_id=line["id"])
+                if detail.roaming_enabled:
+                    messages.append(say("roaming.status_on", pass_text=""))
+        return Outcome(messages=messages)
+
+    def _enable(self, step: Step, ctx: AgentContext) -> Outcome:
+        text = step.text or ctx.text
+        all_passes = self._passes(None, ctx).model_dump(mode="json")["passes"]
+        named = step.slots.get("pass_id") or next(iter(p["id"] for p in dialogue.match_by_name(text, all_passes)), None)
+        if named:
+            args = {"line_id": step.slots["line_id"], "pass_id": named}
+            proposal = ctx.propose("enable_roaming", **args)
+            return confirm(ctx, step, [("enable_roaming", args)], proposal.summary_ko)
+        country = step.slots.get("country") or find_country(text)
+        if country is None:
+            return Outcome(messages=[say("roaming.ask_country")], ask_slot="country")
+        passes = self._passes(country, ctx)
+        if not passes.passes:
+            return Outcome(messages=[say("roaming.no_passes", country=passes.country_name or country)])
+        ctx.state.last_passes = [p.id for p in passes.passes]
+        choices = [{"id": p.id, "name": p.name} for p in passes.passes]
+        pending = ctx.pending(step, [], "", choices=choices, slots={"line_id": step.slots["line_id"]})
+        return Outcome(messages=[*self._listing(passes), say("roaming.choose")], proposal=pending)
+
+    def pick_choice(self, pending: PendingAction, ctx: AgentContext) -> PendingAction | None:
+        """The option the customer picked (by name, "두 번째", "제일 싼 거"), as a one-call pending action."""
+        hit = dialogue.match_by_name(ctx.text, pending.choices)
+        choice = hit[0] if hit else None
+        if choice is None:
+            m = _ORDINAL_RE.search(ctx.text)
+            if m:
+                idx = _ORDINAL[m.group(1)] if m.group(1) else int(m.group(2)) - 1
+                choice = pending.choices[idx] if idx < len(pending.choices) else None
+            elif _CHEAPEST.search(ctx.text):
+                choice = pending.choices[0]  # listed cheapest first
+        if choice is None:
+            return None
+        args = {"line_id": pending.slots["line_id"], "pass_id": choice["id"]}
+        return pending.model_copy(update={"calls": [PlannedCall(tool="enable_roaming", args=args)], "choices": []})
+
+    def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
+        args = chosen.calls[0].args
+        proposal = ctx.propose("enable_roaming", **args)
+        pending = chosen.model_copy(update={"summary_ko": proposal.summary_ko})
+        return Outcome(messages=[proposal.summary_ko, say("confirm.question")], proposal=pending)
+
+    def _disable(self, step: Step, ctx: AgentContext) -> Outcome:
+        detail = ctx.call("get_line", line_id=step.slots["line_id"])
+        if not detail.roaming_enabled:
+            return Outcome(messages=[say("roaming.already_off")])
+        args = {"line_id": step.slots["line_id"]}
+        proposal = ctx.propose("disable_roaming", **args)
+        return confirm(ctx, step, [("disable_roaming", args)], proposal.summary_ko)
+
+    def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
+        if slot == "line":
+            return fill_line_slot(step, ctx)
+        if slot == "country":
+            country = find_country(ctx.text)
+            if country is None:
+                return None
+            return step.model_copy(update={"slots": {**step.slots, "country": country}})
+        return None
+
+    def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
+        r = results[0]
+        if pending.intent == "roaming.disable" or not r.roaming_enabled:
+            return Outcome(messages=[say("roaming.disabled")])
+        if r.pass_name:
+            return Outcome(messages=[say("roaming.enabled", name=r.pass_name, price=won(r.charge_krw))])
+        return Outcome(messages=[say("roaming.enabled_payg")])

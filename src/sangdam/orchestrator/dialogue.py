@@ -1,0 +1,117 @@
+"""Korean dialogue cues: yes/no, slot values (GB, plan, pass, country, line, reason) from an utterance.
+
+Rules, not a model: these decide what gets executed, so they must be predictable and testable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from sangdam.orchestrator.resources import load_resource
+
+
+@lru_cache(maxsize=1)
+def lexicon() -> dict[str, Any]:
+    return load_resource("dialogue/lexicon.yaml")
+
+
+def compact(text: str) -> str:
+    """Lower-cased text without whitespace, for cue matching that ignores Korean spacing variants."""
+    return re.sub(r"\s+", "", text).lower()
+
+
+def _has_any(text: str, cues: Iterable[str]) -> bool:
+    c = compact(text)
+    return any(compact(cue) in c for cue in cues)
+
+
+_NEG_OVERRIDE = re.compile(r"(안\s*(해|할|돼|되)|하지\s*마|취소|아니|싫|됐어|그만|필요\s*없)")
+# A leading short answer ("네", "네, 그걸로요", "응 해줘"); inside a sentence these syllables mean other things.
+_SHORT_YES = re.compile(r"^(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ok|okay|yes|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜)(?=$|[\s.,!~?요])", re.I)
+
+
+def is_negative(text: str) -> bool:
+    """The customer declines ("아니요", "취소할게요", "안 할래요")."""
+    return bool(_NEG_OVERRIDE.search(text)) or _has_any(text, lexicon()["negative"])
+
+
+def is_affirmative(text: str) -> bool:
+    """The customer agrees ("네", "네 해주세요", "좋아요 진행해 주세요"); a decline always wins."""
+    if is_negative(text):
+        return False
+    if _SHORT_YES.match(text.strip()):
+        return True
+    return _has_any(text, lexicon()["affirmative"])
+
+
+def wants_immediate(text: str) -> bool:
+    return _has_any(text, lexicon()["immediate"]) and not _has_any(text, lexicon()["next_cycle"])
+
+
+def suspend_reason(text: str) -> str | None:
+    for reason, cues in lexicon()["suspend_reasons"].items():
+        if _has_any(text, cues):
+            return reason
+    return None
+
+
+def says_resolved(text: str) -> bool:
+    """Troubleshooting: the customer reports the problem is gone."""
+    if _has_any(text, lexicon()["not_resolved"]):
+        return False
+    return _has_any(text, lexicon()["resolved"])
+
+
+_GB = re.compile(r"(\d+(?:\.\d+)?)\s*(?:gb|기가|지비|기가바이트)", re.I)  # never bare "G": 5G is a network
+_GB_WORD = re.compile(r"(한|하나|두|둘|세|셋|네|넷|다섯|여섯|일곱|여덟|아홉|열)\s*(?:기가|gb|지비)", re.I)
+
+
+def extract_gb(text: str) -> float | None:
+    """A data amount in GB ("2기가", "3GB", "두 기가"), or None."""
+    m = _GB.search(text)
+    if m:
+        return float(m.group(1))
+    m = _GB_WORD.search(text)
+    if m:
+        return float(lexicon()["korean_counts"][m.group(1)])
+    return None
+
+
+def _norm_name(name: str) -> str:
+    return compact(name).replace("요금제", "")
+
+
+def match_by_name(text: str, items: Sequence[Any], attr: str = "name") -> list[Any]:
+    """Items whose name (or a distinctive part of it) appears in ``text``, longest match first.
+
+    "5G 슬림" matches "5g슬림으로", "슬림 요금제"; "아시아 5일" matches "아시아5일짜리".
+    """
+    c = compact(text)
+    exact = [it for it in items if _norm_name(_get(it, attr)) in c]
+    if exact:
+        return sorted(exact, key=lambda it: -len(_norm_name(_get(it, attr))))
+    # Distinctive tail ("슬림", "프리미엄"): the last word of the name, when it is unique among items.
+    tails: dict[str, list[Any]] = {}
+    for it in items:
+        tail = compact(_get(it, attr).split()[-1])
+        tails.setdefault(tail, []).append(it)
+    return [group[0] for tail, group in tails.items() if len(group) == 1 and len(tail) >= 2 and tail in c]
+
+
+def _get(item: Any, attr: str) -> str:
+    return item[attr] if isinstance(item, dict) else getattr(item, attr)
+
+
+_LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+
+
+def match_line(text: str, lines: Sequence[Any]) -> Any | None:
+    """The line whose number ends with four digits mentioned in ``text`` ("끝자리 3333")."""
+    for m in _LAST4.finditer(text):
+        hits = [ln for ln in lines if re.sub(r"\D", "", _get(ln, "number")).endswith(m.group(1))]
+        if len(hits) == 1:
+            return hits[0]
+    return None

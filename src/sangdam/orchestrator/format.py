@@ -1,0 +1,58 @@
+"""Korean rendering of facts: money, data sizes, dates, and templates from ``resources/templates``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+from typing import Any
+
+from sangdam.orchestrator.resources import load_resource
+
+
+def won(amount: int | float) -> str:
+    """19800 → "19,800원"; negative amounts keep their sign."""
+    return f"{int(round(amount)):,}원"
+
+
+def gb(value: float | None) -> str:
+    """12 → "12GB", 12.5 → "12.5GB", None → "무제한"."""
+    if value is None:
+        return "무제한"
+    v = round(float(value), 2)
+    return f"{int(v)}GB" if v == int(v) else f"{v:g}GB"
+
+
+def kdate(value: dt.date | str | None) -> str:
+    """2026-12-01 → "2026년 12월 1일"."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = dt.date.fromisoformat(value[:10])
+    return f"{value.year}년 {value.month}월 {value.day}일"
+
+
+def kperiod(period: str) -> str:
+    """"2026-10" → "2026년 10월"."""
+    year, month = period.split("-")
+    return f"{int(year)}년 {int(month)}월"
+
+
+def speed(kbps: int | None) -> str:
+    if kbps is None:
+        return "속도 제한 없음"
+    return f"{kbps // 1000}Mbps" if kbps >= 1000 and kbps % 1000 == 0 else f"{kbps}kbps"
+
+
+@lru_cache(maxsize=1)
+def templates() -> dict[str, Any]:
+    return load_resource("templates/ko.yaml")
+
+
+def say(key: str, **values: Any) -> str:
+    """Render template ``key`` (dotted path in ``templates/ko.yaml``) with ``values``."""
+    node: Any = templates()
+    for part in key.split("."):
+        node = node[part]
+    if isinstance(node, list):  # a list template joins its lines
+        node = "\n".join(node)
+    return str(node).format(**values).strip()

@@ -1,0 +1,79 @@
+"""Responder: composes the Korean reply from the agents' template-rendered messages and has it verified.
+
+With the embedded default model, facts are never free-generated: the reply is the templates' text. When the
+configured strong tier is a capable Korean writer (profile flag ``capable_writer``), it may rephrase the
+same facts; the rephrasing must pass the verifier, otherwise the template text is used (the verdict says so).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from sangdam.agents.base import AgentContext
+from sangdam.domain.db import session_scope
+from sangdam.domain.models import Plan
+from sangdam.orchestrator.format import say
+from sangdam.orchestrator.types import VerifierVerdict
+from sangdam.orchestrator.verifier import Verifier
+
+
+class Responder:
+    def __init__(self, engine: Engine, llm: Any = None) -> None:
+        self.engine = engine
+        self.llm = llm
+        self._verifier: Verifier | None = None
+
+    @property
+    def verifier(self) -> Verifier:
+        if self._verifier is None:
+            with session_scope(self.engine) as s:
+                names = s.scalars(select(Plan.name)).all()
+            self._verifier = Verifier(names)
+        return self._verifier
+
+    def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]]) -> tuple[str, VerifierVerdict]:
+        draft = "\n".join(m for m in messages if m) or say("fallback.nothing")
+        verdict = self.verifier.check(draft, ctx.blackboard, ctx.tool_calls)
+        if not verdict.passed:  # a template bug or a wrong fact: never send it
+            fallback = say("fallback.safe")
+            return fallback, verdict.model_copy(update={"action": "fallback"})
+        if self.llm is not None and _capable_writer(self.llm):
+            phrased = self._phrase(draft, llm_calls)
+            if phrased:
+                second = self.verifier.check(phrased, ctx.blackboard, ctx.tool_calls)
+                if second.passed:
+                    return phrased, second.model_copy(update={"action": "regenerated"})
+                return draft, second.model_copy(update={"passed": True, "action": "fallback"})
+        return draft, verdict
+
+    def _phrase(self, draft: str, llm_calls: list[dict[str, Any]]) -> str | None:
+        system = say("llm.phrase_system")
+        try:
+            result = self.llm.chat(
+                [{"role": "system", "content": system}, {"role": "user", "content": draft}],
+                role="strong", max_tokens=400, temperature=0.2,
+            )
+        except Exception as err:  # noqa: BLE001 - any backend failure falls back to the template text
+            llm_calls.append({"role": "strong", "purpose": "phrase", "error": type(err).__name__})
+            return None
+        llm_calls.append({"role": "strong", "purpose": "phrase", **_accounting(result)})
+        return (getattr(result, "text", "") or "").strip() or None
+
+
+def _capable_writer(llm: Any) -> bool:
+    probe = getattr(llm, "capable_writer", None)
+    if callable(probe):
+        return bool(probe("strong"))
+    return bool(probe)
+
+
+def _accounting(result: Any) -> dict[str, Any]:
+    usage = getattr(result, "usage", None)
+    timings = getattr(result, "timings", None)
+    return {
+        "prompt_tokens": getattr(usage, "prompt_tokens", None),
+        "completion_tokens": getattr(usage, "completion_tokens", None),
+        "total_ms": getattr(timings, "total_ms", None),
+    }

@@ -1,0 +1,40 @@
+"""Preferences the customer states ("문자로 안내해 주세요"), remembered in their profile across conversations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from sqlalchemy import Engine
+
+from sangdam.domain.db import session_scope
+from sangdam.domain.models import AuditLog, Customer
+
+_CHANNELS = (
+    ("sms", re.compile(r"(문자|sms|메시지)\s*(로|으로)\s*(안내|연락|알려|보내|받)", re.I)),
+    ("email", re.compile(r"(이메일|메일|e-?mail)\s*(로|으로)\s*(안내|연락|알려|보내|받)", re.I)),
+    ("call", re.compile(r"(전화|통화)\s*(로|으로)\s*(안내|연락|알려|주세요)", re.I)),
+    ("app", re.compile(r"(앱|어플)\s*(알림)?\s*(로|으로)\s*(안내|연락|알려|보내|받)", re.I)),
+)
+
+
+def detect_preferences(text: str) -> dict[str, Any]:
+    """Preferences stated in ``text`` (currently: the contact channel for notices)."""
+    for channel, pattern in _CHANNELS:
+        if pattern.search(text):
+            return {"contact_channel": channel}
+    return {}
+
+
+def save_preferences(engine: Engine, customer_id: str, prefs: dict[str, Any], *, now: dt.datetime) -> dict[str, Any]:
+    """Merge ``prefs`` into the customer's stored preferences (audited); returns the new preferences."""
+    with session_scope(engine) as s:
+        customer = s.get(Customer, customer_id)
+        if customer is None:
+            raise LookupError(customer_id)
+        merged = {**(customer.preferences or {}), **prefs}
+        customer.preferences = merged
+        s.add(AuditLog(who="bot", tool="remember_preference", args={"customer_id": customer_id, **prefs},
+                       result={"ok": True}, at=now))
+    return merged
