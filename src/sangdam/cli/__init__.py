@@ -8,6 +8,7 @@ import logging
 import typer
 
 from sangdam.cli import core, kb, llm, pii, route, tools
+from sangdam.cli import eval as eval_cli
 
 app = typer.Typer(
     name="sangdam",
@@ -21,6 +22,7 @@ app.add_typer(pii.app, name="pii")
 app.add_typer(kb.app, name="kb")
 app.add_typer(llm.app, name="llm")
 route.register(app)
+eval_cli.register(app)
 
 
 def main() -> None:

@@ -1,5 +1,50 @@
-"""``sangdam pii``: placeholder group, filled in by its issue."""
+"""``sangdam pii``: mask personal data in Korean text.
+
+Contract (docs/pii.md): ``sangdam pii mask --jsonl`` reads one text per line on stdin and prints one JSON
+object per line, ``{"masked": "...", "entities": [{"type": "...", "start": int, "end": int}]}``, with offsets
+into the input line. The original values are never printed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="pii commands", no_args_is_help=True)
+app = typer.Typer(help="Detect and mask personal data (PII) in Korean text.", no_args_is_help=True)
+
+
+def _record(text: str) -> str:
+    from sangdam.korean.pii import mask as mask_text
+
+    result = mask_text(text)
+    payload = {
+        "masked": result.masked,
+        "entities": [{"type": e.type.value, "start": e.start, "end": e.end} for e in result.entities],
+    }
+    return json.dumps(payload, ensure_ascii=False)
+
+
+@app.command("mask")
+def mask(
+    text: Annotated[str | None, typer.Argument(help="Text to mask (omit with --jsonl).")] = None,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="Read one text per line on stdin.")] = False,
+) -> None:
+    """Print the masked text and the entity spans as JSON (one object per input line with --jsonl)."""
+    if jsonl == (text is not None):
+        typer.echo("error: give either TEXT or --jsonl (texts on stdin), not both or neither", err=True)
+        raise typer.Exit(code=2)
+    if text is not None:
+        typer.echo(_record(text))
+        return
+    for stream in (sys.stdin, sys.stdout):
+        # UTF-8 regardless of the locale; an undecodable byte becomes U+FFFD instead of killing the stream.
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8", errors="replace")
+    out = sys.stdout
+    for line in sys.stdin:
+        # Only the line terminator is removed, so offsets match the caller's line exactly.
+        out.write(_record(line.rstrip("\r\n")) + "\n")
+        out.flush()

@@ -1,5 +1,88 @@
-"""``sangdam tools``: placeholder group, filled in by its issue."""
+"""``sangdam tools``: list the canonical tools and call one against the configured database."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
-app = typer.Typer(help="tools commands", no_args_is_help=True)
+app = typer.Typer(help="List and call the typed telecom tools (business rules enforced in code).",
+                  no_args_is_help=True)
+console = Console()
+
+
+@app.command("list")
+def list_tools(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: name, risk, needs_customer, descriptions, schema."),
+) -> None:
+    """List every canonical tool with its risk tier."""
+    from sangdam.tools.registry import all_tools
+
+    tools = all_tools()
+    if as_json:
+        rows = [
+            {
+                "name": t.name,
+                "risk": str(t.risk),
+                "needs_customer": t.needs_customer,
+                "description_en": t.description_en,
+                "description_ko": t.description_ko,
+                "schema": t.openai_schema(),
+            }
+            for t in tools
+        ]
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("name", "risk", "customer", "description")
+    for t in tools:
+        table.add_row(t.name, str(t.risk), "yes" if t.needs_customer else "no", t.description_en)
+    console.print(table)
+
+
+@app.command("call")
+def call_tool(
+    name: str = typer.Argument(..., help="Tool name, e.g. get_bills."),
+    args: str = typer.Option("{}", "--args", help="Arguments as a JSON object."),
+    customer: str | None = typer.Option(None, "--customer", help="Act for this (verified) customer id."),
+    preview: bool = typer.Option(False, "--preview", help="Dry-run a write: print the proposal, change nothing."),
+    idempotency_key: str | None = typer.Option(None, "--idempotency-key", help="Run a write at most once per key."),
+) -> None:
+    """Call a tool and print its typed result as JSON (or its typed error, with exit code 1)."""
+    from sangdam.config import get_settings
+    from sangdam.domain.db import get_engine, is_initialised
+    from sangdam.tools.base import ToolContext, ToolError
+    from sangdam.tools.registry import get_tool
+
+    settings = get_settings()
+    try:
+        tool = get_tool(name)
+        parsed = _parse_args(name, args)
+        engine = get_engine(settings.db_url)
+        if not is_initialised(engine):
+            raise ToolError("database_not_ready", "the database has no schema yet: run `sangdam init` (and "
+                            "`sangdam seed` for demo data) first")
+        ctx = ToolContext(engine=engine, today=settings.today_date(), actor="cli", customer_id=customer,
+                          idempotency_key=idempotency_key)
+        result = tool.preview(ctx, parsed) if preview else tool.run(ctx, parsed)
+    except ToolError as exc:
+        typer.echo(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, indent=2))
+        raise typer.Exit(code=1) from None
+    typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+
+
+def _parse_args(name: str, text: str) -> dict[str, Any]:
+    from sangdam.tools import messages
+    from sangdam.tools.base import ToolError
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ToolError("invalid_args", f"{name}: --args is not valid JSON ({exc.msg} at position {exc.pos})",
+                        message_ko=messages.text("errors", "invalid_args_general")) from None
+    if not isinstance(value, dict):
+        raise ToolError("invalid_args", f"{name}: --args must be a JSON object, e.g. '{{\"line_id\": \"L1\"}}'",
+                        message_ko=messages.text("errors", "invalid_args_general"))
+    return value

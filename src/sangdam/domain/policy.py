@@ -27,6 +27,9 @@ SELECTIVE_DISCOUNT_RATE = 0.25  # 25% of the monthly fee
 SUSPEND_REASONS = ("lost", "temporary", "military")
 WRITABLE_LINE_STATUSES = ("active",)
 
+# --- identity ----------------------------------------------------------------------------------------------
+IDENTITY_MAX_FAILURES_PER_DAY = 5  # failed phone + birth-date checks before the number is locked for the day
+
 
 def months_elapsed(start: dt.date, today: dt.date) -> int:
     """Whole months from ``start`` to ``today`` (a month counts once its day-of-month is reached)."""
@@ -95,3 +98,32 @@ def due_date_for(period: str) -> dt.date:
     year, month = (int(p) for p in period.split("-"))
     first = dt.date(year, month, 1)
     return next_cycle_start(first).replace(day=BILL_DUE_DAY)
+
+
+def plan_change_payback(
+    *,
+    contract_kind: str,
+    contract_start: dt.date | None,
+    contract_end: dt.date | None,
+    monthly_discount: int,
+    old_fee: int,
+    new_fee: int,
+    today: dt.date,
+) -> int:
+    """Discount payback owed when a contract line moves to a *cheaper* plan, in KRW.
+
+    Moving a selective-discount line down before ``contract_end`` re-signs the discount on a smaller fee, so the
+    discount received so far is paid back on the early-termination schedule; moving up (or any other contract
+    kind) costs nothing. The device instalment is not due: it keeps being paid monthly.
+    """
+    if new_fee >= old_fee:
+        return 0
+    payback, _ = early_termination_amount(
+        contract_kind=contract_kind,
+        contract_start=contract_start,
+        contract_end=contract_end,
+        monthly_discount=monthly_discount,
+        device_installment_left=0,
+        today=today,
+    )
+    return payback

@@ -24,7 +24,7 @@ def get_kiwi():  # noqa: ANN201 - kiwipiepy.Kiwi, imported lazily
             if _kiwi is None:
                 from kiwipiepy import Kiwi
 
-                _kiwi = Kiwi(num_workers=0)
+                _kiwi = Kiwi(num_workers=-1)  # no worker threads: calls are short and per-request
     return _kiwi
 
 

@@ -398,7 +398,7 @@ def _transferred(calls: list[ToolCallRecord]) -> bool:
 def _llm_fallback(llm: Any) -> Any:
     if llm is None:
         return None
-    from sangdam.orchestrator.router_llm import LlmIntentFallback  # written with the router
+    from sangdam.orchestrator.router_llm import LlmIntentFallback
 
     return LlmIntentFallback(llm)
 

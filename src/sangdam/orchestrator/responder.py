@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 
 from sangdam.agents.base import AgentContext
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import Plan
+from sangdam.domain.models import Customer, Plan
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.types import VerifierVerdict
 from sangdam.orchestrator.verifier import Verifier
@@ -35,18 +35,29 @@ class Responder:
 
     def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]]) -> tuple[str, VerifierVerdict]:
         draft = "\n".join(m for m in messages if m) or say("fallback.nothing")
-        verdict = self.verifier.check(draft, ctx.blackboard, ctx.tool_calls)
+        own = self._own_pii(ctx.customer_id)
+        verdict = self.verifier.check(draft, ctx.blackboard, ctx.tool_calls, own)
         if not verdict.passed:  # a template bug or a wrong fact: never send it
             fallback = say("fallback.safe")
             return fallback, verdict.model_copy(update={"action": "fallback"})
         if self.llm is not None and _capable_writer(self.llm):
             phrased = self._phrase(draft, llm_calls)
             if phrased:
-                second = self.verifier.check(phrased, ctx.blackboard, ctx.tool_calls)
+                second = self.verifier.check(phrased, ctx.blackboard, ctx.tool_calls, own)
                 if second.passed:
                     return phrased, second.model_copy(update={"action": "regenerated"})
                 return draft, second.model_copy(update={"passed": True, "action": "fallback"})
         return draft, verdict
+
+    def _own_pii(self, customer_id: str | None) -> list[str]:
+        """The verified customer's own contact data and line numbers (theirs to see)."""
+        if not customer_id:
+            return []
+        with session_scope(self.engine) as s:
+            customer = s.get(Customer, customer_id)
+            if customer is None:
+                return []
+            return [customer.phone, customer.email or "", *(ln.number for ln in customer.lines)]
 
     def _phrase(self, draft: str, llm_calls: list[dict[str, Any]]) -> str | None:
         system = say("llm.phrase_system")
@@ -63,10 +74,18 @@ class Responder:
 
 
 def _capable_writer(llm: Any) -> bool:
+    """Whether the strong role's model profile may phrase customer-facing Korean (profile flag)."""
     probe = getattr(llm, "capable_writer", None)
     if callable(probe):
         return bool(probe("strong"))
-    return bool(probe)
+    if probe is not None:
+        return bool(probe)
+    config = getattr(llm, "config", None)
+    if config is None:
+        return False
+    from sangdam.llm.profiles import get_profile
+
+    return bool(get_profile(config.roles["strong"].profile).capable_writer)
 
 
 def _accounting(result: Any) -> dict[str, Any]:

@@ -20,6 +20,8 @@ _NUMBER = re.compile(r"(?<![A-Za-z])\d[\d,]*(?:\.\d+)?")
 _PHONE = re.compile(r"(?<!\d)(?:\+82[-\s]?)?0\d{1,2}[-\s.]?\d{3,4}[-\s.]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _RRN = re.compile(r"(?<!\d)\d{6}[-\s]?[1-8]\d{6}(?!\d)")
+# Record ids such as ticket "T-3F7A09C1D2" or bill "B-2026-10-L1": checked whole, as strings.
+_RECORD_ID = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]*-[A-Za-z0-9-]*\d[A-Za-z0-9-]*")
 _SERVICE_NUMBERS = {"114", "1588-0114"}
 # Reviewed Korean text whose literal numbers may appear in replies ("10초 후", "1~5GB").
 TEMPLATE_RESOURCES = ("templates/ko.yaml", "agents/troubleshooting.yaml")
@@ -52,6 +54,11 @@ def template_numbers() -> frozenset[float]:
     return frozenset(out)
 
 
+def _digits(value: str) -> str:
+    """Comparable form of a phone number or e-mail (digits only / lower-case)."""
+    return value.lower() if "@" in value else re.sub(r"\D", "", value)
+
+
 def _to_float(num: str) -> float:
     return float(num.replace(",", ""))
 
@@ -62,11 +69,19 @@ class Verifier:
     def __init__(self, plan_names: Iterable[str]) -> None:
         self.plan_names = sorted(set(plan_names), key=len, reverse=True)
 
-    def check(self, reply: str, blackboard: Blackboard, tool_calls: list[ToolCallRecord]) -> VerifierVerdict:
+    def check(
+        self, reply: str, blackboard: Blackboard, tool_calls: list[ToolCallRecord], own_pii: Iterable[str] = ()
+    ) -> VerifierVerdict:
+        """``own_pii``: the verified customer's own phone/line numbers and e-mail, which may be shown to them."""
         facts = blackboard.numbers() | template_numbers()
         unsupported: list[str] = []
 
+        grounded_text = " ".join(blackboard.strings())
         scrubbed = reply
+        for record_id in _RECORD_ID.findall(reply):
+            if record_id not in grounded_text:
+                unsupported.append(record_id)
+            scrubbed = scrubbed.replace(record_id, " ")
         for pattern in (_PHONE, _EMAIL, _RRN):
             scrubbed = pattern.sub(" ", scrubbed)
         for service in _SERVICE_NUMBERS:
@@ -78,7 +93,6 @@ class Verifier:
             if value not in facts and round(value, 1) not in facts:
                 unsupported.append(num)
 
-        grounded_text = " ".join(blackboard.strings())
         remaining = reply
         for plan_name in self.plan_names:
             if plan_name in remaining:
@@ -93,8 +107,9 @@ class Verifier:
             if re.search(phrase, reply) and not executed.intersection(tools)
         ]
 
+        own = {_digits(v) for v in own_pii if v}
         foreign = [m.group(0) for p in (_PHONE, _EMAIL, _RRN) for m in p.finditer(reply)]
-        foreign = [f for f in foreign if f not in _SERVICE_NUMBERS]
+        foreign = [f for f in foreign if f not in _SERVICE_NUMBERS and _digits(f) not in own]
 
         return VerifierVerdict(
             passed=not (unsupported or unexecuted or foreign),

@@ -1,0 +1,282 @@
+"""Candidate generators: one regex per shape, scored by validators (checksums, dates) and context words.
+
+Every recogniser works on the *normalised* text (see ``sangdam.korean.normalize``) and yields candidates in
+its coordinates; the detector maps them back to the original and resolves overlaps by score. Scores are
+deliberately simple and additive so they can be reasoned about: a strong shape or a valid checksum alone
+clears the masking threshold; weak shapes (a bare run of digits, a letter and eight digits) need a context
+word, and a nearer "negative" word (주문번호, 접수번호, 사업자 …) pulls them below it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sangdam.korean.pii.lexicon import Lexicon
+from sangdam.korean.pii.models import PiiType
+from sangdam.korean.pii.validators import (
+    digits_of,
+    foreigner_checksum_ok,
+    luhn_ok,
+    rrn_birth_date,
+    rrn_checksum_ok,
+)
+
+# Not preceded by something that would make the match the tail of a longer identifier (B-2026-10-001234,
+# SM-S928N, a URL, a masked "*").
+_LB = r"(?<![0-9A-Za-z\-_./@+#*])"
+# Not followed by more identifier characters; a trailing sentence "." or "-" is fine unless a digit follows.
+_RB = r"(?![0-9A-Za-z_@*]|[-.,][0-9])"
+
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9\-])")
+_PHONE = re.compile(
+    _LB + r"\(?(?:\+82[ \-]?(?:\(0\)|0)?|0)"
+    r"(?P<code>1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8])\)?"
+    r"[ \-.]?(?P<mid>\d{3,4})[ \-.]?(?P<last>\d{4})" + _RB
+)
+_RRN = re.compile(_LB + r"(?P<front>\d{6})(?P<sep> ?- ?| )?(?P<back>\d{7}|[0-8][*xX●•○]{6})" + _RB.replace("*", ""))
+_RRN_GENDER_ONLY = re.compile(_LB + r"(?P<front>\d{6}) ?- ?(?P<g>[1-8])(?![0-9*●•○xX])")
+_SIX = re.compile(_LB + r"(?P<front>\d{6})" + r"(?![0-9A-Za-z_@*]|[-.,]?[0-9])")
+_SEVEN = re.compile(_LB + r"(?P<back>[1-8]\d{6}|[1-8][*●•○xX]{6})" + _RB.replace("*", ""))
+_CARD_GROUPED = re.compile(
+    _LB + r"(?:\d{4}(?P<s>[ \-])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,3})?|\d{4}(?P<t>[ \-])\d{6}(?P=t)\d{4,5})"
+    + _RB
+)
+_LONG_DIGITS = re.compile(_LB + r"\d{12,19}" + _RB)
+_IMEI_GROUPED = re.compile(_LB + r"\d{2}(?P<s>[ \-])\d{6}(?P=s)\d{6}(?P=s)\d" + _RB)
+_ACCOUNT = re.compile(_LB + r"(?:\d{2,6}(?:[ \-]\d{2,8}){1,4}|\d{10,14})" + _RB)
+_REGIONS = "서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산|세종"
+_DRIVER = re.compile(
+    r"(?:(?<![가-힣])(?P<region>" + _REGIONS + r") ?|" + _LB + r"(?P<rc>\d{2})[ \-])\d{2}[ \-]\d{6}[ \-]\d{2}" + _RB
+)
+_PASSPORT = re.compile(_LB + r"[A-Za-z](?:\d{8}|\d{3}[A-Za-z]\d{4})" + _RB)
+_YEAR_LIKE = re.compile(r"(?:19|20)\d\d$")
+
+THRESHOLD = 0.5
+_KOREAN_PASSPORT_LETTERS = frozenset("MSRGDO")
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A possible entity in normalised-text coordinates."""
+
+    type: PiiType
+    start: int
+    end: int
+    score: float
+
+
+class Context:
+    """Context-word look-ups around a span of one normalised utterance."""
+
+    def __init__(self, text: str, lex: Lexicon) -> None:
+        self.text = text
+        self.lower = text.lower()
+        self.lex = lex
+
+    def _nearest(self, pattern: re.Pattern[str], start: int, end: int, before: int, after: int) -> int | None:
+        """Distance from the span to the nearest match of ``pattern`` in the window, or None."""
+        best: int | None = None
+        lo = max(0, start - before)
+        for m in pattern.finditer(self.lower, lo, start):
+            best = start - m.end()  # later matches are nearer
+        for m in pattern.finditer(self.lower, end, min(len(self.lower), end + after)):
+            d = m.start() - end
+            best = d if best is None else min(best, d)
+            break
+        return best
+
+    def anywhere(self, pattern: re.Pattern[str]) -> bool:
+        """Whether ``pattern`` occurs anywhere in the utterance."""
+        return pattern.search(self.lower) is not None
+
+    def near(self, pattern: re.Pattern[str], start: int, end: int, before: int | None = None) -> bool:
+        """Whether ``pattern`` occurs in the window around ``[start, end)``."""
+        b = self.lex.window_before if before is None else before
+        return self._nearest(pattern, start, end, b, self.lex.window_after) is not None
+
+    def adjust(self, pii_type: PiiType, start: int, end: int, boost: float, penalty: float) -> float:
+        """``+boost`` when a positive word for the type is the nearest context, ``-penalty`` when a negative
+        word (order number, ticket, business id …) is nearer than any positive one, else 0."""
+        wb, wa = self.lex.window_before, self.lex.window_after
+        pos = self._nearest(self.lex.positive[pii_type], start, end, wb, wa)
+        if pii_type is PiiType.ACCOUNT:
+            bank = self._nearest(self.lex.bank, start, end, wb, wa)
+            pos = bank if pos is None else (pos if bank is None else min(pos, bank))
+        neg = self._nearest(self.lex.negative, start, end, wb, 0)
+        if pos is not None and (neg is None or pos <= neg):
+            return boost
+        if neg is not None:
+            return -penalty
+        return 0.0
+
+
+def _clip(score: float) -> float:
+    return max(0.0, min(0.99, score))
+
+
+def emails(ctx: Context) -> Iterator[Candidate]:
+    for m in _EMAIL.finditer(ctx.text):
+        yield Candidate(PiiType.EMAIL, m.start(), m.end(), 0.95)
+
+
+def phones(ctx: Context) -> Iterator[Candidate]:
+    for m in _PHONE.finditer(ctx.text):
+        code = m.group("code")
+        mobile = code.startswith("1")
+        if mobile and code == "10" and len(m.group("mid")) != 4:
+            continue  # 010 numbers always have a 4-digit middle part
+        score = 0.92 if mobile else 0.82
+        score += ctx.adjust(PiiType.PHONE, m.start(), m.end(), 0.05, 0.1)
+        yield Candidate(PiiType.PHONE, m.start(), m.end(), _clip(score))
+
+
+def _registration_type(gender_digit: str, ctx: Context, start: int, end: int) -> PiiType:
+    if gender_digit in "5678" or ctx.near(ctx.lex.positive[PiiType.FOREIGNER_RRN], start, end):
+        return PiiType.FOREIGNER_RRN
+    return PiiType.RRN
+
+
+def registration_numbers(ctx: Context) -> Iterator[Candidate]:
+    """Whole (13-digit or back-masked) resident and foreigner registration numbers, and "900101-1"."""
+    for m in _RRN.finditer(ctx.text):
+        front, back = m.group("front"), m.group("back")
+        if rrn_birth_date(front, back[0]) is None:
+            continue
+        kind = _registration_type(back[0], ctx, m.start(), m.end())
+        if not back.isdigit():
+            score = 0.9  # "900101-1******": shape alone is unmistakable
+        else:
+            number = front + back
+            check = foreigner_checksum_ok if kind is PiiType.FOREIGNER_RRN else rrn_checksum_ok
+            # Numbers issued since October 2020 carry no check digit, so a failed check only lowers the score.
+            if check(number) or rrn_checksum_ok(number):
+                score = 0.95
+            elif m.group("sep") and "-" in m.group("sep"):
+                score = 0.8
+            else:
+                score = 0.45
+        score += ctx.adjust(kind, m.start(), m.end(), 0.3, 0.4)
+        yield Candidate(kind, m.start(), m.end(), _clip(score))
+    for m in _RRN_GENDER_ONLY.finditer(ctx.text):
+        if rrn_birth_date(m.group("front"), m.group("g")) is None:
+            continue
+        kind = _registration_type(m.group("g"), ctx, m.start(), m.end())
+        score = 0.6 + ctx.adjust(kind, m.start(), m.end(), 0.3, 0.4)
+        yield Candidate(kind, m.start(), m.end(), _clip(score))
+
+
+def split_registration_numbers(ctx: Context) -> Iterator[Candidate]:
+    """The halves of a registration number given separately: "앞자리 900101 … 뒷자리 1234567"."""
+    lex = ctx.lex
+    foreigner_talk = ctx.anywhere(lex.positive[PiiType.FOREIGNER_RRN])
+    rrn_talk = foreigner_talk or ctx.anywhere(lex.positive[PiiType.RRN])
+    backs = [m for m in _SEVEN.finditer(ctx.text) if ctx.near(lex.rrn_back, m.start(), m.end(), before=12)]
+    for m in backs:
+        kind = _registration_type(m.group("back")[0], ctx, m.start(), m.end())
+        yield Candidate(kind, m.start(), m.end(), 0.85 if rrn_talk else 0.7)
+    foreign_back = any(m.group("back")[0] in "5678" for m in backs)
+    for m in _SIX.finditer(ctx.text):
+        front = m.group("front")
+        if rrn_birth_date(front, "1") is None and rrn_birth_date(front, "3") is None:
+            continue
+        if not ctx.near(lex.rrn_front, m.start(), m.end(), before=12):
+            continue
+        if rrn_talk or backs or ctx.anywhere(lex.rrn_back):
+            kind = PiiType.FOREIGNER_RRN if foreigner_talk or foreign_back else PiiType.RRN
+            yield Candidate(kind, m.start(), m.end(), 0.8)
+
+
+def cards_and_imeis(ctx: Context) -> Iterator[Candidate]:
+    """Payment cards (Luhn) and IMEIs (15 digits, Luhn), told apart by context and prefix."""
+    seen: set[tuple[int, int]] = set()
+    for regex in (_CARD_GROUPED, _IMEI_GROUPED, _LONG_DIGITS):
+        for m in regex.finditer(ctx.text):
+            span = (m.start(), m.end())
+            if span in seen:
+                continue
+            seen.add(span)
+            number = digits_of(m.group(0))
+            if not 13 <= len(number) <= 19:
+                continue
+            valid = luhn_ok(number)
+            grouped = regex is _CARD_GROUPED
+            card_ctx = ctx.near(ctx.lex.positive[PiiType.CARD], *span)
+            imei_ctx = ctx.near(ctx.lex.positive[PiiType.IMEI], *span)
+            amex = number[:2] in ("34", "37")
+            # Card score.
+            if valid:
+                card = 0.95 if grouped else 0.85 if len(number) == 16 else 0.8 if amex and len(number) == 15 else 0.55
+            else:
+                card = 0.7 if card_ctx else 0.35 if grouped else 0.0
+            if imei_ctx:
+                card -= 0.4
+            card += ctx.adjust(PiiType.CARD, *span, 0.1, 0.4)
+            if card > 0:
+                yield Candidate(PiiType.CARD, *span, _clip(card))
+            # IMEI score (15 digits only).
+            if len(number) == 15 and not grouped:
+                if imei_ctx:
+                    imei = 0.95 if valid else 0.7
+                else:
+                    imei = 0.6 if valid and not amex and not card_ctx else 0.2
+                imei += ctx.adjust(PiiType.IMEI, *span, 0.0, 0.4)
+                yield Candidate(PiiType.IMEI, *span, _clip(imei))
+
+
+def accounts(ctx: Context) -> Iterator[Candidate]:
+    """Bank account numbers: 10–14 digits, strong with a bank name or account word, weak without."""
+    for m in _ACCOUNT.finditer(ctx.text):
+        raw = m.group(0)
+        number = digits_of(raw)
+        if not 10 <= len(number) <= 14:
+            continue
+        groups = re.split(r"[ \-]", raw)
+        if any(len(g) == 0 for g in groups):
+            continue
+        hyphenated = "-" in raw and " " not in raw
+        # 080-123-4567, 0505-123-4567: shaped like a (business) phone number, not an account.
+        phone_shaped = groups[0].startswith("0") and len(groups[0]) <= 4 and len(groups) == 3 and len(groups[2]) == 4
+        if hyphenated and len(groups) >= 3 and not _YEAR_LIKE.match(groups[0]) and not phone_shaped:
+            score = 0.6
+        else:
+            score = 0.3
+        score += ctx.adjust(PiiType.ACCOUNT, m.start(), m.end(), 0.3 if score < 0.5 else 0.25, 0.4)
+        yield Candidate(PiiType.ACCOUNT, m.start(), m.end(), _clip(score))
+
+
+def driver_licenses(ctx: Context) -> Iterator[Candidate]:
+    """Driver's licence numbers: "11-12-345678-90" (region code 11–28) or "서울 12-345678-90"."""
+    for m in _DRIVER.finditer(ctx.text):
+        rc = m.group("rc")
+        if rc is not None and not 11 <= int(rc) <= 28:
+            continue
+        score = 0.9 + ctx.adjust(PiiType.DRIVER_LICENSE, m.start(), m.end(), 0.07, 0.3)
+        yield Candidate(PiiType.DRIVER_LICENSE, m.start(), m.end(), _clip(score))
+    for m in _LONG_DIGITS.finditer(ctx.text):
+        if len(m.group(0)) == 12 and 11 <= int(m.group(0)[:2]) <= 28 and ctx.near(
+            ctx.lex.positive[PiiType.DRIVER_LICENSE], m.start(), m.end()
+        ):
+            yield Candidate(PiiType.DRIVER_LICENSE, m.start(), m.end(), 0.9)
+
+
+def passports(ctx: Context) -> Iterator[Candidate]:
+    """Passport numbers: a letter and eight digits (M12345678) or the 2021 form M123A4567."""
+    for m in _PASSPORT.finditer(ctx.text):
+        letter = m.group(0)[0]
+        score = 0.6 if letter in _KOREAN_PASSPORT_LETTERS else 0.3
+        score += ctx.adjust(PiiType.PASSPORT, m.start(), m.end(), 0.35, 0.4)
+        yield Candidate(PiiType.PASSPORT, m.start(), m.end(), _clip(score))
+
+
+RECOGNIZERS = (
+    emails,
+    phones,
+    registration_numbers,
+    split_registration_numbers,
+    cards_and_imeis,
+    accounts,
+    driver_licenses,
+    passports,
+)

@@ -1,0 +1,341 @@
+"""Training, threshold calibration and caching of the router's intent classifier.
+
+The classifier is a scikit-learn pipeline: TF-IDF over Kiwi morphemes (with verb stems and morpheme bigrams)
+plus TF-IDF over character n-grams of the unspaced text (robust to missing spaces and typos), feeding a linear
+SVM whose scores are calibrated into probabilities (Platt scaling, cross-validated). Training is deterministic
+(fixed folds and seeds) and cached under ``SANGDAM_HOME/cache/router/``, keyed by a hash of the training data,
+this module's ``MODEL_VERSION`` and the library versions: edit ``train.yaml`` and the next load retrains.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import os
+import tempfile
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from sangdam.orchestrator.intents import INTENTS
+from sangdam.orchestrator.router_model import CompactIntentClassifier
+
+log = logging.getLogger(__name__)
+
+MODEL_VERSION = "router-v2"
+"""Bump when features or the estimator change, so cached models are rebuilt."""
+
+SEED = 0
+# Below this accuracy a small LLM is assumed to do better than the classifier: the fallback threshold is the
+# confidence under which the classifier's cross-validated accuracy drops below it.
+ASSUMED_LLM_ACCURACY = 0.80
+THRESHOLD_BOUNDS = (0.20, 0.80)
+
+_SKIP_TAGS = ("SF", "SP", "SS", "SE", "SO", "SW", "SB")
+
+
+# ---------------------------------------------------------------------------------------------- data files
+
+
+class TrainingSet(BaseModel):
+    """``resources/intents/train.yaml``: utterances per intent (every intent of the taxonomy, ≥ 40 each)."""
+
+    intents: dict[str, list[str]]
+    compose: dict[str, list[list[list[str]]]] = Field(default_factory=dict)
+
+    @field_validator("intents")
+    @classmethod
+    def _covers_taxonomy(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted(set(value) - set(INTENTS))
+        missing = sorted(set(INTENTS) - set(value))
+        if unknown or missing:
+            raise ValueError(f"training intents differ from the taxonomy: unknown={unknown} missing={missing}")
+        thin = {k: len(v) for k, v in value.items() if len(v) < 40}
+        if thin:
+            raise ValueError(f"every intent needs at least 40 training utterances: {thin}")
+        return value
+
+    @field_validator("compose")
+    @classmethod
+    def _compose_known(cls, value: dict[str, list[list[list[str]]]]) -> dict[str, list[list[list[str]]]]:
+        unknown = sorted(set(value) - set(INTENTS))
+        if unknown:
+            raise ValueError(f"compose names intents outside the taxonomy: {unknown}")
+        return value
+
+    def composed(self, intent: str) -> list[str]:
+        """Every combination of the intent's compose groups (one phrase per slot, joined by a space)."""
+        out: list[str] = []
+        for group in self.compose.get(intent, []):
+            out.extend(" ".join(parts) for parts in itertools.product(*group))
+        return out
+
+    def pairs(self) -> tuple[list[str], list[str], list[bool]]:
+        """(texts, labels, hand_written) in taxonomy order, hand-written lines first (deterministic)."""
+        texts: list[str] = []
+        labels: list[str] = []
+        written: list[bool] = []
+        for intent in INTENTS:
+            seen = set()
+            for text, by_hand in [(t, True) for t in self.intents[intent]] + [(t, False) for t in self.composed(intent)]:
+                if text in seen:
+                    continue
+                seen.add(text)
+                texts.append(text)
+                labels.append(intent)
+                written.append(by_hand)
+        return texts, labels, written
+
+
+class MultiIntentCase(BaseModel):
+    """One utterance with its expected ordered intent list."""
+
+    text: str
+    intents: list[str] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _known(self) -> MultiIntentCase:
+        bad = [i for i in self.intents if i not in INTENTS]
+        if bad:
+            raise ValueError(f"unknown intents {bad} in case {self.text!r}")
+        return self
+
+
+class HeldOutSet(BaseModel):
+    """``resources/intents/heldout.yaml``: single-intent and ordered multi-intent test utterances."""
+
+    single: dict[str, list[str]]
+    multi: list[MultiIntentCase]
+
+    def cases(self) -> list[MultiIntentCase]:
+        """Every test case, single-intent ones first."""
+        out = [MultiIntentCase(text=t, intents=[i]) for i, texts in self.single.items() for t in texts]
+        return out + list(self.multi)
+
+
+def intents_resource_dir() -> Path:
+    """Folder holding the router's YAML resources."""
+    return Path(str(resources.files("sangdam") / "resources" / "intents"))
+
+
+def _read_yaml(name: str) -> object:
+    with open(intents_resource_dir() / name, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def load_training_set() -> TrainingSet:
+    """Parse and validate ``train.yaml``."""
+    return TrainingSet.model_validate(_read_yaml("train.yaml"))
+
+
+def load_heldout_set() -> HeldOutSet:
+    """Parse and validate ``heldout.yaml`` (for tests and the benchmark only; never for training)."""
+    return HeldOutSet.model_validate(_read_yaml("heldout.yaml"))
+
+
+def load_dev_cases() -> list[MultiIntentCase]:
+    """Parse ``dev_multi.yaml`` (splitter development cases)."""
+    raw = _read_yaml("dev_multi.yaml")
+    return [MultiIntentCase.model_validate(c) for c in raw["cases"]]  # type: ignore[index]
+
+
+# ---------------------------------------------------------------------------------------------- features
+
+
+def normalize(text: str) -> str:
+    """NFKC, lower case, single spaces: the form every feature sees."""
+    return " ".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+def unspaced(text: str) -> str:
+    """Text without spaces, for character n-grams that do not care how the customer spaced words."""
+    return normalize(text).replace(" ", "")
+
+
+@lru_cache(maxsize=8192)
+def morpheme_features(text: str) -> tuple[str, ...]:
+    """Kiwi morphemes as ``form/TAG`` (verb stems as ``form/V``) plus bigrams of consecutive morphemes."""
+    from sangdam.korean.analyzer import get_kiwi
+
+    unigrams: list[str] = []
+    for tok in get_kiwi().tokenize(normalize(text)):
+        if tok.tag.startswith(_SKIP_TAGS):
+            continue
+        tag = "V" if tok.tag in ("VV", "VA", "VX") else tok.tag
+        unigrams.append(f"{tok.form}/{tag}")
+    bigrams = [f"{a}+{b}" for a, b in zip(unigrams, unigrams[1:], strict=False)]
+    return tuple(unigrams + bigrams)
+
+
+class MorphemeAnalyzer:
+    """Picklable TF-IDF analyzer returning ``morpheme_features`` (a class, so the cached model pickles)."""
+
+    def __call__(self, text: str) -> list[str]:
+        return list(morpheme_features(text))
+
+
+def build_pipeline():  # noqa: ANN201 - sklearn Pipeline, imported lazily
+    """The untrained classifier pipeline (fixed seeds: fitting the same data gives the same model)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import FeatureUnion, Pipeline
+    from sklearn.svm import LinearSVC
+
+    features = FeatureUnion(
+        [
+            ("morph", TfidfVectorizer(analyzer=MorphemeAnalyzer(), sublinear_tf=True, lowercase=False)),
+            (
+                "chars",
+                TfidfVectorizer(analyzer="char", preprocessor=unspaced, ngram_range=(1, 4), sublinear_tf=True),
+            ),
+        ]
+    )
+    svm = LinearSVC(C=0.5, random_state=SEED)
+    # ensemble=False: one SVM on all data plus Platt sigmoids fitted on its cross-validated scores, so
+    # inference is one matrix product (see router_model.CompactIntentClassifier)
+    calibrated = CalibratedClassifierCV(
+        svm, method="sigmoid", ensemble=False, cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    )
+    return Pipeline([("features", features), ("clf", calibrated)])
+
+
+# ---------------------------------------------------------------------------------------------- training
+
+
+@dataclass
+class TrainedIntentModel:
+    """A fitted classifier, its fallback threshold, and the facts needed to tell whether it is stale.
+
+    ``pipeline`` is the scikit-learn pipeline as fitted; ``compact`` computes the same probabilities from
+    its arrays in well under a millisecond per text and is what routing uses.
+    """
+
+    pipeline: object
+    compact: CompactIntentClassifier
+    threshold: float
+    cache_key: str
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        """Class names, in the column order of ``predict_proba``."""
+        return self.compact.classes
+
+    def predict_proba(self, texts: list[str]):  # noqa: ANN201 - numpy array (n, len(classes))
+        """Calibrated class probabilities, columns in ``classes`` order."""
+        return self.compact.predict_proba(texts)
+
+
+def calibrate_threshold(confidences: list[float], correct: list[bool], bins: int = 10) -> float:
+    """Confidence under which the classifier is expected to be less accurate than the LLM fallback.
+
+    Sorts the out-of-fold predictions by confidence into ``bins`` equal-count bins and returns the upper edge
+    of the most confident bin whose accuracy is under ``ASSUMED_LLM_ACCURACY`` (clamped to
+    ``THRESHOLD_BOUNDS``): below it the LLM is expected to do better, above it the classifier answers alone.
+    """
+    pairs = sorted(zip(confidences, correct, strict=True))
+    lo, hi = THRESHOLD_BOUNDS
+    best = lo
+    size = max(1, len(pairs) // bins)
+    for start in range(0, len(pairs), size):
+        chunk = pairs[start : start + size]
+        if sum(c for _, c in chunk) / len(chunk) < ASSUMED_LLM_ACCURACY:
+            best = chunk[-1][0]
+    return round(min(max(best, lo), hi), 4)
+
+
+def train_model(training: TrainingSet, cache_key: str = "") -> TrainedIntentModel:
+    """Fit the pipeline on ``training`` and calibrate the fallback threshold on out-of-fold predictions.
+
+    The threshold is calibrated on the hand-written utterances only: composed ones resemble each other
+    across folds and would make the classifier look surer than it is.
+    """
+    import numpy as np
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    texts, labels, written = training.pairs()
+    oof = cross_val_predict(
+        build_pipeline(),
+        texts,
+        labels,
+        cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED),
+        method="predict_proba",
+    )
+    classes = sorted(set(labels))  # cross_val_predict orders columns like the estimator: sorted labels
+    mask = np.asarray(written)
+    conf = oof.max(axis=1)[mask]
+    correct = np.asarray([classes[b] == y for b, y in zip(oof.argmax(axis=1), labels, strict=True)])[mask]
+    threshold = calibrate_threshold(conf.tolist(), correct.tolist())
+
+    pipeline = build_pipeline().fit(texts, labels)
+    below = conf < threshold
+    stats = {
+        "train_utterances": float(len(texts)),
+        "hand_written_utterances": float(mask.sum()),
+        "oof_accuracy": float(correct.mean()),
+        "oof_fallback_rate": float(below.mean()),
+        "oof_accuracy_above_threshold": float(correct[~below].mean()) if (~below).any() else 0.0,
+    }
+    return TrainedIntentModel(pipeline, CompactIntentClassifier(pipeline), threshold, cache_key, stats)
+
+
+# ---------------------------------------------------------------------------------------------- cache
+
+
+def training_cache_key() -> str:
+    """Hash of the training data, the model version and the library versions."""
+    import kiwipiepy
+    import sklearn
+
+    digest = hashlib.sha256()
+    digest.update((intents_resource_dir() / "train.yaml").read_bytes())
+    for part in (MODEL_VERSION, sklearn.__version__, kiwipiepy.__version__):
+        digest.update(b"\0" + part.encode())
+    return digest.hexdigest()[:20]
+
+
+def default_cache_dir() -> Path:
+    """``SANGDAM_HOME/cache/router``."""
+    from sangdam.config import get_settings
+
+    return get_settings().resolved_home / "cache" / "router"
+
+
+def load_or_train(cache_dir: Path | None = None) -> TrainedIntentModel:
+    """The cached model for the current training data, training (and caching) it first if needed.
+
+    A cache that cannot be written (read-only home) only costs a retrain per process, never an error.
+    """
+    import joblib
+
+    key = training_cache_key()
+    folder = cache_dir or default_cache_dir()
+    path = folder / f"intent-model-{key}.joblib"
+    if path.exists():
+        try:
+            model = joblib.load(path)
+            if isinstance(model, TrainedIntentModel) and model.cache_key == key:
+                return model
+        except Exception as exc:  # a truncated or foreign file: rebuild it
+            log.warning("ignoring unreadable router cache %s: %s", path, exc)
+    log.info("training the intent router (cache key %s)", key)
+    model = train_model(load_training_set(), cache_key=key)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        os.close(fd)
+        joblib.dump(model, tmp)
+        os.replace(tmp, path)  # atomic: concurrent processes never read half a file
+        for stale in folder.glob("intent-model-*.joblib"):
+            if stale != path:
+                stale.unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("could not cache the router model in %s: %s", folder, exc)
+    return model

@@ -1,0 +1,184 @@
+"""Read tools about the customer and the account: identity, profile, lines, bills, plans."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sangdam.domain import policy
+from sangdam.domain.models import AuditLog, Bill, Customer, Line, Plan
+from sangdam.tools import lookups
+from sangdam.tools.base import NoArgs, RiskTier, Tool, ToolContext, ToolError
+from sangdam.tools.inputs import BillArgs, GetBillsArgs, LineArgs, ListPlansArgs, VerifyIdentityArgs
+from sangdam.tools.results import (
+    BillExplanation,
+    BillItemChange,
+    BillList,
+    CustomerInfo,
+    LineDetail,
+    LineList,
+    PlanList,
+    VerifyIdentityResult,
+)
+from sangdam.tools.views import bill_info, line_summary, plan_info
+
+
+def _phone_variants(digits: str) -> list[str]:
+    """Spellings a stored phone number may have (the lookup stays an indexed ``IN`` query)."""
+    rest = digits[1:]
+    mid = 3 if len(digits) == 10 else 4
+    dashed = f"{digits[:3]}-{digits[3:3 + mid]}-{digits[3 + mid:]}"
+    return [digits, dashed, f"+82{rest}", f"+82 {dashed[1:]}", f"+82-{dashed[1:]}", dashed.replace("-", " ")]
+
+
+def verify_identity(session: Session, ctx: ToolContext, args: VerifyIdentityArgs) -> VerifyIdentityResult:
+    """Match phone + birth date; every attempt is audited and failures lock the number for the day."""
+    phone_hash = hashlib.sha256(args.phone.encode()).hexdigest()[:16]  # no phone number in the audit log
+    day_start = dt.datetime.combine(ctx.today, dt.time())
+    attempts = session.scalars(
+        select(AuditLog).where(AuditLog.tool == "verify_identity", AuditLog.at >= day_start)
+    ).all()
+    failures = sum(
+        1 for a in attempts if (a.args or {}).get("phone_hash") == phone_hash and not (a.result or {}).get("verified")
+    )
+    if failures >= policy.IDENTITY_MAX_FAILURES_PER_DAY:
+        raise ToolError(
+            "too_many_attempts",
+            f"identity verification locked for this number today after {failures} failed attempts",
+            {"failures": failures},
+        )
+    candidates = session.scalars(select(Customer).where(Customer.phone.in_(_phone_variants(args.phone)))).all()
+    match = next((c for c in candidates if c.birth_date == args.birth_date), None)
+    session.add(
+        AuditLog(
+            who=ctx.actor,
+            tool="verify_identity",
+            args={"phone_hash": phone_hash, "phone_last4": args.phone[-4:]},
+            result={"verified": match is not None, "customer_id": match.id if match else None,
+                    "conversation_id": ctx.conversation_id},
+            at=ctx.now(),
+        )
+    )
+    session.commit()
+    if match is None:
+        return VerifyIdentityResult(verified=False)
+    return VerifyIdentityResult(verified=True, customer_id=match.id, customer_name=match.name)
+
+
+def get_customer(session: Session, ctx: ToolContext, args: NoArgs) -> CustomerInfo:
+    cust = lookups.customer(session, ctx)
+    return CustomerInfo(
+        id=cust.id,
+        name=cust.name,
+        phone=cust.phone,
+        email=cust.email,
+        address=cust.address,
+        birth_date=cust.birth_date,
+        segment=cust.segment,
+        preferences=dict(cust.preferences or {}),
+        lines=[line_summary(line) for line in cust.lines],
+    )
+
+
+def list_lines(session: Session, ctx: ToolContext, args: NoArgs) -> LineList:
+    lines = session.scalars(select(Line).where(Line.customer_id == ctx.customer_id).order_by(Line.id)).all()
+    return LineList(lines=[line_summary(line) for line in lines])
+
+
+def get_line(session: Session, ctx: ToolContext, args: LineArgs) -> LineDetail:
+    line = lookups.owned_line(session, ctx, args.line_id)
+    pending = session.get(Plan, line.pending_plan_id) if line.pending_plan_id else None
+    return LineDetail(
+        id=line.id,
+        number=line.number,
+        status=line.status,
+        suspend_reason=line.suspend_reason,
+        plan=plan_info(line.plan),
+        pending_plan=plan_info(pending) if pending else None,
+        pending_plan_effective_date=policy.next_cycle_start(ctx.today) if pending else None,
+        roaming_enabled=line.roaming_enabled,
+        roaming_pass_id=line.roaming_pass_id,
+        mms_enabled=line.mms_enabled,
+        data_used_gb=line.data_used_gb,
+        data_refill_gb=line.data_refill_gb,
+        contract_kind=line.contract_kind,
+        contract_end=line.contract_end,
+        device_model=line.device_model,
+    )
+
+
+def get_bills(session: Session, ctx: ToolContext, args: GetBillsArgs) -> BillList:
+    stmt = select(Bill).where(Bill.customer_id == ctx.customer_id)
+    if args.line_id:
+        lookups.owned_line(session, ctx, args.line_id)
+        stmt = stmt.where(Bill.line_id == args.line_id)
+    if args.status:
+        stmt = stmt.where(Bill.status == args.status)
+    bills = session.scalars(stmt.order_by(Bill.period.desc(), Bill.line_id)).all()
+    periods = sorted({b.period for b in bills}, reverse=True)[: args.months]
+    numbers = {line.id: line.number for line in session.scalars(select(Line).where(Line.customer_id == ctx.customer_id))}
+    overdue = sum(b.amount for b in lookups.overdue_bills(session, ctx.customer_id))
+    return BillList(
+        bills=[bill_info(b, numbers.get(b.line_id)) for b in bills if b.period in periods],
+        total_overdue_krw=overdue,
+    )
+
+
+def explain_bill(session: Session, ctx: ToolContext, args: BillArgs) -> BillExplanation:
+    bill = lookups.owned_bill(session, ctx, args.bill_id)
+    prev_period = lookups.prev_period(bill.period)
+    prev = session.scalars(select(Bill).where(Bill.line_id == bill.line_id, Bill.period == prev_period)).first()
+    current_items = _sum_by_name(bill.items)
+    prev_items = _sum_by_name(prev.items) if prev else {}
+    changes = []
+    for name in [*current_items, *(n for n in prev_items if n not in current_items)]:
+        now, before = current_items.get(name), prev_items.get(name)
+        diff = (now or 0) - (before or 0)
+        if prev is not None and diff != 0:
+            changes.append(
+                BillItemChange(name=name, amount_krw=now, previous_amount_krw=before, difference_krw=diff)
+            )
+    return BillExplanation(
+        bill=bill_info(bill, session.get(Line, bill.line_id).number),
+        previous_bill_id=prev.id if prev else None,
+        previous_period=prev_period,
+        previous_amount_krw=prev.amount if prev else None,
+        difference_krw=bill.amount - prev.amount if prev else None,
+        changes=changes,
+    )
+
+
+def _sum_by_name(items: list | None) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for item in items or []:
+        name = str(item.get("name", ""))
+        out[name] = out.get(name, 0) + int(item.get("amount", 0))
+    return out
+
+
+def list_plans(session: Session, ctx: ToolContext, args: ListPlansArgs) -> PlanList:
+    stmt = select(Plan).order_by(Plan.monthly_fee, Plan.id)
+    if args.network:
+        stmt = stmt.where(Plan.network == args.network)
+    return PlanList(plans=[plan_info(p) for p in session.scalars(stmt)])
+
+
+TOOLS = [
+    Tool("verify_identity", "Verify the caller with mobile number and birth date; returns the customer id if they match.",
+         RiskTier.read, False, VerifyIdentityArgs, VerifyIdentityResult, handler=verify_identity),
+    Tool("get_customer", "Profile of the verified customer (name, contact, address, preferences, lines).",
+         RiskTier.read, True, NoArgs, CustomerInfo, handler=get_customer),
+    Tool("list_lines", "The verified customer's lines with number, status and plan.",
+         RiskTier.read, True, NoArgs, LineList, handler=list_lines),
+    Tool("get_line", "Details of one line: plan, pending plan change, status, roaming, data used, contract.",
+         RiskTier.read, True, LineArgs, LineDetail, handler=get_line),
+    Tool("get_bills", "The customer's bills (most recent months first), optionally one line's or one status.",
+         RiskTier.read, True, GetBillsArgs, BillList, handler=get_bills),
+    Tool("explain_bill", "Items of one bill and what changed versus the same line's previous month.",
+         RiskTier.read, True, BillArgs, BillExplanation, handler=explain_bill),
+    Tool("list_plans", "The operator's plans (cheapest first), optionally of one network.",
+         RiskTier.read, False, ListPlansArgs, PlanList, handler=list_plans),
+]

@@ -1,0 +1,169 @@
+"""Running tools: validation, the identity requirement, transactions, audit and idempotency.
+
+Every write attempt leaves one ``audit_log`` row — executed, replayed or refused — so an operator can always
+answer "what did the bot do to this account, and what did it try?". A write and its audit row (and its
+idempotency record) commit together; a refusal is audited in its own transaction after the rollback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sangdam.domain.db import session_factory
+from sangdam.domain.models import AuditLog, ToolExecution
+from sangdam.tools.base import Proposal, Tool, ToolArgs, ToolContext, ToolError, _jsonable, parse_args
+
+
+def run_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> BaseModel:
+    """Validate, check identity and execute ``tool`` (see :meth:`Tool.run`)."""
+    if not tool.is_write:
+        parsed = _prepare(tool, ctx, args)
+        with _session(ctx) as session:
+            return tool.handler(session, ctx, parsed)  # type: ignore[misc]
+    try:
+        parsed = _prepare(tool, ctx, args)
+    except ToolError as exc:
+        _audit_refusal(tool, ctx, _jsonable(args) if isinstance(args, dict) else {"raw": str(args)}, exc)
+        raise
+    return _run_write(tool, ctx, parsed)
+
+
+def preview_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> Proposal:
+    """Dry run of a write tool: the same checks as ``run`` and the effect, in a transaction that is rolled back."""
+    if not tool.is_write:
+        raise ToolError("not_a_write_tool", f"{tool.name} is a read tool; call run() instead of preview()")
+    parsed = _prepare(tool, ctx, args)
+    with _session(ctx) as session:
+        effect = tool.plan(session, ctx, parsed)  # type: ignore[misc]
+    return Proposal(
+        tool=tool.name,
+        args=parsed.model_dump(mode="json"),
+        effect=effect,
+        summary_ko=tool.summary_ko(effect),
+    )
+
+
+def args_hash(tool: Tool, ctx: ToolContext, parsed: ToolArgs) -> str:
+    """Fingerprint of a call: the same key may only ever mean the same tool, customer and arguments."""
+    payload = {"tool": tool.name, "customer_id": ctx.customer_id, "args": parsed.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def _prepare(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> ToolArgs:
+    parsed = parse_args(tool, args)
+    if tool.needs_customer and not ctx.customer_id:
+        raise ToolError("identity_required", f"{tool.name} needs a verified customer (call verify_identity first)")
+    return parsed
+
+
+class _session:
+    """A session that never commits (reads and previews)."""
+
+    def __init__(self, ctx: ToolContext) -> None:
+        self.session: Session = session_factory(ctx.engine)()
+
+    def __enter__(self) -> Session:
+        return self.session
+
+    def __exit__(self, *exc: object) -> None:
+        self.session.rollback()
+        self.session.close()
+
+
+def _run_write(tool: Tool, ctx: ToolContext, parsed: ToolArgs) -> BaseModel:
+    args = parsed.model_dump(mode="json")
+    digest = args_hash(tool, ctx, parsed)
+    if ctx.idempotency_key:
+        replay = _replay(tool, ctx, args, digest)
+        if replay is not None:
+            return replay
+    session = session_factory(ctx.engine)()
+    try:
+        effect = tool.plan(session, ctx, parsed)  # type: ignore[misc]
+        result = tool.apply(session, ctx, parsed, effect)  # type: ignore[misc]
+        payload = result.model_dump(mode="json")
+        session.add(_audit_row(tool, ctx, args, {"ok": True, "result": payload}))
+        if ctx.idempotency_key:
+            session.add(
+                ToolExecution(
+                    idempotency_key=ctx.idempotency_key, tool=tool.name, args_hash=digest, result=payload, at=ctx.now()
+                )
+            )
+        session.commit()
+        return result
+    except ToolError as exc:
+        session.rollback()
+        _audit_refusal(tool, ctx, args, exc)
+        raise
+    except IntegrityError:
+        # Another worker committed the same idempotency key first: answer with its result.
+        session.rollback()
+        if ctx.idempotency_key:
+            replay = _replay(tool, ctx, args, digest)
+            if replay is not None:
+                return replay
+        raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _replay(tool: Tool, ctx: ToolContext, args: dict[str, Any], digest: str) -> BaseModel | None:
+    """The stored result of an earlier run with the same key, or None; a different call under it is refused."""
+    with _session(ctx) as session:
+        done = session.get(ToolExecution, ctx.idempotency_key)
+        if done is None:
+            return None
+        if done.args_hash != digest or done.tool != tool.name:
+            exc = ToolError(
+                "idempotency_conflict",
+                f"idempotency key {ctx.idempotency_key!r} was already used for a different call ({done.tool})",
+                {"idempotency_key": ctx.idempotency_key, "previous_tool": done.tool},
+            )
+        else:
+            stored = done.result
+            exc = None
+    if exc is not None:
+        _audit_refusal(tool, ctx, args, exc)
+        raise exc
+    result = tool.output_model.model_validate(stored)
+    _audit(tool, ctx, args, {"ok": True, "replayed": True, "result": stored})
+    return result
+
+
+def _audit_row(tool: Tool, ctx: ToolContext, args: dict[str, Any], outcome: dict[str, Any]) -> AuditLog:
+    outcome = {
+        **outcome,
+        "context": {
+            "customer_id": ctx.customer_id,
+            "conversation_id": ctx.conversation_id,
+            "idempotency_key": ctx.idempotency_key,
+        },
+    }
+    return AuditLog(who=ctx.actor, tool=tool.name, args=args, result=outcome, at=ctx.now())
+
+
+def _audit(tool: Tool, ctx: ToolContext, args: dict[str, Any], outcome: dict[str, Any]) -> None:
+    session = session_factory(ctx.engine)()
+    try:
+        session.add(_audit_row(tool, ctx, args, outcome))
+        session.commit()
+    finally:
+        session.close()
+
+
+def _audit_refusal(tool: Tool, ctx: ToolContext, args: dict[str, Any], exc: ToolError) -> None:
+    _audit(
+        tool,
+        ctx,
+        args,
+        {"ok": False, "error": exc.code, "message_en": exc.message_en, "details": _jsonable(exc.details)},
+    )
