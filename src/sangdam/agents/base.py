@@ -99,8 +99,8 @@ class AgentContext:
         t0 = time.perf_counter()
         try:
             proposal = get_tool(name).preview(self._tool_ctx(), args)
-        except ToolError as err:
-            self._record(name, args, "error", None, err.code, t0)
+        except ToolError as err:  # refused by a business rule before anything ran: still "proposed"
+            self._record(name, args, "proposed", None, err.code, t0)
             self.blackboard.put_error(name, err)
             raise
         self._record(name, args, "proposed", proposal.effect, None, t0)

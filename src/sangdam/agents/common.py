@@ -55,6 +55,6 @@ def fill_line_slot(step: Step, ctx: AgentContext) -> Step | None:
 
 
 def confirm(ctx: AgentContext, step: Step, calls: list[tuple[str, dict[str, Any]]], summary: str, **extra: Any) -> Outcome:
-    """Propose ``calls`` (already previewed) and ask the customer to agree in their next message."""
+    """Propose ``calls`` (already previewed); the engine asks the customer once to agree in their next message."""
     pending: PendingAction = ctx.pending(step, calls, summary, **extra)
-    return Outcome(messages=[summary, say("confirm.question")], proposal=pending)
+    return Outcome(messages=[summary], proposal=pending)

@@ -11,6 +11,7 @@ from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
 
 _GREETING = re.compile(r"(안녕|반갑|하이|hello|hi\b|처음)", re.I)
+_WHO = re.compile(r"(누구|사람이야|사람이에요|사람인가|봇이야|로봇|ai\s*야|상담원이야)", re.I)
 _THANKS = re.compile(r"(감사|고마|고맙|땡큐|thank)", re.I)
 _BYE = re.compile(r"(수고|잘\s*있|끝|종료|bye|나갈게)", re.I)
 _ANGRY = re.compile(r"(짜증|화나|열받|답답|최악|뭐하는|장난|미치|ㅡㅡ|개같|빡치)")
@@ -55,8 +56,9 @@ class HandoffAgent(Agent):
     needs_customer = False
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
-        summary = handoff_summary(ctx)
-        return confirm(ctx, step, [("transfer_to_human", {"summary": summary})], say("handoff.proposal"))
+        args = {"summary": handoff_summary(ctx)}
+        ctx.propose("transfer_to_human", **args)
+        return confirm(ctx, step, [("transfer_to_human", args)], say("handoff.proposal"))
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
         return Outcome(messages=[say("handoff.done", ticket=results[0].ticket_id)], handoff=True)
@@ -88,7 +90,7 @@ class SmalltalkAgent(Agent):
             return Outcome(messages=[say("smalltalk.refuse_waive")])
         if step.intent == "out_of_scope":
             return Outcome(messages=[say("smalltalk.out_of_scope")])
-        for pattern, key in ((_ANGRY, "calm"), (_THANKS, "thanks"), (_BYE, "bye"), (_GREETING, "greeting")):
+        for pattern, key in ((_ANGRY, "calm"), (_WHO, "who"), (_THANKS, "thanks"), (_BYE, "bye"), (_GREETING, "greeting")):
             if pattern.search(text):
                 return Outcome(messages=[say(f"smalltalk.{key}")])
         return Outcome(messages=[say("smalltalk.default")])

@@ -11,7 +11,7 @@ from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import gb, kdate, say, speed, won
 from sangdam.orchestrator.state import PendingAction, Step
 
-_MINE = re.compile(r"(내|제|저의|나의|지금|현재|쓰고\s*있는|쓰는|이용\s*중|사용\s*중)")
+_MINE = re.compile(r"((?:^|\s)(내|제|저의|나의|우리)(?=\s|가|꺼|거)|지금\s*(쓰|사용|이용)|현재|쓰고\s*있는|이용\s*중|사용\s*중)")
 _RECOMMENDED = re.compile(r"(추천|그걸로|그거로|그것으로|그 요금제|첫\s*번째|1번)")
 
 

@@ -15,6 +15,8 @@ from sangdam.tools.messages import country_codes, country_name_ko
 _ORDINAL = {"첫": 0, "1번": 0, "두": 1, "2번": 1, "세": 2, "3번": 2, "네": 3, "4번": 3, "다섯": 4, "5번": 4}
 _ORDINAL_RE = re.compile(r"(첫|두|세|네|다섯)\s*번째|([1-5])\s*번")
 _CHEAPEST = re.compile(r"(제일|가장)\s*(싼|저렴)")
+_ENABLE_VERB = re.compile(r"(켜\s*주|켜줘|켜\s*줘|신청|가입|활성화\s*해|해\s*주세요|해줘)")
+_STATUS = re.compile(r"(켜져|꺼져|되어\s*있|돼\s*있|상태|사용\s*중|이용\s*중|적용)")
 
 
 def find_country(text: str) -> str | None:
@@ -37,6 +39,10 @@ class RoamingAgent(Agent):
         return step.intent != "roaming.info"
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        text = step.text or ctx.text
+        if (ctx.customer_id and step.intent != "roaming.disable" and _STATUS.search(text)
+                and find_country(text) is None and not _ENABLE_VERB.search(text)):
+            return self._status(step, ctx)  # "제 폰 지금 로밍 켜져 있어요?"
         if step.intent == "roaming.info":
             return self._info(step, ctx)
         line = resolve_line(step, ctx, statuses=("active",) if step.intent == "roaming.enable" else None)
@@ -57,7 +63,10 @@ class RoamingAgent(Agent):
         return [header, *items]
 
     def _info(self, step: Step, ctx: AgentContext) -> Outcome:
-        country = step.slots.get("country") or find_country(step.text or ctx.text)
+        text = step.text or ctx.text
+        if ctx.customer_id and _STATUS.search(text) and find_country(text) is None:
+            return self._status(step, ctx)
+        country = step.slots.get("country") or find_country(text)
         passes = self._passes(country, ctx)
         if not passes.passes:
             return Outcome(messages=[say("roaming.no_passes", country=passes.country_name or country)])
@@ -69,6 +78,20 @@ class RoamingAgent(Agent):
                 if detail.roaming_enabled:
                     messages.append(say("roaming.status_on", pass_text=""))
         return Outcome(messages=messages)
+
+    def _status(self, step: Step, ctx: AgentContext) -> Outcome:
+        line = resolve_line(step, ctx)
+        if line is None:
+            return ask_line(ctx)
+        detail = ctx.call("get_line", line_id=line["id"])
+        if not detail.roaming_enabled:
+            return Outcome(messages=[say("roaming.status_off")])
+        pass_text = ""
+        if detail.roaming_pass_id:
+            passes = {p.id: p for p in self._passes(None, ctx).passes}
+            if detail.roaming_pass_id in passes:
+                pass_text = say("roaming.status_pass", name=passes[detail.roaming_pass_id].name)
+        return Outcome(messages=[say("roaming.status_on", pass_text=pass_text)])
 
     def _enable(self, step: Step, ctx: AgentContext) -> Outcome:
         text = step.text or ctx.text
@@ -105,11 +128,16 @@ class RoamingAgent(Agent):
         args = {"line_id": pending.slots["line_id"], "pass_id": choice["id"]}
         return pending.model_copy(update={"calls": [PlannedCall(tool="enable_roaming", args=args)], "choices": []})
 
+    def pick_only_choice(self, pending: PendingAction) -> PendingAction:
+        """The single option of a one-item list (the customer just said "네")."""
+        args = {"line_id": pending.slots["line_id"], "pass_id": pending.choices[0]["id"]}
+        return pending.model_copy(update={"calls": [PlannedCall(tool="enable_roaming", args=args)], "choices": []})
+
     def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
         args = chosen.calls[0].args
         proposal = ctx.propose("enable_roaming", **args)
         pending = chosen.model_copy(update={"summary_ko": proposal.summary_ko})
-        return Outcome(messages=[proposal.summary_ko, say("confirm.question")], proposal=pending)
+        return Outcome(messages=[proposal.summary_ko], proposal=pending)
 
     def _disable(self, step: Step, ctx: AgentContext) -> Outcome:
         detail = ctx.call("get_line", line_id=step.slots["line_id"])
@@ -126,7 +154,7 @@ class RoamingAgent(Agent):
             country = find_country(ctx.text)
             if country is None:
                 return None
-            return step.model_copy(update={"slots": {**step.slots, "country": country}})
+            return step.model_copy(update={"slots": {**step.slots, "country": country}, "text": f"{step.text} {ctx.text}"})
         return None
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:

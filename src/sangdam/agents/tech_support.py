@@ -7,6 +7,7 @@ wasted. Otherwise one device step per turn; when the steps are exhausted, a tick
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +20,16 @@ from sangdam.orchestrator.state import PendingAction, Step, TroubleshootState
 from sangdam.tools.messages import format_value
 
 
+_ABROAD = re.compile(r"(해외|외국|출장\s*중|여행\s*중|현지)")
+_WANTS_TICKET = re.compile(r"(접수|기사|점검\s*요청|수리|a/s|as\s*신청)", re.I)
+
+
+def _is_abroad(text: str) -> bool:
+    from sangdam.agents.roaming import find_country
+
+    return bool(_ABROAD.search(text) or find_country(text) not in (None, "KR"))
+
+
 @lru_cache(maxsize=1)
 def flows() -> dict[str, Any]:
     return load_resource("agents/troubleshooting.yaml")
@@ -29,6 +40,10 @@ def pick_flow(text: str) -> str | None:
     for flow_id, flow in flows()["flows"].items():
         if any(dialogue.compact(t) in dialogue.compact(text) for t in flow["triggers"]):
             return flow_id
+    from sangdam.agents.roaming import find_country
+
+    if find_country(text):  # "지금 일본인데 안 돼요": a connectivity problem abroad
+        return "mobile_data"
     return None
 
 
@@ -48,6 +63,9 @@ class TechSupportAgent(Agent):
         diag = ctx.call("check_line_diagnostics", line_id=line["id"])
         flow = flows()["flows"][flow_id]
         blocking = [f for f in diag.findings if f in flow["checks"]]
+        if not blocking and not diag.roaming_enabled and _is_abroad(step.text or ctx.text):
+            ctx.state.troubleshoot = None  # abroad with roaming off: nothing on the device will help
+            return Outcome(messages=[say("tech.found.roaming_off")])
         if blocking:
             ctx.state.troubleshoot = None
             return self._explain(blocking[0], diag, step, ctx)
@@ -84,12 +102,12 @@ class TechSupportAgent(Agent):
             ctx.state.troubleshoot = None
             return Outcome(messages=[say("tech.resolved")])
         if not (dialogue.is_negative(text) or dialogue._has_any(text, dialogue.lexicon()["not_resolved"])
-                or dialogue.is_affirmative(text)):
+                or dialogue.is_affirmative(text) or _WANTS_TICKET.search(text)):
             ctx.state.troubleshoot = None
             return None
         flow = flows()["flows"][ts.flow]
         ts.step_index += 1
-        if ts.step_index < len(flow["steps"]):
+        if ts.step_index < len(flow["steps"]) and not _WANTS_TICKET.search(text):
             return Outcome(messages=[_device_step(flow, ts.step_index)])
         ctx.state.troubleshoot = None
         args = {"category": "tech_support", "summary": f"troubleshooting '{ts.flow}' exhausted without resolution",

@@ -47,6 +47,20 @@ def is_affirmative(text: str) -> bool:
     return _has_any(text, lexicon()["affirmative"])
 
 
+_EXPLICIT_REQUEST = re.compile(r"(해\s*주세요|해\s*줘|해\s*주시|신청해|진행해|부탁)")
+
+
+def is_explicit_yes(text: str) -> bool:
+    """A clear go-ahead: a leading "네/예/응…" or an explicit request verb ("…로 해주세요", "신청해 줘").
+
+    Used when the customer names one of several options: "일본 3일로 할게요" picks an option, while
+    "네, 일본 3일로 해주세요" also agrees to buy it.
+    """
+    if is_negative(text):
+        return False
+    return bool(_SHORT_YES.match(text.strip()) or _EXPLICIT_REQUEST.search(text))
+
+
 def wants_immediate(text: str) -> bool:
     return _has_any(text, lexicon()["immediate"]) and not _has_any(text, lexicon()["next_cycle"])
 
@@ -77,6 +91,25 @@ def extract_gb(text: str) -> float | None:
     m = _GB_WORD.search(text)
     if m:
         return float(lexicon()["korean_counts"][m.group(1)])
+    return None
+
+
+_MONTH = re.compile(r"(?<!\d)(1[0-2]|[1-9])\s*월")
+_LAST_MONTH = re.compile(r"(지난\s*달|저번\s*달|전\s*달|지난달)")
+
+
+def mentioned_period(text: str, today: Any) -> str | None:
+    """The billing period (YYYY-MM) a customer names: "9월" (the latest such month not after today),
+    "지난달"; None when no month is named."""
+    m = _MONTH.search(text)
+    if m:
+        month = int(m.group(1))
+        year = today.year if month <= today.month else today.year - 1
+        return f"{year:04d}-{month:02d}"
+    if _LAST_MONTH.search(text):
+        first = today.replace(day=1)
+        prev = first.replace(year=first.year - 1, month=12) if first.month == 1 else first.replace(month=first.month - 1)
+        return f"{prev.year:04d}-{prev.month:02d}"
     return None
 
 

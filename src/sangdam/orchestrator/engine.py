@@ -24,12 +24,14 @@ from sangdam.orchestrator.format import say
 from sangdam.orchestrator.planner import plan
 from sangdam.orchestrator.privacy import Privacy
 from sangdam.orchestrator.responder import Responder
-from sangdam.orchestrator.state import Awaiting, ConversationState, Step
+from sangdam.orchestrator.state import Awaiting, ConversationState, PendingAction, Step
 from sangdam.orchestrator.store import ConversationStore
 from sangdam.orchestrator.types import ToolCallRecord, TurnResult
 from sangdam.tools.base import ToolError
 
 MAX_MESSAGE_CHARS = 2000
+# Agents whose work concerns the customer's account: only after these are proactive notices relevant.
+ACCOUNT_AGENTS = frozenset({"billing", "plans", "data", "roaming", "tech_support", "line", "contract"})
 MAX_VERIFY_ATTEMPTS = 3
 
 
@@ -180,16 +182,21 @@ class Orchestrator:
         self._run_steps(turn, plan(list(turn.route.intents), turn.ctx.text))
 
     def _run_steps(self, turn: _Turn, steps: list[Step]) -> None:
+        """Run ``steps`` in order. Information steps always run; proposals are gathered and confirmed
+        together at the end of the reply; a question (missing slot, option to pick) stops the plan there."""
         state, ctx = turn.state, turn.ctx
         steps = list(steps)
+        proposals: list[PendingAction] = []
+        proposal_messages: list[str] = []
+        deferred: list[Step] = []
         while steps:
             step = steps.pop(0)
             agent = self.agents[step.agent]
             if agent.needs_identity(step) and not state.verified_customer_id:
                 state.awaiting = Awaiting(kind="identity")
-                state.queue = [step, *[s for s in steps]]
+                deferred.extend([step, *steps])
                 turn.messages.append(say("identity.ask"))
-                return
+                break
             ctx.allowed = frozenset(agent.tools)
             t0 = time.perf_counter()
             try:
@@ -198,19 +205,30 @@ class Orchestrator:
                 outcome = Outcome(messages=[err.message_ko])
             turn.steps.append({"agent": step.agent, "intent": step.intent, "slots": step.slots,
                                "depends_on": step.depends_on, "silent": step.silent, "ms": _ms(t0)})
-            if not step.silent:
-                turn.messages.extend(outcome.messages)
+            if proposals and (outcome.ask_slot is not None or (outcome.proposal and outcome.proposal.choices)):
+                deferred.append(step)  # asks something: after the customer answered the proposal
+                continue
             if outcome.handoff:
                 state.handed_off = True
             if outcome.proposal is not None:
-                state.pending = outcome.proposal
-                state.queue = steps
-                return
+                proposals.append(outcome.proposal)
+                proposal_messages.extend(outcome.messages)
+                if outcome.proposal.choices:  # the customer must pick an option first
+                    deferred.extend(steps)
+                    break
+                continue
+            if not step.silent:
+                turn.messages.extend(outcome.messages)
             if outcome.ask_slot is not None:
                 state.awaiting = Awaiting(kind="slot", slot=outcome.ask_slot, step=step)
-                state.queue = steps
-                return
-        state.queue = []
+                deferred.extend(steps)
+                break
+        state.queue = deferred
+        if proposals:
+            state.pending = proposals[0].model_copy(update={"then": proposals[1:]})
+            turn.messages.extend(proposal_messages)
+            if not state.pending.choices:
+                turn.messages.append(say("confirm.question"))
         self._proactive(turn)
 
     # -- pending confirmations ----------------------------------------------------------------------------
@@ -223,12 +241,15 @@ class Orchestrator:
         ctx.allowed = frozenset(agent.tools)
         if pending.choices:
             chosen = agent.pick_choice(pending, ctx)
+            if chosen is None and len(pending.choices) == 1 and dialogue.is_affirmative(ctx.text):
+                chosen = agent.pick_only_choice(pending)
             if chosen is not None:
-                if dialogue.is_affirmative(ctx.text):
+                if dialogue.is_explicit_yes(ctx.text):
                     pending = chosen
                 else:  # picked an option without agreeing yet: propose that one concretely
                     outcome = agent.propose_choice(chosen, ctx)
                     turn.messages.extend(outcome.messages)
+                    turn.messages.append(say("confirm.question"))
                     state.pending = outcome.proposal
                     return True
             elif dialogue.is_negative(ctx.text):
@@ -246,24 +267,29 @@ class Orchestrator:
             turn.messages.append(say("confirm.dropped"))
             return False
 
-        results: list[Any] = []
         state.pending = None
+        for part in [pending.model_copy(update={"then": []}), *pending.then]:
+            self._execute(turn, part)
+        queued, state.queue = state.queue, []
+        self._run_steps(turn, queued)
+        return True
+
+    def _execute(self, turn: _Turn, pending: PendingAction) -> None:
+        """Run the calls of one agreed proposal (idempotent per proposal) and report their effect."""
+        state, ctx = turn.state, turn.ctx
+        agent = self.agents[pending.agent]
+        ctx.allowed = frozenset(agent.tools)
+        results: list[Any] = []
         try:
             for i, call in enumerate(pending.calls):
                 results.append(ctx.call(call.tool, _idempotency_key=f"{ctx.conversation_id}:{pending.id}:{i}", **call.args))
         except ToolError as err:
             turn.messages.append(err.message_ko)
-        else:
-            outcome = agent.on_confirmed(pending, results, ctx)
-            turn.messages.extend(outcome.messages)
-            state.handed_off = state.handed_off or outcome.handoff
-            state.actions.extend({"tool": c.tool, "args": c.args} for c in pending.calls)
-            if outcome.proposal is not None:
-                state.pending = outcome.proposal
-                return True
-        queued, state.queue = state.queue, []
-        self._run_steps(turn, queued)
-        return True
+            return
+        outcome = agent.on_confirmed(pending, results, ctx)
+        turn.messages.extend(outcome.messages)
+        state.handed_off = state.handed_off or outcome.handoff
+        state.actions.extend({"tool": c.tool, "args": c.args} for c in pending.calls)
 
     def _decline(self, turn: _Turn) -> bool:
         turn.state.pending = None
@@ -339,6 +365,7 @@ class Orchestrator:
         turn.messages.extend(outcome.messages)
         if outcome.proposal is not None:
             turn.state.pending = outcome.proposal
+            turn.messages.append(say("confirm.question"))
         return True
 
     # -- personalisation ------------------------------------------------------------------------------------
@@ -354,7 +381,8 @@ class Orchestrator:
         from sangdam.personalization.notices import proactive_notices
 
         state = turn.state
-        if not state.verified_customer_id or not turn.messages or state.notices_checked:
+        served = any(s["agent"] in ACCOUNT_AGENTS for s in turn.steps)
+        if not state.verified_customer_id or not served or state.notices_checked:
             return
         state.notices_checked = True  # once per conversation: a notice is news, not a refrain
         intents = [s["intent"] for s in turn.steps]

@@ -16,6 +16,26 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 
+class CharNgrams:
+    """Character n-grams of the unspaced text, exactly as ``TfidfVectorizer(analyzer="char")`` makes them."""
+
+    def __init__(self, min_n: int, max_n: int) -> None:
+        self.min_n, self.max_n = min_n, max_n
+
+    def __call__(self, text: str) -> list[str]:
+        from sangdam.orchestrator.router_training import unspaced
+
+        doc = unspaced(text)
+        return [doc[i : i + n] for n in range(self.min_n, min(self.max_n, len(doc)) + 1) for i in range(len(doc) - n + 1)]
+
+
+def morpheme_analyzer(text: str) -> list[str]:
+    """Morpheme features (see ``router_training.morpheme_features``)."""
+    from sangdam.orchestrator.router_training import morpheme_features
+
+    return list(morpheme_features(text))
+
+
 class _Vectorizer:
     """One fitted ``TfidfVectorizer`` (sublinear tf, l2 norm) as a vocabulary and an idf array."""
 
@@ -48,12 +68,12 @@ class CompactIntentClassifier:
         self.intercept = np.asarray(svm.intercept_, dtype=np.float64)
         self.sig_a = np.array([c.a_ for c in inner.calibrators], dtype=np.float64)
         self.sig_b = np.array([c.b_ for c in inner.calibrators], dtype=np.float64)
+        # analyzers are re-implemented here (not sklearn closures) so that unpickling needs no sklearn import
+        analyzers = {"morph": morpheme_analyzer, "chars": CharNgrams(*features.transformer_list[1][1].ngram_range)}
         self.vectorizers: list[_Vectorizer] = []
         offset = 0
-        for _, vec in features.transformer_list:
-            self.vectorizers.append(
-                _Vectorizer(dict(vec.vocabulary_), np.asarray(vec.idf_), offset, vec.build_analyzer())
-            )
+        for name, vec in features.transformer_list:
+            self.vectorizers.append(_Vectorizer(dict(vec.vocabulary_), np.asarray(vec.idf_), offset, analyzers[name]))
             offset += len(vec.vocabulary_)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

@@ -9,6 +9,7 @@ this module's ``MODEL_VERSION`` and the library versions: edit ``train.yaml`` an
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import itertools
 import logging
@@ -28,7 +29,7 @@ from sangdam.orchestrator.router_model import CompactIntentClassifier
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "router-v2"
+MODEL_VERSION = "router-v3"
 """Bump when features or the estimator change, so cached models are rebuilt."""
 
 SEED = 0
@@ -217,7 +218,7 @@ class TrainedIntentModel:
     its arrays in well under a millisecond per text and is what routing uses.
     """
 
-    pipeline: object
+    pipeline: object | None  # None once loaded from the cache (kept out of it: unpickling sklearn is slow)
     compact: CompactIntentClassifier
     threshold: float
     cache_key: str
@@ -291,12 +292,11 @@ def train_model(training: TrainingSet, cache_key: str = "") -> TrainedIntentMode
 
 def training_cache_key() -> str:
     """Hash of the training data, the model version and the library versions."""
-    import kiwipiepy
-    import sklearn
+    from importlib.metadata import version  # not importing the libraries themselves keeps loading fast
 
     digest = hashlib.sha256()
     digest.update((intents_resource_dir() / "train.yaml").read_bytes())
-    for part in (MODEL_VERSION, sklearn.__version__, kiwipiepy.__version__):
+    for part in (MODEL_VERSION, version("scikit-learn"), version("kiwipiepy")):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()[:20]
 
@@ -331,7 +331,7 @@ def load_or_train(cache_dir: Path | None = None) -> TrainedIntentModel:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
         os.close(fd)
-        joblib.dump(model, tmp)
+        joblib.dump(dataclasses.replace(model, pipeline=None), tmp)
         os.replace(tmp, path)  # atomic: concurrent processes never read half a file
         for stale in folder.glob("intent-model-*.joblib"):
             if stale != path:

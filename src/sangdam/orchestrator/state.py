@@ -34,6 +34,8 @@ class PendingAction(BaseModel):
     # When the customer must pick one of several priced options (e.g. roaming passes), each choice is a call.
     choices: list[dict[str, Any]] = Field(default_factory=list)
     slots: dict[str, Any] = Field(default_factory=dict)
+    # Further proposals of the same message, confirmed together by one "네" ("충전하고 로밍도 신청해 줘").
+    then: list[PendingAction] = Field(default_factory=list)
 
 
 class Awaiting(BaseModel):
