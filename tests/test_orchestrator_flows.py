@@ -84,7 +84,9 @@ def test_resume_refused_while_overdue_then_payment_lifts_suspension(db_engine):
     orch = orchestrator(db_engine)
     conv = orch.start_conversation(customer_id="C2")
     refused = orch.handle(conv, "정지 풀어주세요")
-    assert [c.error_code for c in refused.tool_calls if c.status == "error"] == ["overdue_bill"]
+    refusals = [c.error_code for c in refused.tool_calls if c.error_code]
+    assert refusals == ["overdue_bill"]
+    assert "resume_line" not in _tools(refused)  # refused at the preview: nothing ran
     assert "89,000원" in refused.reply
     orch.handle(conv, "밀린 요금 납부할게요")
     paid = orch.handle(conv, "네")
