@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from sangdam.cli import core, kb, llm, pii, route, tools
+from sangdam.cli import core, kb, llm, pii, route, serve, tools
 from sangdam.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(kb.app, name="kb")
 app.add_typer(llm.app, name="llm")
 route.register(app)
 eval_cli.register(app)
+serve.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,89 @@
+"""Load test: N concurrent conversations over HTTP on loopback, fast-path turns (classifier route, no LLM).
+
+Starts a real uvicorn server in a thread on a fresh demo database, then for each N opens N conversations and
+sends ``TURNS`` messages each, all conversations concurrently (httpx async client). Bounded: at most
+``--max-seconds`` per level. Prints throughput, p50/p95 latency and errors per N.
+
+    .venv/bin/python bench/load/http_load.py --levels 50 100 200 --turns 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
+
+TODAY = dt.date(2026, 11, 29)
+MESSAGES = ["이번 달 요금 얼마 나왔어요?", "데이터 얼마나 남았어요?", "로밍 요금제 알려주세요", "약정 언제 끝나요?"]
+
+
+async def conversation(client: httpx.AsyncClient, key: str, turns: int, lat: list[float], errors: list[str]) -> None:
+    headers = {"Authorization": f"Bearer {key}"}
+    try:
+        res = await client.post("/api/v1/conversations", json={"channel": "api", "customer_id": "C-A"}, headers=headers)
+        res.raise_for_status()
+        conv = res.json()["id"]
+        for i in range(turns):
+            t0 = time.perf_counter()
+            res = await client.post(f"/api/v1/conversations/{conv}/messages", json={"text": MESSAGES[i % len(MESSAGES)]},
+                                    headers=headers)
+            if res.status_code != 200 or not res.json()["reply"]:
+                errors.append(f"{res.status_code} {res.text[:80]}")
+                continue
+            lat.append((time.perf_counter() - t0) * 1000)
+    except Exception as exc:  # noqa: BLE001 - a benchmark counts errors, it does not stop
+        errors.append(type(exc).__name__ + ": " + str(exc)[:80])
+
+
+async def level(base: str, key: str, n: int, turns: int, max_s: float) -> dict[str, float]:
+    lat: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(base_url=base, timeout=max_s, limits=limits) as client:
+        t0 = time.perf_counter()
+        try:
+            await asyncio.wait_for(asyncio.gather(*(conversation(client, key, turns, lat, errors) for _ in range(n))), max_s)
+        except TimeoutError:
+            errors.append("level timed out")
+        wall = time.perf_counter() - t0
+    q = statistics.quantiles(lat, n=20) if len(lat) >= 2 else [float("nan")] * 19
+    return {"n": n, "turns": len(lat), "errors": len(errors), "wall_s": wall, "tps": len(lat) / wall,
+            "p50": statistics.median(lat) if lat else float("nan"), "p95": q[18], "first_error": errors[0] if errors else ""}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--levels", type=int, nargs="+", default=[50, 100, 200])
+    ap.add_argument("--turns", type=int, default=3)
+    ap.add_argument("--max-seconds", type=float, default=300)
+    args = ap.parse_args()
+
+    from sangdam.orchestrator.router import get_intent_model
+    from sangdam.server.app import create_app
+    from sangdam.server.keys import create_key
+    from server_support import make_server_world, running_server
+
+    engine = make_server_world(Path(tempfile.mkdtemp(prefix="sangdam-load-")) / "sangdam.db")
+    key = create_key(engine, "customer-channel").key
+    get_intent_model()  # warm the router outside the measurement
+    app = create_app(engine, today=TODAY, rate_per_minute=0)
+    with running_server(app) as base:
+        asyncio.run(level(base, key, 2, 1, 60))  # warm-up: first turn loads kiwi and the agents
+        print(f"{'N':>5} {'turns':>6} {'errors':>6} {'wall s':>7} {'turns/s':>8} {'p50 ms':>8} {'p95 ms':>8}")
+        for n in args.levels:
+            r = asyncio.run(level(base, key, n, args.turns, args.max_seconds))
+            print(f"{r['n']:>5} {r['turns']:>6} {r['errors']:>6} {r['wall_s']:>7.1f} {r['tps']:>8.1f} {r['p50']:>8.0f} "
+                  f"{r['p95']:>8.0f} {r['first_error']}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""``/api/v1``: conversations for channels (customer-channel keys) and the agent console (agent keys)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from sangdam.contact_center import handoff
+from sangdam.contact_center.assist import Assist, relevant_passages, suggest_replies
+from sangdam.contact_center.summary import ConversationSummary
+from sangdam.orchestrator.store import ConversationNotFound
+from sangdam.orchestrator.types import TurnResult
+from sangdam.server.auth import require
+from sangdam.server.errors import ApiError
+from sangdam.server.keys import Principal
+from sangdam.server.service import ContactCentre
+
+router = APIRouter(prefix="/api/v1")
+channel_or_staff = require("customer-channel", "agent")
+staff = require("agent")
+
+
+def centre(request: Request) -> ContactCentre:
+    return request.app.state.centre
+
+
+class NewConversation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_id: str | None = Field(default=None, max_length=40)
+    channel: Literal["web", "api"] = "api"
+
+
+class ConversationId(BaseModel):
+    id: str
+
+
+class CustomerMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(description="The customer's message (1–2000 characters after trimming).")
+
+
+class TurnReply(BaseModel):
+    """Reply to one message: the contract fields plus what the chat page needs (confirm buttons, mode)."""
+
+    reply: str
+    intents: list[str]
+    trace_id: str
+    pending_action: dict[str, Any] | None = None
+    handed_off: bool = False
+    mode: str = "bot"
+    turn_index: int = 0
+    latency_ms: float = 0.0
+
+
+class AgentMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+
+
+def _reply(result: TurnResult, mode: str) -> TurnReply:
+    return TurnReply(reply=result.reply, intents=result.intents, trace_id=result.trace_id,
+                     pending_action=result.pending_action, handed_off=result.handed_off, mode=mode,
+                     turn_index=result.turn_index, latency_ms=result.latency_ms)
+
+
+def _chunks(text: str) -> Iterator[str]:
+    """The checked reply in small pieces (sentence-ish), so the page can render it progressively."""
+    for piece in re.findall(r"[^\s]+\s*", text):
+        yield piece
+
+
+def sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+@router.post("/conversations", response_model=ConversationId, status_code=201)
+async def create_conversation(body: NewConversation, who: Principal = Depends(channel_or_staff),
+                              cc: ContactCentre = Depends(centre)) -> ConversationId:
+    """Open a conversation. A customer-bound key fixes ``customer_id``."""
+    return ConversationId(id=await run_in_threadpool(cc.open, who, body.customer_id, body.channel))
+
+
+@router.post("/conversations/{conv_id}/messages", response_model=TurnReply)
+async def post_message(conv_id: str, body: CustomerMessage, request: Request,
+                       who: Principal = Depends(channel_or_staff), cc: ContactCentre = Depends(centre)) -> Any:
+    """Send a customer message; ``Accept: text/event-stream`` streams the reply as SSE (``delta`` … ``done``).
+
+    The reply is checked by the verifier before any of it is sent, so streaming never shows unchecked text.
+    """
+    await run_in_threadpool(cc.check_access, who, conv_id)
+    result = await run_in_threadpool(cc.turn, conv_id, body.text)
+    mode = (await run_in_threadpool(handoff.conversation_row, cc.engine, conv_id))["mode"]
+    reply = _reply(result, mode)
+    if "text/event-stream" not in request.headers.get("accept", ""):
+        return reply
+
+    def stream() -> Iterator[str]:
+        yield sse("meta", {"intents": reply.intents, "trace_id": reply.trace_id})
+        for piece in _chunks(reply.reply):
+            yield sse("delta", {"text": piece})
+        yield sse("done", reply.model_dump(mode="json"))
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/conversations/{conv_id}")
+async def get_conversation(conv_id: str, after: int | None = Query(default=None, ge=-1),
+                           who: Principal = Depends(channel_or_staff), cc: ContactCentre = Depends(centre)) -> dict:
+    """Masked transcript and state; ``after=N`` returns only messages after index N (for polling)."""
+    await run_in_threadpool(cc.check_access, who, conv_id)
+    return await run_in_threadpool(cc.view, conv_id, after)
+
+
+@router.get("/conversations/{conv_id}/trace")
+async def get_trace(conv_id: str, who: Principal = Depends(channel_or_staff),
+                    cc: ContactCentre = Depends(centre)) -> dict:
+    """Per-turn traces: intents, plan, tool calls (masked), verifier verdicts, latencies."""
+    await run_in_threadpool(cc.check_access, who, conv_id)
+    return {"id": conv_id, "turns": await run_in_threadpool(cc.orch.store.traces, conv_id)}
+
+
+@router.get("/conversations/{conv_id}/summary", response_model=ConversationSummary)
+async def get_summary(conv_id: str, who: Principal = Depends(channel_or_staff),
+                      cc: ContactCentre = Depends(centre)) -> ConversationSummary:
+    """Structured Korean after-call summary built from the trace and transcript."""
+    await run_in_threadpool(cc.check_access, who, conv_id)
+    return await run_in_threadpool(cc.summary, conv_id)
+
+
+# -- agent console ------------------------------------------------------------------------------------------
+@router.get("/console/conversations", response_model=list[handoff.ConversationRow])
+async def console_list(mode: Literal["bot", "human", "closed"] | None = None, limit: int = Query(100, ge=1, le=500),
+                       _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> Any:
+    """Conversations, most recently active first (``mode=human``: the handoff queue)."""
+    return await run_in_threadpool(handoff.list_conversations, cc.engine, mode=mode, limit=limit)
+
+
+@router.get("/console/queue")
+async def console_queue(_: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> list[dict]:
+    """Conversations waiting for a human (mode ``human``), each with the bot's summary."""
+
+    def build() -> list[dict]:
+        rows = handoff.list_conversations(cc.engine, mode="human")
+        return [{**r.model_dump(mode="json"), "summary": cc.summary(r.id).model_dump(mode="json")} for r in rows]
+
+    return await run_in_threadpool(build)
+
+
+def _mode_change(action: str):  # noqa: ANN202 - route factory
+    async def change(conv_id: str, _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> dict:
+        fn = handoff.take_over if action == "takeover" else handoff.hand_back
+        try:
+            await run_in_threadpool(fn, cc.engine, conv_id, cc.now())
+        except ConversationNotFound:
+            raise ApiError(404, "not_found", f"no conversation {conv_id!r}") from None
+        except handoff.HandoffError as exc:
+            raise ApiError(409, exc.code, exc.message_en) from None
+        return await run_in_threadpool(cc.view, conv_id, None)
+
+    change.__doc__ = ("Take over: the bot stops replying, the agent types." if action == "takeover"
+                      else "Hand back: the bot answers the next customer message again.")
+    return change
+
+
+router.add_api_route("/conversations/{conv_id}/takeover", _mode_change("takeover"), methods=["POST"],
+                     name="take_over")
+router.add_api_route("/conversations/{conv_id}/handback", _mode_change("handback"), methods=["POST"],
+                     name="hand_back")
+
+
+@router.post("/conversations/{conv_id}/agent-messages", status_code=201)
+async def agent_message(conv_id: str, body: AgentMessage, _: Principal = Depends(staff),
+                        cc: ContactCentre = Depends(centre)) -> dict:
+    """A human agent's reply (only after take over); the customer's page shows it."""
+    try:
+        idx = await run_in_threadpool(handoff.add_agent_message, cc.engine, conv_id, body.text, cc.now())
+    except ConversationNotFound:
+        raise ApiError(404, "not_found", f"no conversation {conv_id!r}") from None
+    except handoff.HandoffError as exc:
+        raise ApiError(409 if exc.code != "empty_message" else 422, exc.code, exc.message_en) from None
+    return {"idx": idx}
+
+
+@router.get("/conversations/{conv_id}/assist", response_model=Assist)
+async def assist(conv_id: str, _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> Assist:
+    """Suggested replies and relevant knowledge-base passages for the agent."""
+    await run_in_threadpool(cc.check_access, _, conv_id)
+
+    def build() -> Assist:
+        summary = cc.summary(conv_id)
+        row = handoff.conversation_row(cc.engine, conv_id)
+        customer = [m["text"] for m in cc.orch.store.transcript(conv_id) if m["role"] == "customer"]
+        passages, available = relevant_passages(customer[-1] if customer else "", cc.orch.kb_name)
+        return Assist(suggestions=suggest_replies(summary, row["state"], row["mode"]), passages=passages,
+                      kb_available=available)
+
+    return await run_in_threadpool(build)

@@ -1,0 +1,61 @@
+"""The FastAPI application: API, OpenAI-compatible endpoint, customer chat page and agent console.
+
+``create_app(engine, today=...)`` builds one app around one :class:`ContactCentre` (one orchestrator, reused by
+every request). Pages and assets are served from ``server/static`` (no CDN: works offline).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from sangdam.server import api, errors, openai_compat
+from sangdam.server.auth import RateLimiter
+from sangdam.server.service import ContactCentre
+
+STATIC = Path(__file__).resolve().parent / "static"
+DEFAULT_RATE_PER_MINUTE = 120
+
+
+def create_app(engine: Engine | None = None, *, today: dt.date | None = None, llm: Any = None,
+               rate_per_minute: int = DEFAULT_RATE_PER_MINUTE, orchestrator: Any = None) -> FastAPI:
+    """Build the app. ``rate_per_minute`` is the default per-key limit (a key may carry its own; 0 = off)."""
+    from sangdam.domain.db import get_engine
+
+    engine = engine or get_engine()
+    app = FastAPI(
+        title="Sangdam contact centre",
+        description="Korean-first AI contact centre: conversations API, OpenAI-compatible chat, agent console.",
+        version="0.1.0",
+    )
+    app.state.engine = engine
+    app.state.centre = ContactCentre(engine, today=today, llm=llm, orchestrator=orchestrator)
+    app.state.rate_limiter = RateLimiter(rate_per_minute)
+    errors.install(app)
+    app.include_router(api.router)
+    app.include_router(openai_compat.router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/chat")
+
+    @app.get("/chat", include_in_schema=False)
+    async def chat_page() -> FileResponse:
+        return FileResponse(STATIC / "chat.html")
+
+    @app.get("/console", include_in_schema=False)
+    async def console_page() -> FileResponse:
+        return FileResponse(STATIC / "console.html")
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,59 @@
+"""One JSON error shape for every 4xx/5xx: ``{"error": {"code", "message", "message_ko"}}``.
+
+``message`` is English (operators, logs); ``message_ko`` is shown to customers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sangdam.contact_center.texts import texts
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error answered as JSON with ``status``."""
+
+    def __init__(self, status: int, code: str, message: str, message_ko: str | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers
+        self.message_ko = message_ko or texts()["errors"].get(code) or texts()["errors"]["invalid_request"]
+
+
+def error_body(code: str, message: str, message_ko: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message, "message_ko": message_ko}}
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn every failure into the JSON error shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(error_body(exc.code, exc.message, exc.message_ko), exc.status, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errs):
+            return JSONResponse(error_body("invalid_json", "request body is not valid JSON",
+                                           texts()["errors"]["invalid_json"]), 400)
+        detail = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in errs)
+        return JSONResponse(error_body("invalid_request", detail, texts()["errors"]["invalid_request"]), 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail), texts()["errors"].get(code, texts()["errors"]["invalid_request"])),
+                            exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def _crash(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled server error")
+        return JSONResponse(error_body("internal", "internal server error", texts()["errors"]["internal"]), 500)

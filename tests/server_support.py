@@ -1,0 +1,62 @@
+"""Shared set-up of the server tests: a migrated SQLite world, a real uvicorn server on a free port, keys.
+
+World = the tool tests' data (C-A: two lines; C-B: suspended, overdue bills) plus C-C 박솔 with one active line
+(010-5555-6666), so a roaming request needs no line question. Business date: 2026-11-29.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import Engine
+
+from sangdam.domain.db import make_engine, migrate, session_scope
+from sangdam.domain.models import Customer, Line
+from tools_fixtures import TODAY, populate
+
+__all__ = ["TODAY", "make_server_world", "running_server", "free_port"]
+
+
+def make_server_world(path: Path) -> Engine:
+    """A fresh migrated database at ``path`` with the test customers."""
+    engine = make_engine(f"sqlite:///{path}")
+    migrate(engine)
+    with session_scope(engine) as s:
+        populate(s)
+        s.add(Customer(id="C-C", name="박솔", birth_date=dt.date(1995, 5, 5), phone="010-5555-6666",
+                       email=None, address="서울특별시 마포구 1", segment="standard", preferences={}))
+        s.flush()
+        s.add(Line(id="L-C1", customer_id="C-C", number="010-5555-6666", plan_id="P-5G-SLIM", status="active"))
+    return engine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def running_server(app) -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
+    """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:  # readiness poll, not a fixed sleep
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

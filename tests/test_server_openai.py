@@ -1,0 +1,68 @@
+"""The official ``openai`` client, pointed at a real uvicorn server on loopback, talks to the contact centre."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import openai
+import pytest
+
+from sangdam.server.app import create_app
+from sangdam.server.keys import create_key
+from server_support import TODAY, make_server_world, running_server
+
+HANGUL = re.compile(r"[가-힣]")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: ANN001
+    engine = make_server_world(tmp_path_factory.mktemp("server-openai") / "sangdam.db")
+    keys = {"c": create_key(engine, "customer-channel", customer_id="C-C").key, "agent": create_key(engine, "agent").key}
+    with running_server(create_app(engine, today=TODAY, rate_per_minute=0)) as base:
+        yield base, keys
+    engine.dispose()
+
+
+def client(base: str, key: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0, timeout=120)
+
+
+def test_openai_client_gets_a_korean_reply(served) -> None:  # noqa: ANN001
+    base, keys = served
+    done = client(base, keys["c"]).chat.completions.create(
+        model="sangdam", messages=[{"role": "user", "content": "이번 달 요금 얼마 나왔어요?"}])
+    answer = done.choices[0].message.content
+    assert done.model == "sangdam" and done.choices[0].finish_reason == "stop"
+    assert HANGUL.search(answer) and "청구" in answer  # C-C has no bill yet: the bot says so, in Korean
+
+
+def test_history_continues_the_same_conversation(served) -> None:  # noqa: ANN001
+    base, keys = served
+    api = client(base, keys["c"])
+    history = [{"role": "system", "content": "You are helpful."},
+               {"role": "user", "content": "다음 주에 일본 가는데 로밍 켜주세요"}]
+    first = api.chat.completions.create(model="sangdam", messages=history)
+    history += [{"role": "assistant", "content": first.choices[0].message.content},
+                {"role": "user", "content": "네, 아시아 5일짜리로 해주세요"}]
+    second = api.chat.completions.create(model="sangdam", messages=history)
+    assert first.model_extra["sangdam"]["conversation_id"] == second.model_extra["sangdam"]["conversation_id"]
+    assert "로밍을 켰습니다" in second.choices[0].message.content
+
+
+def test_streaming_chunks_rebuild_the_reply(served) -> None:  # noqa: ANN001
+    base, keys = served
+    stream = client(base, keys["c"]).chat.completions.create(
+        model="sangdam", stream=True, messages=[{"role": "user", "content": "데이터 얼마나 남았어요?"}])
+    pieces = [c.choices[0].delta.content or "" for c in stream if c.choices]
+    assert len([p for p in pieces if p]) >= 2 and HANGUL.search("".join(pieces))
+
+
+def test_unknown_model_and_wrong_role_are_refused(served) -> None:  # noqa: ANN001
+    base, keys = served
+    with pytest.raises(openai.NotFoundError):
+        client(base, keys["c"]).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "안녕"}])
+    with pytest.raises(openai.PermissionDeniedError):
+        client(base, keys["agent"]).chat.completions.create(model="sangdam", messages=[{"role": "user", "content": "안녕"}])
+    with pytest.raises(openai.AuthenticationError):
+        client(base, "sd-nope.nope").chat.completions.create(model="sangdam", messages=[{"role": "user", "content": "안녕"}])
