@@ -22,10 +22,15 @@ _STATUS = re.compile(r"(켜져|꺼져|되어\s*있|돼\s*있|상태|사용\s*중
 def find_country(text: str) -> str | None:
     """ISO code of a country named in ``text`` ("일본", "미국 출장", "Japan")."""
     compact = dialogue.compact(text)
+    lowered = text.lower()
     best: tuple[int, str] | None = None
     for name, code in country_codes().items():
         key = dialogue.compact(name)
-        if len(key) >= 2 and key in compact and (best is None or len(key) > best[0]):
+        if key.isascii():  # English names as whole words only ("japan"), never codes inside words ("pin")
+            found = len(key) >= 3 and re.search(rf"(?<![a-z]){re.escape(name.lower())}(?![a-z])", lowered)
+        else:
+            found = len(key) >= 2 and key in compact
+        if found and (best is None or len(key) > best[0]):
             best = (len(key), code)
     return best[1] if best else None
 
