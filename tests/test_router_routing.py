@@ -13,7 +13,13 @@ import pytest
 from sangdam.orchestrator import router as router_module
 from sangdam.orchestrator import router_training
 from sangdam.orchestrator.intents import INTENTS
-from sangdam.orchestrator.router import IntentRouter, RouteResult, RoutingInputError, split_clauses
+from sangdam.orchestrator.router import (
+    IntentRouter,
+    RouteResult,
+    RoutingInputError,
+    analyse_clauses,
+    split_clauses,
+)
 from sangdam.orchestrator.router_llm import INTENT_LIST_SCHEMA, LlmIntentFallback
 from sangdam.orchestrator.router_model import CompactIntentClassifier
 from sangdam.orchestrator.router_training import (
@@ -24,8 +30,9 @@ from sangdam.orchestrator.router_training import (
     load_or_train,
 )
 
-HELDOUT_EXACT_FLOOR = 0.95
+HELDOUT_EXACT_FLOOR = 0.97  # the goal, on the original held-out split
 HELDOUT_MULTI_FLOOR = 0.90
+HELDOUT_V2_EXACT_FLOOR = 0.90  # the second split, written later in new wording (see docs/routing.md)
 
 
 @pytest.fixture(scope="session")
@@ -124,6 +131,23 @@ def test_greeting_attached_to_a_request_is_not_an_intent(router: IntentRouter) -
     assert router.route("안녕하세요, 남은 데이터 알려주세요").intents == ["data.usage"]
 
 
+def test_background_clause_is_not_emitted_as_an_intent(router: IntentRouter) -> None:
+    roles = [(c.text, c.role) for c in analyse_clauses("주말마다 등산 가는데 남은 데이터 알려 주세요")]
+    assert roles == [("주말마다 등산 가는데", "context"), ("남은 데이터 알려 주세요", "request")]
+    assert router.route("다음 달에 대만 가는데 로밍 요금 얼마예요").intents == ["roaming.info"]
+    assert router.route("폰을 떨어뜨려서 새로 샀는데 남은 데이터 알려 주세요").intents == ["data.usage"]
+
+
+def test_reported_fault_before_a_request_stays_an_intent(router: IntentRouter) -> None:
+    assert router.route("인터넷이 안 되는데 상담원 연결해 주세요").intents == ["tech.troubleshoot", "agent.human"]
+
+
+def test_negated_clause_and_statement_are_not_requests() -> None:
+    assert [c.role for c in analyse_clauses("해지 말고 일시정지만 해 주세요")] == ["negated", "request"]
+    assert [c.role for c in analyse_clauses("폰 잃어버렸어요. 정지해 주세요")] == ["context", "request"]
+    assert [c.role for c in analyse_clauses("요금 얼마예요? 로밍도 켜 주세요")] == ["request", "request"]
+
+
 def test_heldout_accuracy_stays_above_the_floor(router: IntentRouter) -> None:
     heldout = load_heldout_set()
     cases = heldout.cases()
@@ -131,6 +155,12 @@ def test_heldout_accuracy_stays_above_the_floor(router: IntentRouter) -> None:
     multi_hits = hits[len(cases) - len(heldout.multi) :]
     assert sum(hits) / len(hits) >= HELDOUT_EXACT_FLOOR
     assert sum(multi_hits) / len(multi_hits) >= HELDOUT_MULTI_FLOOR
+
+
+def test_second_heldout_split_stays_above_its_floor(router: IntentRouter) -> None:
+    cases = load_heldout_set("heldout_v2").cases()
+    hits = [router.route(c.text).intents == c.intents for c in cases]
+    assert sum(hits) / len(hits) >= HELDOUT_V2_EXACT_FLOOR
 
 
 def test_empty_utterance_is_refused_with_a_code(router: IntentRouter) -> None:

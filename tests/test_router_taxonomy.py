@@ -42,9 +42,16 @@ def test_heldout_set_covers_every_intent_and_forty_multi_intent_requests() -> No
     assert len(multi) >= 40
 
 
+def test_second_heldout_set_covers_every_intent_and_forty_multi_intent_requests() -> None:
+    heldout = load_heldout_set("heldout_v2")
+    assert all(len(heldout.single.get(i, [])) >= 10 for i in CONTRACT)
+    assert len([c for c in heldout.multi if len(c.intents) >= 2]) >= 40
+
+
 def test_no_heldout_or_dev_utterance_is_used_for_training() -> None:
     texts, _, _ = load_training_set().pairs()
     trained = {normalize(t).replace(" ", "") for t in texts}
-    tested = [c.text for c in load_heldout_set().cases()] + [c.text for c in load_dev_cases()]
+    tested = [c.text for name in ("heldout", "heldout_v2") for c in load_heldout_set(name).cases()]
+    tested += [c.text for c in load_dev_cases()]
     leaked = [t for t in tested if normalize(t).replace(" ", "") in trained]
     assert leaked == []

@@ -1,10 +1,13 @@
-"""Routing benchmark on the held-out set (never used for training).
+"""Routing benchmark on the held-out sets (never used for training).
 
-Prints exact-intent-list accuracy (all, single-intent, multi-intent), per-intent precision/recall, the
-fallback rate the calibrated threshold would cause, and warm routing latency p50/p95. The classifier alone
-is measured (no LLM fallback), so the numbers are the fast path's.
+For each set — ``heldout.yaml`` (the original split) and ``heldout_v2.yaml`` (a second split written later,
+in new wording) — prints exact-intent-list accuracy (all, single-intent, compound), per-intent
+precision/recall, the fallback rate the calibrated threshold would cause, and warm routing latency p50/p95.
+Compound cases are split into true multi-intent requests (two or more expected intents) and compound
+utterances that expect one intent (a greeting or a background clause before the request). The classifier
+alone is measured (no LLM fallback), so the numbers are the fast path's.
 
-    SANGDAM_HOME=/tmp/bench-home .venv/bin/python bench/routing/run.py [--json OUT.json] [--errors]
+    SANGDAM_HOME=/tmp/bench-home .venv/bin/python bench/routing/run.py [--set NAME ...] [--json OUT.json] [--errors]
 """
 
 from __future__ import annotations
@@ -16,28 +19,12 @@ import time
 from collections import Counter
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", help="also write the numbers to this file")
-    parser.add_argument("--errors", action="store_true", help="print every wrongly routed utterance")
-    parser.add_argument("--dev", action="store_true", help="run on dev_multi.yaml (splitter dev set) instead")
-    args = parser.parse_args()
+def _pct(hits: list[bool]) -> float | None:
+    return round(sum(hits) / len(hits), 4) if hits else None
 
-    from sangdam.orchestrator.router import get_intent_model, get_router
-    from sangdam.orchestrator.router_training import load_dev_cases, load_heldout_set
 
-    t0 = time.perf_counter()
-    get_intent_model()
-    load_s = time.perf_counter() - t0
-    router = get_router()  # no fallback: measures the classifier path
-    if args.dev:
-        cases, n_single = load_dev_cases(), 0
-    else:
-        heldout = load_heldout_set()
-        cases = heldout.cases()
-        n_single = sum(len(v) for v in heldout.single.values())
-    router.route("워밍업")  # first call loads Kiwi
-
+def evaluate(router, cases, n_single: int) -> tuple[dict, list]:  # noqa: ANN001 - IntentRouter, cases
+    """Numbers for one list of cases (single-intent cases first) and the (case, result) pairs."""
     results, latencies = [], []
     for case in cases:
         t = time.perf_counter()
@@ -46,7 +33,9 @@ def main() -> None:
         results.append(res)
 
     ok = [r.intents == c.intents for r, c in zip(results, cases, strict=True)]
-    single_ok, multi_ok = ok[:n_single], ok[n_single:]
+    compound = list(zip(cases[n_single:], ok[n_single:], strict=True))
+    multi_ok = [good for c, good in compound if len(c.intents) >= 2]
+    one_ok = [good for c, good in compound if len(c.intents) == 1]
     below = sum(r.confidence < router.threshold for r in results)
     above_ok = [good for r, good in zip(results, ok, strict=True) if r.confidence >= router.threshold]
 
@@ -67,38 +56,79 @@ def main() -> None:
     qs = statistics.quantiles(latencies, n=100)
     numbers = {
         "cases": len(cases),
-        "exact_accuracy": round(sum(ok) / len(ok), 4),
-        "single_accuracy": round(sum(single_ok) / len(single_ok), 4) if single_ok else None,
-        "multi_accuracy": round(sum(multi_ok) / len(multi_ok), 4) if multi_ok else None,
+        "single_cases": n_single,
         "multi_cases": len(multi_ok),
+        "compound_single_cases": len(one_ok),
+        "exact_accuracy": _pct(ok),
+        "single_accuracy": _pct(ok[:n_single]),
+        "multi_accuracy": _pct(multi_ok),
+        "compound_single_accuracy": _pct(one_ok),
         "threshold": router.threshold,
         "below_threshold_rate": round(below / len(cases), 4),
-        "accuracy_above_threshold": round(sum(above_ok) / len(above_ok), 4) if above_ok else None,
+        "accuracy_above_threshold": _pct(above_ok),
         "latency_ms_p50": round(qs[49], 2),
         "latency_ms_p95": round(qs[94], 2),
-        "model_load_s": round(load_s, 2),
-        "train_stats": router.model.stats,
+        "per_intent": per_intent,
     }
-    print(f"held-out cases: {len(cases)} ({n_single} single, {len(multi_ok)} multi)")
-    print(f"exact intent-list accuracy: {numbers['exact_accuracy']:.2%}")
-    if single_ok:
-        print(f"  single-intent: {numbers['single_accuracy']:.2%}")
-    if multi_ok:
-        print(f"  multi-intent:  {numbers['multi_accuracy']:.2%}")
-    print(f"threshold {router.threshold:.3f}: {numbers['below_threshold_rate']:.1%} of cases would ask the LLM;")
-    print(f"  accuracy of the cases the classifier keeps: {numbers['accuracy_above_threshold']:.2%}")
-    print(f"latency (warm, ms): p50 {numbers['latency_ms_p50']}  p95 {numbers['latency_ms_p95']}")
-    print(f"model load (cache or train): {load_s:.2f} s")
+    return numbers, list(zip(cases, results, ok, strict=True))
+
+
+def report(name: str, numbers: dict, pairs: list, errors: bool) -> None:
+    """Print one set's numbers (and its misses with ``errors``)."""
+    n = numbers
+    print(f"== {name}: {n['cases']} cases ({n['single_cases']} single, {n['multi_cases']} multi-intent, "
+          f"{n['compound_single_cases']} compound single-request)")
+    print(f"exact intent-list accuracy: {n['exact_accuracy']:.2%}")
+    for key, label in (("single_accuracy", "single-intent"), ("multi_accuracy", "multi-intent (ordered)"),
+                       ("compound_single_accuracy", "compound, one request")):
+        if n[key] is not None:
+            print(f"  {label:24s} {n[key]:.2%}")
+    print(f"threshold {n['threshold']:.3f}: {n['below_threshold_rate']:.1%} of cases would ask the LLM;")
+    print(f"  accuracy of the cases the classifier keeps: {n['accuracy_above_threshold']:.2%}")
+    print(f"latency (warm, ms): p50 {n['latency_ms_p50']}  p95 {n['latency_ms_p95']}")
     print(f"{'intent':20s} {'prec':>6s} {'recall':>6s} {'n':>4s}")
-    for i, m in per_intent.items():
+    for i, m in n["per_intent"].items():
         print(f"{i:20s} {m['precision']:6.3f} {m['recall']:6.3f} {m['support']:4d}")
-    if args.errors:
-        for r, c, good in zip(results, cases, ok, strict=True):
+    if errors:
+        for case, res, good in pairs:
             if not good:
-                print(f"MISS {c.text!r}: got {r.intents} ({r.confidence:.2f}) want {c.intents}")
+                print(f"MISS {case.text!r}: got {res.intents} ({res.confidence:.2f}) want {case.intents}")
+    print()
+
+
+def main() -> None:
+    from sangdam.orchestrator.router_training import HELDOUT_FILES
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", choices=[*HELDOUT_FILES, "dev"],
+                        help="which set(s) to run (default: every held-out set); 'dev' = dev_multi.yaml")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--errors", action="store_true", help="print every wrongly routed utterance")
+    args = parser.parse_args()
+
+    from sangdam.orchestrator.router import get_intent_model, get_router
+    from sangdam.orchestrator.router_training import load_dev_cases, load_heldout_set
+
+    t0 = time.perf_counter()
+    get_intent_model()
+    load_s = time.perf_counter() - t0
+    router = get_router()  # no fallback: measures the classifier path
+    router.route("워밍업")  # first call loads Kiwi
+
+    out: dict = {"model_load_s": round(load_s, 2), "train_stats": router.model.stats, "sets": {}}
+    for name in args.set or list(HELDOUT_FILES):
+        if name == "dev":
+            cases, n_single = load_dev_cases(), 0
+        else:
+            heldout = load_heldout_set(name)
+            cases, n_single = heldout.cases(), sum(len(v) for v in heldout.single.values())
+        numbers, pairs = evaluate(router, cases, n_single)
+        report(name, numbers, pairs, args.errors)
+        out["sets"][name] = numbers
+    print(f"model load (cache or train): {load_s:.2f} s; train stats: {router.model.stats}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump({**numbers, "per_intent": per_intent}, fh, ensure_ascii=False, indent=2)
+            json.dump(out, fh, ensure_ascii=False, indent=2)
 
 
 if __name__ == "__main__":

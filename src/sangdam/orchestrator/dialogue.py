@@ -61,6 +61,15 @@ def is_explicit_yes(text: str) -> bool:
     return bool(_SHORT_YES.match(text.strip()) or _EXPLICIT_REQUEST.search(text))
 
 
+_SHORT_ANSWER = re.compile(r"^[\s.,!~?]*(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ok|okay|yes|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜|아니요?|아뇨)?"
+                           r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*(해\s*)?(주세요|줘|드려요|할게요|합니다|드립니다|요)?[\s.,!~?]*$", re.I)
+
+
+def is_short_answer(text: str) -> bool:
+    """A bare yes/no, possibly with a generic verb ("네 진행해 주세요", "좋아요 해줘"): no new request in it."""
+    return len(text) <= 20 and bool(_SHORT_ANSWER.match(text.strip()))
+
+
 def wants_immediate(text: str) -> bool:
     return _has_any(text, lexicon()["immediate"]) and not _has_any(text, lexicon()["next_cycle"])
 

@@ -30,6 +30,8 @@ from sangdam.orchestrator.types import ToolCallRecord, TurnResult
 from sangdam.tools.base import ToolError
 
 MAX_MESSAGE_CHARS = 2000
+# A message routed to another task with at least this confidence is a new request, not a "yes".
+OTHER_REQUEST_CONFIDENCE = 0.7
 # Agents whose work concerns the customer's account: only after these are proactive notices relevant.
 ACCOUNT_AGENTS = frozenset({"billing", "plans", "data", "roaming", "tech_support", "line", "contract"})
 MAX_VERIFY_ATTEMPTS = 3
@@ -262,7 +264,7 @@ class Orchestrator:
                 return False
         elif dialogue.is_negative(ctx.text):
             return self._decline(turn)
-        elif not dialogue.is_affirmative(ctx.text):
+        elif not dialogue.is_affirmative(ctx.text) or self._is_other_request(turn, pending):
             state.pending = None
             turn.messages.append(say("confirm.dropped"))
             return False
@@ -290,6 +292,19 @@ class Orchestrator:
         turn.messages.extend(outcome.messages)
         state.handed_off = state.handed_off or outcome.handoff
         state.actions.extend({"tool": c.tool, "args": c.args} for c in pending.calls)
+
+    def _is_other_request(self, turn: _Turn, pending: PendingAction) -> bool:
+        """Whether an affirmative-sounding message is really a different request ("글로벌 15일로 신청해
+        주세요" while a transfer to a human is pending): it then must not confirm the pending action."""
+        if dialogue.is_short_answer(turn.ctx.text):
+            return False
+        route = self.router.route(turn.ctx.text)
+        tasks = [i for i in route.intents if i not in ("chitchat", "out_of_scope")]
+        related = {pending.intent, *(p.intent for p in pending.then)}
+        if tasks and route.confidence >= OTHER_REQUEST_CONFIDENCE and not related.intersection(tasks):
+            turn.route = route
+            return True
+        return False
 
     def _decline(self, turn: _Turn) -> bool:
         turn.state.pending = None

@@ -3,8 +3,10 @@
 Fast path (milliseconds, no LLM): a scikit-learn classifier over Kiwi morphemes and character n-grams
 (``router_training``). Multi-intent requests ("요금 알려주시고 로밍도 켜주세요") are split into candidate
 clauses on connective cues from ``resources/intents/splitter.yaml``; each clause is classified, and the split
-is kept only when it yields at least two different confident task intents, in the order spoken. Only when the
-final confidence is under the calibrated threshold is the injected ``IntentFallback`` (the LLM fast tier)
+is kept only when it yields at least two different confident task intents, in the order spoken. Each clause
+also gets a role: background clauses ("3기가 정도 쓰는데", "일본 가는데"), plain statements and negated
+clauses ("해지 말고") are not requests and never become intents of their own, except a reported fault
+("인터넷이 안 되는데"), which asks for troubleshooting. Only when the final confidence is under the calibrated threshold is the injected ``IntentFallback`` (the LLM fast tier)
 asked; if it fails, the classifier's answer stands.
 """
 
@@ -33,6 +35,8 @@ MAX_UTTERANCE_CHARS = 2000
 # A clause counts as its own intent only at this calibrated confidence or above (chosen on dev_multi.yaml).
 CLAUSE_MIN_CONFIDENCE = 0.5
 CANDIDATES_FOR_FALLBACK = 5
+# A context clause classified as this intent and reporting a fault ("인터넷이 안 되는데") is a request for help.
+FAULT_INTENT = "tech.troubleshoot"
 
 
 class RouteResult(BaseModel):
@@ -61,13 +65,41 @@ class IntentFallback(Protocol):
 
 
 class SplitterCues(BaseModel):
-    """``resources/intents/splitter.yaml``: morpheme cues where a new clause may start."""
+    """``resources/intents/splitter.yaml``: morpheme cues where a new clause may start, and clause roles."""
 
     connective_endings: frozenset[str]
     auxiliary_tags: frozenset[str]
     conjunctive_particles: frozenset[str]
     connective_adverbs: frozenset[str]
     clause_final_words: frozenset[str]
+    background_endings: frozenset[str]
+    question_words: frozenset[str]
+    request_endings: frozenset[str]
+    request_morphemes: frozenset[str]
+    fault_words: frozenset[str]
+    light_nouns: frozenset[str]
+    no_cut_before: frozenset[str]
+
+
+ClauseRole = Literal["request", "context", "negated"]
+
+
+class Clause(BaseModel):
+    """One candidate clause of an utterance and what it does there.
+
+    ``role``: ``request`` (asks for something, or a fragment sharing the next clause's verb), ``context``
+    (a background clause or a plain statement: "3기가 정도 쓰는데", "폰 잃어버렸어요"), ``negated``
+    ("해지 말고", "해지하는 건 아니고"). ``fault``: the clause reports a fault ("안 돼요", "끊기는데").
+    ``bare``: a predicate without its own object ("풀어 주시고"). ``purpose``: for a how-to question
+    ("해지하려면 어떻게 해요?"), the text of what the customer wants to do ("해지하"); else ``None``.
+    """
+
+    text: str
+    role: ClauseRole = "request"
+    fault: bool = False
+    bare: bool = False
+    purpose: str | None = None
+    with_particle: str | None = None  # a fragment's text with its conjunctive particle ("요금이랑")
 
 
 @lru_cache(maxsize=1)
@@ -77,29 +109,35 @@ def load_splitter_cues() -> SplitterCues:
         return SplitterCues.model_validate(yaml.safe_load(fh))
 
 
-def split_clauses(text: str, cues: SplitterCues | None = None) -> list[str]:
-    """Candidate clauses of ``text`` in order (the whole text when no cue is found).
+_NOUN_TAGS = ("NNG", "NNP", "NP", "NR", "SL", "SN", "SH", "XR")
 
-    Boundaries: after a sentence-final ending or punctuation, a comma, a connective ending not followed by
-    an auxiliary ("알려주시고|", but not "바꾸고 싶어요"), a conjunctive particle ("요금이랑|"), a clause-final
-    word after an ending ("남았는지 보고|"); before a connective adverb ("|그리고").
-    """
-    from sangdam.korean.analyzer import get_kiwi
 
-    cues = cues or load_splitter_cues()
-    tokens = get_kiwi().tokenize(text)
+def _is_background_ending(tok, prev, cues: SplitterCues) -> bool:  # noqa: ANN001 - kiwipiepy Token
+    if tok.form not in cues.background_endings:
+        return False
+    if tok.form == "데":  # 가는데 → 가/VV 는/ETM 데/NNB
+        return tok.tag == "NNB" and prev is not None and prev.tag == "ETM"
+    if tok.form == "라":  # 안 쓸 거라 → 거/NNB 이/VCP 라/EC
+        return tok.tag == "EC" and prev is not None and prev.tag == "VCP"
+    return tok.tag == "EC"
+
+
+def _cut_points(tokens, text: str, cues: SplitterCues) -> list[int]:  # noqa: ANN001 - kiwipiepy tokens
     cuts: set[int] = set()
     for i, tok in enumerate(tokens[:-1]):
         nxt = tokens[i + 1]
         prev = tokens[i - 1] if i else None
         end = tok.start + tok.len
         if tok.tag in ("EF", "SF") or (tok.tag == "SP" and tok.form == ","):
-            if not nxt.tag.startswith(("SF", "SP", "SE")):
+            if not nxt.tag.startswith(("SF", "SP", "SE")) and nxt.form not in cues.no_cut_before:
                 cuts.add(end)
         elif tok.form in cues.connective_endings and (
             tok.tag == "EC" or (tok.tag == "NNB" and prev is not None and prev.tag == "ETM")
         ):
             if nxt.tag not in cues.auxiliary_tags:
+                cuts.add(end)
+        elif _is_background_ending(tok, prev, cues):
+            if nxt.tag not in cues.auxiliary_tags and not nxt.tag.startswith(("E", "J", "SF")):
                 cuts.add(end)
         elif tok.tag in ("JC", "JKB") and tok.form in cues.conjunctive_particles:
             cuts.add(end)
@@ -107,9 +145,95 @@ def split_clauses(text: str, cues: SplitterCues | None = None) -> list[str]:
             cuts.add(tok.start)
         elif tok.form in cues.clause_final_words and prev is not None and prev.tag == "EC":
             cuts.add(end)
-    bounds = [0, *sorted(c for c in cuts if 0 < c < len(text)), len(text)]
-    clauses = [text[a:b].strip(" \t,.!?~") for a, b in zip(bounds, bounds[1:], strict=False)]
-    return [c for c in clauses if c] or [text]
+    return [0, *sorted(c for c in cuts if 0 < c < len(text)), len(text)]
+
+
+def _clause_of(text: str, start: int, toks, cues: SplitterCues) -> Clause:  # noqa: ANN001
+    """The role and flags of one clause from its morphemes (``toks``, positions relative to the utterance)."""
+    words = [t for t in toks if not t.tag.startswith(("SF", "SP", "SE", "SS", "SO"))]
+    forms = {t.form for t in words}
+    question = "?" in text or bool(forms & cues.question_words)
+    fault = bool(forms & cues.fault_words)
+    bare = not any(t.tag.startswith(_NOUN_TAGS) and t.form not in cues.light_nouns for t in words)
+    purpose = None
+    for k, t in enumerate(words):
+        if t.tag == "EC" and t.form in ("려면", "으려면") and any(w.form in ("어떻", "어떡") for w in words[k + 1 :]):
+            purpose = text[: max(0, words[k - 1].start + words[k - 1].len - start)] if k else None
+            break
+    role: ClauseRole = "request"
+    if words:
+        last = words[-1]
+        prev = words[-2] if len(words) > 1 else None
+        if last.tag == "EC" and last.form in ("고", "라") and prev is not None and (
+            prev.tag == "VCN" or (prev.form == "말" and prev.tag in ("VX", "VV"))
+        ):
+            role = "negated"
+        elif _is_background_ending(last, prev, cues):
+            role = "request" if question else "context"
+        elif last.tag == "EF" or (last.tag == "JX" and last.form == "요" and prev is not None and prev.tag == "EC"):
+            asks = question or any(
+                t.form in cues.request_morphemes or (t.tag == "EF" and t.form in cues.request_endings) for t in words
+            )
+            role = "request" if asks else "context"
+    return Clause(text=text, role=role, fault=fault, bare=bare, purpose=purpose or None)
+
+
+def analyse_clauses(text: str, cues: SplitterCues | None = None) -> list[Clause]:
+    """Candidate clauses of ``text`` in order, each with its role (one request clause when no cue is found).
+
+    Boundaries: after a sentence-final ending or punctuation (not before 고민/생각: "바꿀까 고민인데"), a
+    comma, a connective ending not followed by an auxiliary ("알려주시고|", but not "바꾸고 싶어요"), a
+    background ending ("쓰는데|", "가서|", "거라|"), a conjunctive particle ("요금이랑|"), a clause-final word
+    after an ending ("남았는지 보고|"); before a connective adverb ("|그리고").
+    """
+    from sangdam.korean.analyzer import get_kiwi
+
+    cues = cues or load_splitter_cues()
+    tokens = get_kiwi().tokenize(text)
+    bounds = _cut_points(tokens, text, cues)
+    clauses: list[Clause] = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        piece = text[a:b]
+        stripped = piece.strip(" \t,.!?~")
+        if not stripped:
+            continue
+        offset = a + piece.index(stripped)
+        toks = [t for t in tokens if a <= t.start < b]
+        clause = _clause_of(text[a:b], offset, toks, cues)
+        words = [t for t in toks if not t.tag.startswith(("SF", "SP", "SE", "SS", "SO"))]
+        if len(words) > 1 and words[-1].tag in ("JC", "JKB") and words[-1].form in cues.conjunctive_particles:
+            # "일본이랑 | 중국 로밍": classify the noun, not the particle (이랑 also ends "상담원이랑 통화")
+            noun = text[offset : words[-1].start].strip()
+            if noun:
+                clause = clause.model_copy(update={"with_particle": stripped})
+                stripped = noun
+        clauses.append(clause.model_copy(update={"text": stripped}))
+    return clauses or [Clause(text=text)]
+
+
+def split_clauses(text: str, cues: SplitterCues | None = None) -> list[str]:
+    """Candidate clause texts of ``text`` in order (the whole text when no cue is found)."""
+    return [c.text for c in analyse_clauses(text, cues)]
+
+
+def _merge_bare_predicates(clauses: list[Clause]) -> list[Clause]:
+    """Join a bare predicate to the context clause before it: "유심이 잠겼는데 | 풀어 주시고" is one request."""
+    out: list[Clause] = []
+    for clause in clauses:
+        if out and clause.bare and clause.role == "request" and out[-1].role == "context":
+            prev = out.pop()
+            clause = Clause(text=f"{prev.text} {clause.text}", fault=prev.fault)
+        out.append(clause)
+    return out
+
+
+def _is_request(clause: Clause, intent: str) -> bool:
+    """Whether a classified clause is something the customer asks for (not scene-setting or a negation)."""
+    if clause.role == "negated":
+        return False
+    if clause.role == "context":
+        return clause.fault and intent == FAULT_INTENT
+    return True
 
 
 class IntentRouter:
@@ -152,27 +276,48 @@ class IntentRouter:
 
     def _classify(self, text: str) -> tuple[list[str], float, list[str]]:
         """(intents, confidence, fallback candidates) from the classifier alone."""
-        clauses = split_clauses(text, self.cues)
-        pieces = [text] if len(clauses) == 1 else [text, *clauses]
-        proba = self.model.predict_proba(pieces)  # one batched call: whole text and every clause
+        clauses = _merge_bare_predicates(analyse_clauses(text, self.cues))
+        purposes = [c.purpose for c in clauses if c.purpose] if len(clauses) > 1 else []
+        joined = [c.with_particle for c in clauses if c.with_particle] if len(clauses) > 1 else []
+        pieces = [text] if len(clauses) == 1 else [text, *(c.text for c in clauses), *purposes, *joined]
+        proba = self.model.predict_proba(pieces)  # one batched call: whole text, every clause, purposes
         classes = self.model.classes
         best = [(classes[int(row.argmax())], float(row.max())) for row in proba]
         whole_intent, whole_conf = best[0]
         ranked = [classes[int(j)] for j in proba[0].argsort()[::-1][:CANDIDATES_FOR_FALLBACK]]
+        if len(clauses) == 1:
+            return [whole_intent], whole_conf, ranked
 
-        if len(pieces) > 1:
-            tasks: list[tuple[str, float]] = []
-            for intent, conf in best[1:]:
-                if conf >= CLAUSE_MIN_CONFIDENCE and intent not in NON_TASK_INTENTS:
-                    if not tasks or all(intent != seen for seen, _ in tasks):
-                        tasks.append((intent, conf))
-                    else:  # a repeated intent keeps its first position, and its best confidence
-                        k = next(n for n, (seen, _) in enumerate(tasks) if seen == intent)
-                        tasks[k] = (intent, max(conf, tasks[k][1]))
-            clause_candidates = [i for i, _ in tasks if i not in ranked]
-            if len(tasks) >= 2 or (len(tasks) == 1 and whole_intent in NON_TASK_INTENTS):
-                return [i for i, _ in tasks], min(c for _, c in tasks), [i for i, _ in tasks] + ranked
-            ranked = ranked + clause_candidates
+        labelled = list(zip(clauses, best[1 : 1 + len(clauses)], strict=True))
+        extra = [i for i, _ in best[1 + len(clauses) :]]
+        purpose_intent = dict(zip(purposes, extra[: len(purposes)], strict=True))
+        joined_intent = dict(zip(joined, extra[len(purposes) :], strict=True))
+        # a fragment before a conjunctive particle counts only when it reads the same with and without the
+        # particle: "요금(이랑)" is billing either way, "일본(이랑)" is not a request of its own
+        labelled = [
+            (c, (i, p if not c.with_particle or joined_intent[c.with_particle] == i else 0.0))
+            for c, (i, p) in labelled
+        ]
+        # background clauses, negated ones ("해지 말고") and how-to questions about what another clause asks
+        # to be done ("해지하려면 어떻게 해요? 해지해 주세요") are not requests of their own
+        kept = [(c, i, p) for c, (i, p) in labelled if _is_request(c, i)]
+        others = {i for _, i, _ in kept}
+        kept = [(c, i, p) for c, i, p in kept if not (c.purpose and purpose_intent[c.purpose] in others - {i})]
+        tasks: list[tuple[str, float]] = []
+        for _, intent, conf in kept:
+            if conf >= CLAUSE_MIN_CONFIDENCE and intent not in NON_TASK_INTENTS:
+                if all(intent != seen for seen, _ in tasks):
+                    tasks.append((intent, conf))
+                else:  # a repeated intent keeps its first position, and its best confidence
+                    k = next(n for n, (seen, _) in enumerate(tasks) if seen == intent)
+                    tasks[k] = (intent, max(conf, tasks[k][1]))
+        if len(tasks) >= 2 or (len(tasks) == 1 and whole_intent in NON_TASK_INTENTS):
+            return [i for i, _ in tasks], min(c for _, c in tasks), [i for i, _ in tasks] + ranked
+        ranked = ranked + [i for i, _ in tasks if i not in ranked]
+        if len(tasks) == 1 and len(kept) < len(clauses):
+            # scene-setting was dropped: the one request clause says what the customer wants, the whole
+            # utterance may lean on the background ("3기가 쓰는데 … 추천해줘")
+            return [tasks[0][0]], tasks[0][1], [tasks[0][0]] + ranked
         return [whole_intent], whole_conf, ranked
 
     def _ask_fallback(self, text: str, candidates: list[str]) -> list[str]:

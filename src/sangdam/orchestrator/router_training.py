@@ -135,9 +135,15 @@ def load_training_set() -> TrainingSet:
     return TrainingSet.model_validate(_read_yaml("train.yaml"))
 
 
-def load_heldout_set() -> HeldOutSet:
-    """Parse and validate ``heldout.yaml`` (for tests and the benchmark only; never for training)."""
-    return HeldOutSet.model_validate(_read_yaml("heldout.yaml"))
+HELDOUT_FILES = {"heldout": "heldout.yaml", "heldout_v2": "heldout_v2.yaml"}
+"""The held-out test sets by name: the original one and a second one written later in new wording."""
+
+
+def load_heldout_set(name: str = "heldout") -> HeldOutSet:
+    """Parse and validate a held-out set (for tests and the benchmark only; never for training)."""
+    if name not in HELDOUT_FILES:
+        raise ValueError(f"unknown held-out set {name!r}; expected one of {sorted(HELDOUT_FILES)}")
+    return HeldOutSet.model_validate(_read_yaml(HELDOUT_FILES[name]))
 
 
 def load_dev_cases() -> list[MultiIntentCase]:
