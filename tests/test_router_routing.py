@@ -179,13 +179,30 @@ def test_fallback_not_asked_when_the_classifier_is_confident(model: TrainedInten
     assert result.via == "classifier"
 
 
+class PickCandidate:
+    """A fallback that answers with the classifier's candidate at ``index`` (plus any extra intents)."""
+
+    def __init__(self, index: int, extra: list[str] | None = None) -> None:
+        self.index, self.extra, self.calls = index, extra or [], []
+
+    def classify(self, text, candidates):
+        self.calls.append((text, list(candidates)))
+        return [candidates[self.index], *self.extra]
+
+
 def test_fallback_decides_below_the_threshold(model: TrainedIntentModel) -> None:
-    fake = RecordingFallback(["data.usage", "data.refill"])
+    fake = PickCandidate(2)
     result = IntentRouter(model, fallback=fake, threshold=1.01).route("음 그거 있잖아요 그거")
     assert result.via == "llm"
-    assert result.intents == ["data.usage", "data.refill"]
     assert len(fake.calls) == 1 and fake.calls[0][0] == "음 그거 있잖아요 그거"
     assert fake.calls[0][1] and set(fake.calls[0][1]) <= set(INTENTS)
+    assert result.intents == [fake.calls[0][1][2]]  # the LLM's pick among the classifier's candidates
+
+
+def test_fallback_cannot_add_intents_beyond_the_requests_found(model: TrainedIntentModel) -> None:
+    greedy = PickCandidate(0, extra=["billing.inquiry", "contract.info", "plan.info"])
+    single = IntentRouter(model, fallback=greedy, threshold=1.01).route("로밍 꺼줘")
+    assert len(single.intents) == 1  # one request in the text: at most one intent from the LLM
 
 
 def test_threshold_comes_from_calibration_and_splits_confident_from_unsure(model: TrainedIntentModel) -> None:
@@ -218,10 +235,14 @@ class FakeLlm:
 
 def test_llm_adapter_asks_the_fast_tier_with_the_intent_schema() -> None:
     llm = FakeLlm(json.dumps({"intents": ["billing.inquiry", "roaming.enable", "billing.inquiry"]}))
-    intents = LlmIntentFallback(llm).classify("요금이랑 로밍 켜줘", ["billing.inquiry"])
+    intents = LlmIntentFallback(llm).classify("요금이랑 로밍 켜줘", ["billing.inquiry", "roaming.enable"])
     assert intents == ["billing.inquiry", "roaming.enable"]
     assert llm.kwargs["role"] == "fast" and llm.kwargs["temperature"] == 0
-    assert llm.kwargs["json_schema"] == INTENT_LIST_SCHEMA
+    schema = llm.kwargs["json_schema"]  # the grammar is narrowed to the classifier's candidates
+    assert schema["properties"]["intents"]["items"]["enum"] == ["billing.inquiry", "roaming.enable"]
+    assert schema["properties"]["intents"]["maxItems"] == 2
+    assert LlmIntentFallback(FakeLlm('{"intents": ["chitchat"]}')).classify("x", []) == ["chitchat"]
+    assert INTENT_LIST_SCHEMA["properties"]["intents"]["items"]["enum"] == list(INTENTS)
     assert llm.messages[-1] == {"role": "user", "content": "요금이랑 로밍 켜줘"}
 
 

@@ -263,7 +263,7 @@ class IntentRouter:
             )
         intents, confidence, candidates = self._classify(clean)
         if confidence < self.threshold and self.fallback is not None:
-            chosen = self._ask_fallback(clean, candidates)
+            chosen = self._ask_fallback(clean, candidates, limit=max(1, len(intents)))
             if chosen:
                 return RouteResult(intents=chosen, confidence=confidence, via="llm")  # type: ignore[arg-type]
         return RouteResult(intents=intents, confidence=confidence, via="classifier")  # type: ignore[arg-type]
@@ -320,18 +320,24 @@ class IntentRouter:
             return [tasks[0][0]], tasks[0][1], [tasks[0][0]] + ranked
         return [whole_intent], whole_conf, ranked
 
-    def _ask_fallback(self, text: str, candidates: list[str]) -> list[str]:
-        """The fallback's intents, filtered to the taxonomy and de-duplicated; ``[]`` when it fails."""
+    def _ask_fallback(self, text: str, candidates: list[str], limit: int) -> list[str]:
+        """The fallback's intents, de-duplicated; ``[]`` when it fails.
+
+        The LLM is a tie-breaker, not a free classifier: it may pick only among the classifier's candidates
+        and return at most as many intents as the clause analysis found requests (``limit``). A small model
+        asked an open question tends to list every plausible intent; this keeps it from adding tasks.
+        """
         assert self.fallback is not None
         try:
             answer = self.fallback.classify(text, list(dict.fromkeys(candidates)))
         except Exception as exc:  # an unavailable LLM must not break routing: the classifier's answer stands
             log.warning("intent fallback failed, keeping the classifier's answer: %s", exc)
             return []
-        valid = [i for i in dict.fromkeys(answer) if i in INTENTS]
+        allowed = set(candidates)
+        valid = [i for i in dict.fromkeys(answer) if i in INTENTS and i in allowed]
         if len(valid) > 1:
             valid = [i for i in valid if i not in NON_TASK_INTENTS] or valid[:1]
-        return valid
+        return valid[:limit]
 
 
 _model_lock = threading.Lock()

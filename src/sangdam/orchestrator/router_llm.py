@@ -36,6 +36,17 @@ INTENT_LIST_SCHEMA: dict[str, Any] = {
 """JSON schema the fast tier must answer with: ``{"intents": [...]}`` from the taxonomy."""
 
 
+def candidate_schema(candidates: Sequence[str]) -> dict[str, Any]:
+    """``INTENT_LIST_SCHEMA`` narrowed to ``candidates`` (the grammar then cannot produce anything else)."""
+    allowed = [i for i in dict.fromkeys(candidates) if i in INTENTS]
+    if not allowed:
+        return INTENT_LIST_SCHEMA
+    schema = json.loads(json.dumps(INTENT_LIST_SCHEMA))
+    schema["properties"]["intents"]["items"]["enum"] = allowed
+    schema["properties"]["intents"]["maxItems"] = min(MAX_INTENTS, len(allowed))
+    return schema
+
+
 class IntentListAnswer(BaseModel):
     """The LLM's answer, validated."""
 
@@ -73,7 +84,7 @@ class LlmIntentFallback:
         result = self.llm.chat(
             self.messages(text, candidates),
             role=self.role,
-            json_schema=INTENT_LIST_SCHEMA,
+            json_schema=candidate_schema(candidates),
             max_tokens=self.max_tokens,
             temperature=0,
         )
