@@ -132,7 +132,8 @@ class AgentContext:
 
 def _mask_tree(value: Any, mask: Any) -> Any:
     if isinstance(value, str):
-        return mask(value)
+        # every PII type Sangdam detects contains a digit or an "@": other strings need no detector pass
+        return mask(value) if ("@" in value or any(ch.isdigit() for ch in value)) else value
     if isinstance(value, dict):
         return {k: _mask_tree(v, mask) for k, v in value.items()}
     if isinstance(value, list):

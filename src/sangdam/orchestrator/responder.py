@@ -24,6 +24,7 @@ class Responder:
         self.engine = engine
         self.llm = llm
         self._verifier: Verifier | None = None
+        self._own_cache: dict[str, list[str]] = {}
 
     @property
     def verifier(self) -> Verifier:
@@ -50,14 +51,20 @@ class Responder:
         return draft, verdict
 
     def _own_pii(self, customer_id: str | None) -> list[str]:
-        """The verified customer's own contact data and line numbers (theirs to see)."""
+        """The verified customer's own contact data and line numbers (theirs to see), cached per customer."""
         if not customer_id:
             return []
-        with session_scope(self.engine) as s:
-            customer = s.get(Customer, customer_id)
-            if customer is None:
-                return []
-            return [customer.phone, customer.email or "", *(ln.number for ln in customer.lines)]
+        cached = self._own_cache.get(customer_id)
+        if cached is None:
+            with session_scope(self.engine) as s:
+                customer = s.get(Customer, customer_id)
+                if customer is None:
+                    return []
+                cached = [customer.phone, customer.email or "", *(ln.number for ln in customer.lines)]
+            if len(self._own_cache) >= 10_000:
+                self._own_cache.clear()
+            self._own_cache[customer_id] = cached
+        return cached
 
     def _phrase(self, draft: str, llm_calls: list[dict[str, Any]]) -> str | None:
         system = say("llm.phrase_system")
