@@ -148,3 +148,23 @@ def test_cli_errors_are_clear_for_operators(kb, tmp_path: Path):
     assert both.exit_code == 2
     notdir = _cli(["kb", "ingest", str(tmp_path / "nope"), "--kb", KB])
     assert notdir.exit_code == 2 and "not a directory" in notdir.output
+
+
+
+def test_answer_from_a_table_row_brings_the_whole_small_table(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "반환금.md").write_text(
+        "# 선택약정 반환금\n\n## 반환 비율\n\n"
+        "| 경과 기간 | 반환 비율 |\n|---|---|\n"
+        "| 6개월 이하 | 받은 할인액의 100% |\n| 6개월 초과 12개월 이하 | 받은 할인액의 50% |\n"
+        "| 12개월 초과 | 받은 할인액의 30% |\n\n"
+        "## 데이터 충전\n\n데이터는 한 번에 1GB에서 5GB까지 충전할 수 있습니다.\n",
+        encoding="utf-8",
+    )
+    ingest_directory(docs, "tabletest")
+    result = answer("경과 기간 12개월 초과면 반환 비율이 몇 퍼센트예요?", kb="tabletest")
+    assert result.grounded
+    for share in ("100%", "50%", "30%"):  # every row of the schedule, not just the best-matching one
+        assert share in result.answer
+    assert "5GB" not in result.answer

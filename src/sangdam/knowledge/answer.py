@@ -140,6 +140,7 @@ def _extractive_answer(question: str, hits: list[SearchHit], base: KnowledgeBase
             continue  # the same fact stated in another document adds nothing
         chosen.append(item)
         length += len(item[3])
+    chosen = _with_table_siblings(chosen, hits, base)
     # Natural order: documents in retrieval order; within a document, chunk order, then sentence order.
     doc_rank: dict[str, int] = {}
     for rank, hit in enumerate(hits):
@@ -153,6 +154,49 @@ def _extractive_answer(question: str, hits: list[SearchHit], base: KnowledgeBase
         answer=text,
         citations=[Citation(source=src, heading=head, quote=" ".join(q)) for (src, head), q in quotes.items()],
     )
+
+
+MAX_TABLE_ROWS = 6
+_ROW_HEADERS = re.compile(r"(?:^|\s\|\s)([^:|]{1,30}):")
+
+
+def _row_headers(sentence: str) -> tuple[str, ...] | None:
+    """The column headers of a table row rendered as "헤더: 값 | 헤더: 값", or None for prose."""
+    if " | " not in sentence:
+        return None
+    headers = tuple(h.strip() for h in _ROW_HEADERS.findall(sentence))
+    return headers if len(headers) >= 2 else None
+
+
+def _with_table_siblings(
+    chosen: list[tuple[float, int, int, str]], hits: list[SearchHit], base: KnowledgeBase
+) -> list[tuple[float, int, int, str]]:
+    """A chosen table row brings the other rows of its (small) table: one row of a schedule — "6개월 이하:
+    100%" — answers only part of "how is it computed"; the whole table answers it. Rows are separate chunks
+    (each keeps its header), so siblings are the chunks of the same document section with the same headers;
+    rows that were not retrieved are appended to ``hits`` so that they are cited like any passage."""
+    out = list(chosen)
+    for score, rank, _pos, sentence in chosen:
+        headers = _row_headers(sentence)
+        if headers is None:
+            continue
+        hit = hits[rank]
+        rows = [c for c in base.chunks if c.source == hit.source and c.heading == hit.heading
+                and _row_headers(c.text) == headers]
+        if len(rows) > MAX_TABLE_ROWS:
+            continue
+        present = {hits[r].chunk_id for _, r, _, _ in out}
+        for chunk in rows:
+            if chunk.id in present:
+                continue
+            index = next((i for i, h in enumerate(hits) if h.chunk_id == chunk.id), None)
+            if index is None:
+                hits.append(SearchHit(source=chunk.source, heading=chunk.heading, text=chunk.text, score=0.0,
+                                      chunk_id=chunk.id, ordinal=chunk.ordinal))
+                index = len(hits) - 1
+            out.append((score, index, 0, chunk.text))
+            present.add(chunk.id)
+    return out
 
 
 def _similar(a: str, b: str) -> bool:

@@ -48,6 +48,16 @@ class ModelProfile(BaseModel):
     structured_output: Literal["response_format", "guided_json", "grammar", "none"] = "response_format"
     reasoning: ReasoningSwitch = Field(default_factory=ReasoningSwitch)
     capable_writer: bool = Field(description="May phrase customer-facing Korean replies.")
+    intent_fallback: bool | None = Field(
+        default=None,
+        description="Trusted to decide intents the classifier is unsure about (default: same as capable_writer). "
+        "bench/routing/fallback.py measures it: the embedded Qwen2.5-Coder models are worse than the classifier.",
+    )
+
+    @property
+    def decides_intents(self) -> bool:
+        """Whether the router may ask this model when its classifier is unsure."""
+        return self.capable_writer if self.intent_fallback is None else self.intent_fallback
     suggested_role: Literal["fast", "strong"] = "strong"
     default_temperature: float = 0.2
     languages: list[str] = Field(default_factory=lambda: ["ko", "en"])
