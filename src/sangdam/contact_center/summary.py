@@ -168,3 +168,19 @@ def summarize_conversation(
 def _describe(tool_name: str) -> str:
     """Short Korean label of a write tool (``summary.action_labels``), else the tool's name."""
     return texts()["summary"]["action_labels"].get(tool_name, tool_name)
+
+
+def summarize(engine: Any, conversation_id: str) -> ConversationSummary:
+    """The after-call summary of a stored conversation (``ConversationNotFound`` when there is none)."""
+    from sangdam.orchestrator.store import ConversationStore
+
+    store = ConversationStore(engine)
+    conv, state = store.load(conversation_id)
+    return summarize_conversation(
+        conversation_id,
+        mode=conv.mode,
+        verified=state.verified_customer_id is not None,
+        state=state.model_dump(mode="json"),
+        transcript=store.transcript(conversation_id),
+        traces=store.traces(conversation_id),
+    )

@@ -307,6 +307,11 @@ class Orchestrator:
         return False
 
     def _decline(self, turn: _Turn) -> bool:
+        pending = turn.state.pending
+        for part in [pending, *pending.then] if pending else []:  # the trace and summary show what was refused
+            turn.ctx.tool_calls.extend(
+                ToolCallRecord(name=c.tool, args=_mask_args(c.args, turn.ctx.mask), status="declined") for c in part.calls
+            )
         turn.state.pending = None
         turn.messages.append(say("confirm.declined"))
         queued, turn.state.queue = turn.state.queue, []
@@ -432,6 +437,10 @@ class Orchestrator:
 
     def traces(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.store.traces(conversation_id)
+
+
+def _mask_args(args: dict[str, Any], mask: Any) -> dict[str, Any]:
+    return {k: mask(v) if isinstance(v, str) else v for k, v in args.items()}
 
 
 def _transferred(calls: list[ToolCallRecord]) -> bool:

@@ -156,6 +156,9 @@ class NetworkGuard:
             self._saved = {}
 
     def __enter__(self) -> NetworkGuard:
+        # Connections that were already open (a test server of an earlier test, a database pool) are not
+        # the guarded code's doing; only connections opened while the guard is active are judged.
+        self._baseline = set(open_inet_connections())
         return self.install()
 
     def __exit__(self, *exc: object) -> None:
@@ -163,7 +166,9 @@ class NetworkGuard:
 
     def unexpected_open_connections(self) -> list[tuple[str, int]]:
         """Established TCP connections of this process (seen from /proc) to destinations not allowed."""
-        return [(ip, port) for ip, port in open_inet_connections() if not self._addr_allowed(ip, port)]
+        baseline = getattr(self, "_baseline", set())
+        return [(ip, port) for ip, port in open_inet_connections()
+                if (ip, port) not in baseline and not self._addr_allowed(ip, port)]
 
 
 def _is_ip(host: str) -> bool:

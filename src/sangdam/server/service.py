@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sangdam.contact_center import handoff
-from sangdam.contact_center.summary import ConversationSummary, summarize_conversation
+from sangdam.contact_center.summary import ConversationSummary, summarize
 from sangdam.domain.auth_models import ConversationOwner
 from sangdam.domain.db import session_scope
 from sangdam.orchestrator.engine import InvalidMessage
@@ -104,11 +104,7 @@ class ContactCentre:
         }
 
     def summary(self, conv_id: str) -> ConversationSummary:
-        row = handoff.conversation_row(self.engine, conv_id)
-        return summarize_conversation(
-            conv_id, mode=row["mode"], verified=row["verified_customer_id"] is not None, state=row["state"],
-            transcript=self.orch.store.transcript(conv_id), traces=self.orch.store.traces(conv_id),
-        )
+        return summarize(self.engine, conv_id)
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _lock(self, conv_id: str) -> threading.Lock:
