@@ -145,3 +145,41 @@ def test_transcript_at_rest_is_masked(db_engine):
     texts = " ".join(m["text"] for m in orch.transcript(conv))
     assert "010-2222-3333" not in texts
     assert "[전화번호" in texts
+
+
+def test_paying_two_overdue_bills_reports_both_and_passes_the_verifier(db_engine):
+    from sangdam.domain.db import session_scope
+    from sangdam.domain.fixtures import load_fixtures
+
+    orch = orchestrator(db_engine)  # loads the shared fixtures (plans) first
+    with session_scope(db_engine) as s:
+        load_fixtures(s, {"customers": [{
+            "id": "CUST-A", "name": "정태민", "birth_date": "1987-06-21", "phone": "010-9000-0001",
+            "lines": [{"id": "LN-A", "number": "010-9000-0001", "plan_id": "P-5G-59", "status": "suspended",
+                       "suspend_reason": "nonpayment"}],
+            "bills": [
+                {"id": "BILL-SEP", "line_id": "LN-A", "period": "2026-09", "due_date": "2026-10-25", "amount": 49000,
+                 "status": "overdue", "items": [{"name": "월정액", "amount": 49000}]},
+                {"id": "BILL-OCT", "line_id": "LN-A", "period": "2026-10", "due_date": "2026-11-25", "amount": 49000,
+                 "status": "overdue", "items": [{"name": "월정액", "amount": 49000}]}]}]})
+    conv = orch.start_conversation(customer_id="CUST-A")
+    proposed = orch.handle(conv, "밀린 요금 낼게요")
+    assert "98,000원" in proposed.reply  # the total of the two, computed in code from tool amounts
+    paid = orch.handle(conv, "네")
+    assert paid.verifier.passed, paid.verifier
+    assert "2026년 9월" in paid.reply and "2026년 10월" in paid.reply
+    assert _line(db_engine, "LN-A").status == "active"
+
+
+def test_cli_chat_runs_a_conversation_from_piped_input(db_engine, monkeypatch):
+    from typer.testing import CliRunner
+
+    from sangdam.cli import app
+    from sangdam.domain import db as db_module
+
+    orchestrator(db_engine)  # fixtures into the engine the CLI will use
+    monkeypatch.setattr(db_module, "get_engine", lambda url=None: db_engine)
+    monkeypatch.setenv("SANGDAM_TODAY", TODAY.isoformat())
+    result = CliRunner().invoke(app, ["chat", "--customer", "C1", "--llm", "none"], input="요금 얼마예요?\n/quit\n")
+    assert result.exit_code == 0, result.output
+    assert "61,200원" in result.output

@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from sangdam.cli import core, kb, llm, pii, route, serve, tools
+from sangdam.cli import chat, core, kb, llm, pii, route, serve, tools
 from sangdam.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(llm.app, name="llm")
 route.register(app)
 eval_cli.register(app)
 serve.register(app)
+chat.register(app)
 
 
 def main() -> None:

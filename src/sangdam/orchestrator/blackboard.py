@@ -17,7 +17,9 @@ class Blackboard:
     extra_facts: list[Any] = field(default_factory=list)
 
     def put(self, key: str, value: Any, args: dict[str, Any] | None = None) -> None:
+        """Latest result under ``key``; every result stays a fact (two payments → both periods)."""
         self.entries[key] = value
+        self.extra_facts.append(value)
         if args:
             self.extra_facts.append(args)
 
@@ -47,6 +49,8 @@ class Blackboard:
 
 
 _NUM = re.compile(r"\d[\d,]*(?:\.\d+)?")
+# Record ids such as ticket "T-3F7A09C1D2", bill "B-2026-10-L1", line "L9": identifiers, not quantities.
+RECORD_ID = re.compile(r"(?<![\w-])(?:[A-Z][A-Z0-9]*-[A-Za-z0-9-]*\d[A-Za-z0-9-]*|[A-Z]+\d+[A-Za-z0-9]*)(?![\w-])")
 _ISO_DATE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?")
 
 
@@ -66,7 +70,7 @@ def _collect_numbers(value: Any, out: set[float]) -> None:
         m = _ISO_DATE.match(value)
         if m:
             out.update(float(g) for g in m.groups() if g)
-        for num in _NUM.findall(value):
+        for num in _NUM.findall(RECORD_ID.sub(" ", value)):
             try:
                 out.add(float(num.replace(",", "")))
             except ValueError:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
-from sangdam.orchestrator.blackboard import Blackboard
+from sangdam.orchestrator.blackboard import RECORD_ID, Blackboard
 from sangdam.orchestrator.resources import load_resource
 from sangdam.orchestrator.types import ToolCallRecord, VerifierVerdict
 
@@ -20,8 +20,7 @@ _NUMBER = re.compile(r"(?<![A-Za-z])\d[\d,]*(?:\.\d+)?")
 _PHONE = re.compile(r"(?<!\d)(?:\+82[-\s]?)?0\d{1,2}[-\s.]?\d{3,4}[-\s.]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _RRN = re.compile(r"(?<!\d)\d{6}[-\s]?[1-8]\d{6}(?!\d)")
-# Record ids such as ticket "T-3F7A09C1D2" or bill "B-2026-10-L1": checked whole, as strings.
-_RECORD_ID = re.compile(r"(?<![\w-])[A-Z][A-Z0-9]*-[A-Za-z0-9-]*\d[A-Za-z0-9-]*")
+_RECORD_ID = RECORD_ID  # record ids are checked whole, as strings
 _SERVICE_NUMBERS = {"114", "1588-0114"}
 # Reviewed Korean text whose literal numbers may appear in replies ("10초 후", "1~5GB").
 TEMPLATE_RESOURCES = ("templates/ko.yaml", "agents/troubleshooting.yaml")
