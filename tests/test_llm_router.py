@@ -94,6 +94,15 @@ def test_scripted_invalid_json_triggers_exactly_one_repair():
     assert len(backend.calls) == 2 and "confidence" in backend.calls[1].messages[-1].content
 
 
+def test_answer_cut_off_by_max_tokens_is_retried_with_a_doubled_budget():
+    from sangdam.llm.types import ChatResult
+
+    backend = ScriptedBackend([ChatResult(text='{"intent": "plan_', finish_reason="length"),
+                               '{"intent": "plan_change", "confidence": 0.8}'])
+    result = backend.chat("요금제 변경", json_schema=Intent, max_tokens=10)
+    assert result.data.intent == "plan_change" and [c.max_tokens for c in backend.calls] == [10, 20]
+
+
 def test_two_invalid_answers_raise_with_the_raw_output():
     backend = ScriptedBackend(["not json", "still not json"])
     with pytest.raises(StructuredOutputError) as info:

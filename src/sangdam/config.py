@@ -81,5 +81,8 @@ for _var, _val in {
     "ANONYMIZED_TELEMETRY": "False",
     "POSTHOG_DISABLED": "1",
     "SCARF_NO_ANALYTICS": "true",
+    # llama.cpp/OpenMP threads sleep instead of spinning while waiting: busy-waiting on shared cores slowed
+    # the embedded model ten-fold when another process was busy (measured, docs/llm.md).
+    "OMP_WAIT_POLICY": "PASSIVE",
 }.items():
     os.environ.setdefault(_var, _val)

@@ -143,6 +143,7 @@ def ask(
         print(json.dumps(result.data, ensure_ascii=False, indent=2))
     else:
         console.print()
+        console.file.flush()
     t, u = result.timings, result.usage
     err.print(f"[dim]{result.role} · {result.backend}:{result.model} · {u.prompt_tokens}+{u.completion_tokens} tokens "
               f"· first token {t.first_token_ms:.0f} ms · total {t.total_ms:.0f} ms[/dim]")

@@ -131,7 +131,9 @@ class ChatBackend(ABC):
         if not errors:
             yield ChatChunk(done=True, result=first)
             return
-        retry = replace(request, messages=repair_messages(request.messages, _as_text(first), errors))
+        # An answer cut off by max_tokens cannot be repaired within the same budget: the retry gets twice as much.
+        budget = request.max_tokens * 2 if first.finish_reason == "length" else request.max_tokens
+        retry = replace(request, messages=repair_messages(request.messages, _as_text(first), errors), max_tokens=budget)
         second = yield from self._one_call(retry)
         second.repaired = True
         second.usage = Usage(

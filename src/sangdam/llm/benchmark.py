@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 BENCH_YAML = Path(__file__).resolve().parent.parent / "resources" / "llm" / "bench.yaml"
+SPEED_SYSTEM = "당신은 누리텔레콤 고객센터 상담원입니다. 정중한 존댓말로 정확하게 답하세요."
 SPEED_TURN = "요금제 변경 절차를 단계별로 자세히 설명해 주세요."
 TOOL_SYSTEM = "당신은 누리텔레콤 상담원입니다. 필요한 경우에만 도구를 호출하세요."
 
@@ -62,11 +63,11 @@ def _bare_call(llm: Any, tokens: list[int], max_tokens: int) -> dict:
     return _rates(len(tokens), max(n, perf.n_eval), perf.t_p_eval_ms, first or total, total)
 
 
-def _speed(backend: Any, head: str, rounds: int, log: Callable[[str], None]) -> dict:
+def _speed(backend: Any, rounds: int, log: Callable[[str], None]) -> dict:
     from sangdam.llm.backend import ChatRequest
     from sangdam.llm.types import Message
 
-    messages = [Message(role="system", content=head), Message(role="user", content=SPEED_TURN)]
+    messages = [Message(role="system", content=SPEED_SYSTEM), Message(role="user", content=SPEED_TURN)]
     prompt, _ = backend.render(ChatRequest(messages=messages))
     tokens = backend._tokenize(prompt)
     capacity = backend.prefix_cache.capacity
@@ -74,11 +75,14 @@ def _speed(backend: Any, head: str, rounds: int, log: Callable[[str], None]) -> 
     ours, bare = [], []
     try:
         for i in range(rounds):
-            bare.append(_bare_call(backend.llama, tokens, 64))
-            backend.llama.reset()
-            r = backend.chat(messages, max_tokens=64, temperature=0.0)
-            ours.append(_rates(r.usage.prompt_tokens, r.usage.completion_tokens, r.timings.prefill_ms,
-                               r.timings.first_token_ms, r.timings.total_ms))
+            for side in ("bare", "ours") if i % 2 == 0 else ("ours", "bare"):  # alternate: load drifts
+                if side == "bare":
+                    bare.append(_bare_call(backend.llama, tokens, 64))
+                    continue
+                backend.llama.reset()
+                r = backend.chat(messages, max_tokens=64, temperature=0.0)
+                ours.append(_rates(r.usage.prompt_tokens, r.usage.completion_tokens, r.timings.prefill_ms,
+                                   r.timings.first_token_ms, r.timings.total_ms))
             log(f"  speed round {i + 1}: sangdam {ours[-1]['decode_tok_s']} tok/s, bare {bare[-1]['decode_tok_s']} tok/s")
     finally:
         backend.prefix_cache.capacity = capacity
@@ -93,7 +97,7 @@ def _speed(backend: Any, head: str, rounds: int, log: Callable[[str], None]) -> 
 
 def _prefix_cache(backend: Any, head: str, cases: dict[str, Any], log: Callable[[str], None]) -> dict:
     schema = cases["schema"]
-    turns = cases["utterances"][:4]
+    turns = cases["utterances"][:3]
 
     def classify(text: str) -> Any:
         return backend.chat([{"role": "system", "content": head}, {"role": "user", "content": text}],
@@ -129,7 +133,8 @@ def _json_validity(backend: Any, head: str, cases: dict[str, Any], n: int, log: 
     from sangdam.llm.errors import StructuredOutputError
 
     first_try = repaired = failed = 0
-    times = []
+    times: list[float] = []
+    failures: list[dict] = []
     utterances = (cases["utterances"] * (n // len(cases["utterances"]) + 1))[:n]
     for text in utterances:
         try:
@@ -138,13 +143,14 @@ def _json_validity(backend: Any, head: str, cases: dict[str, Any], n: int, log: 
             repaired += r.repaired
             first_try += not r.repaired
             times.append(r.timings.total_ms)
-        except StructuredOutputError:
+        except StructuredOutputError as exc:
             failed += 1
+            failures.append({"utterance": text, "errors": exc.errors[:3], "raw": exc.raw[:200]})
     log(f"  JSON validity: {first_try + repaired}/{n} valid ({repaired} after repair)")
     return {"calls": n, "valid_first_try": first_try, "valid_after_repair": repaired, "invalid": failed,
             "validity_rate": round((first_try + repaired) / max(n, 1), 3),
             "first_try_rate": round(first_try / max(n, 1), 3),
-            "median_ms": round(statistics.median(times)) if times else None}
+            "median_ms": round(statistics.median(times)) if times else None, "failures": failures}
 
 
 def _tool_formats(backend: Any, cases: dict[str, Any], log: Callable[[str], None]) -> dict:
@@ -191,7 +197,7 @@ def bench_tier(role: str, *, structured_calls: int = 50, tool_formats: bool = Tr
                               "load_ms": round((time.perf_counter() - started) * 1000),
                               "loadavg_start": os.getloadavg()[0]}
     log(f"{role}: {backend.model} loaded in {report['load_ms']} ms")
-    report["speed"] = _speed(backend, head, 2, log)
+    report["speed"] = _speed(backend, 3, log)
     report["prefix_cache"] = _prefix_cache(backend, head, cases, log)
     report["json"] = _json_validity(backend, head, cases, structured_calls, log)
     if tool_formats:

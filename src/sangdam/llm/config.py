@@ -33,6 +33,8 @@ class RoleConfig(BaseModel):
     n_ctx: int = Field(default=4096, description="Embedded: context window allocated (tokens).")
     n_threads: int | None = Field(default=None, description="Embedded: CPU threads (default: all cores).")
     prefix_cache_entries: int = Field(default=8, description="Embedded: cached prompt prefixes kept in RAM.")
+    tool_format: Literal["native_grammar", "native_free", "json_grammar"] = Field(
+        default="json_grammar", description="Embedded: tool-call prompt format (measured best for Qwen2.5-Coder).")
 
     @model_validator(mode="after")
     def _openai_needs_url(self) -> RoleConfig:
@@ -42,7 +44,7 @@ class RoleConfig(BaseModel):
 
     def share_key(self) -> tuple:
         """Roles with the same key share one backend instance (one loaded model, one connection pool)."""
-        return (self.backend, self.profile, self.base_url, self.model, self.n_ctx, self.n_threads)
+        return (self.backend, self.profile, self.base_url, self.model, self.n_ctx, self.n_threads, self.tool_format)
 
 
 class RoutingConfig(BaseModel):

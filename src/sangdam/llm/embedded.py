@@ -91,7 +91,7 @@ class EmbeddedBackend(ChatBackend):
         n_threads: int | None = None,
         n_batch: int = 512,
         prefix_cache_entries: int = 8,
-        tool_format: ToolFormat = "native_grammar",
+        tool_format: ToolFormat = "json_grammar",
         weight_spec: str | None = None,
     ) -> None:
         super().__init__(model=model or (profile.model if profile else Path(model_path).stem), profile=profile)
@@ -205,7 +205,6 @@ class EmbeddedBackend(ChatBackend):
             yield from self._generate_locked(request)
 
     def _generate_locked(self, request: ChatRequest) -> Iterator[ChatChunk]:
-        from llama_cpp import LlamaGrammar
         import llama_cpp
 
         started = time.perf_counter()
@@ -216,33 +215,23 @@ class EmbeddedBackend(ChatBackend):
             raise ContextOverflowError(
                 f"prompt of {len(tokens)} tokens + max_tokens {request.max_tokens} exceeds n_ctx {self.n_ctx}"
             )
-        cached = self._restore_prefix(request, tokens)
-        grammar = LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
         ctx = llm._ctx.ctx
-        llama_cpp.llama_perf_context_reset(ctx)
+        llama_cpp.llama_perf_context_reset(ctx)  # before the prefix step: a head evaluated now is prefill too
+        cached = self._restore_prefix(request, tokens)
         request.check()
         pieces: list[str] = []
         first_token_ms: float | None = None
         finish: str | None = None
-        stream = llm.create_completion(
-            prompt=tokens, max_tokens=request.max_tokens, temperature=request.temperature,
-            stop=request.stop or None, grammar=grammar, stream=True,
-            seed=request.seed if request.seed is not None else None,
-        )
-        try:
-            for event in stream:
-                request.check()
-                choice = event["choices"][0]
-                piece = choice.get("text") or ""
-                if first_token_ms is None:
-                    first_token_ms = (time.perf_counter() - started) * 1000
-                if piece:
-                    pieces.append(piece)
-                    if not request.tools or self.tool_format == "native_free":
-                        yield ChatChunk(delta=piece)
-                finish = choice.get("finish_reason") or finish
-        finally:
-            stream.close()
+        stream_text = not request.tools or self.tool_format == "native_free"
+        for piece, reason in self._decode(request, tokens, grammar_text):
+            request.check()
+            if first_token_ms is None:
+                first_token_ms = (time.perf_counter() - started) * 1000
+            if piece:
+                pieces.append(piece)
+                if stream_text:
+                    yield ChatChunk(delta=piece)
+            finish = reason or finish
         perf = llama_cpp.llama_perf_context(ctx)
         total_ms = (time.perf_counter() - started) * 1000
         text = "".join(pieces)
@@ -261,6 +250,35 @@ class EmbeddedBackend(ChatBackend):
             backend=self.kind, model=self.model,
             finish_reason="tool_calls" if tool_calls else (finish or "stop"),
         ))
+
+    def _decode(
+        self, request: ChatRequest, tokens: list[int], grammar_text: str | None
+    ) -> Iterator[tuple[str, str | None]]:
+        """(text piece, finish reason or None) pairs. Greedy constrained calls take the fast grammar path."""
+        llm = self._llm
+        if grammar_text and request.temperature == 0 and not request.stop:
+            from sangdam.llm.constrained import GrammarDecoder
+
+            reuse = _common_prefix(list(llm._input_ids[: llm.n_tokens]), tokens[:-1])
+            count = 0
+            for piece in GrammarDecoder(llm, grammar_text).generate(tokens, reuse, request.max_tokens, request.check):
+                count += 1
+                yield piece, None
+            yield "", "length" if count >= request.max_tokens else "stop"
+            return
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_string(grammar_text, verbose=False) if grammar_text else None
+        stream = llm.create_completion(
+            prompt=tokens, max_tokens=request.max_tokens, temperature=request.temperature,
+            stop=request.stop or None, grammar=grammar, stream=True, seed=request.seed,
+        )
+        try:
+            for event in stream:
+                choice = event["choices"][0]
+                yield choice.get("text") or "", choice.get("finish_reason")
+        finally:
+            stream.close()
 
     def _restore_prefix(self, request: ChatRequest, tokens: list[int]) -> int:
         """Make the KV cache hold the longest reusable head of ``tokens``; return how many tokens it covers."""

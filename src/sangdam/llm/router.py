@@ -62,7 +62,8 @@ def build_backend(config: RoleConfig) -> ChatBackend:
     if not profile.weights:
         raise LLMConfigError(f"profile {profile.name} has no embedded weights; use backend: openai")
     return EmbeddedBackend.from_weights(profile.weights, profile=profile, n_ctx=config.n_ctx,
-                                        n_threads=config.n_threads, prefix_cache_entries=config.prefix_cache_entries)
+                                        n_threads=config.n_threads, prefix_cache_entries=config.prefix_cache_entries,
+                                        tool_format=config.tool_format)
 
 
 class LLMRouter:
