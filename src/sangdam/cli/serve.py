@@ -29,7 +29,15 @@ def serve(
     settings.ensure_home()
     engine = get_engine(settings.db_url)
     migrate(engine)
-    app = create_app(engine, today=settings.today, rate_per_minute=rate_limit)
+    from sangdam.llm.router import get_llm_router
+    from sangdam.security.sovereignty import enforce_sovereignty
+
+    # Models load lazily and are asked only where their profile allows (intent fallback, phrasing).
+    app = create_app(engine, today=settings.today, rate_per_minute=rate_limit, llm=get_llm_router())
+    # From here on the process may connect only to the configured LLM endpoints and the database.
+    guard = enforce_sovereignty()
+    allowed = ", ".join(f"{e.host}:{e.port}" for e in guard.allowed) or "none (embedded model, SQLite)"
+    console.print(f"network guard on: outbound connections allowed to {allowed}")
     base = f"http://{host}:{port}"
     console.print(f"chat {base}/chat · console {base}/console · API docs {base}/docs")
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
