@@ -34,7 +34,7 @@ class KnowledgeAgent(Agent):
         from sangdam.knowledge.store import KnowledgeBaseError
 
         try:
-            answer = kb_answer(step.text or ctx.text, kb=self.kb_name)
+            answer = kb_answer(step.text or ctx.text, kb=self.kb_name, writer=self._writer())
         except KnowledgeBaseError:  # KB not built on this installation: say so, never guess
             return Outcome(messages=[say("knowledge.not_found")])
         if not answer.citations:
@@ -45,6 +45,16 @@ class KnowledgeAgent(Agent):
         ctx.blackboard.put("kb_answer", {"answer": answer.answer, "citations": [c.model_dump() for c in answer.citations]})
         sources = [say("knowledge.source", source=c.source, heading=c.heading) for c in answer.citations[:2]]
         return Outcome(messages=[answer.answer, *sources])
+
+    def _writer(self) -> Any:
+        """An LLM answer writer when the strong model may phrase Korean for customers; else extractive."""
+        from sangdam.orchestrator.responder import capable_writer
+
+        if self.llm is None or not capable_writer(self.llm):
+            return None
+        from sangdam.knowledge.writer import LlmAnswerWriter
+
+        return LlmAnswerWriter(self.llm)
 
 
 class HandoffAgent(Agent):

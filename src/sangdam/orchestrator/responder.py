@@ -41,7 +41,7 @@ class Responder:
         if not verdict.passed:  # a template bug or a wrong fact: never send it
             fallback = say("fallback.safe")
             return fallback, verdict.model_copy(update={"action": "fallback"})
-        if self.llm is not None and _capable_writer(self.llm):
+        if self.llm is not None and capable_writer(self.llm):
             phrased = self._phrase(draft, llm_calls)
             if phrased:
                 second = self.verifier.check(phrased, ctx.blackboard, ctx.tool_calls, own)
@@ -80,7 +80,7 @@ class Responder:
         return (getattr(result, "text", "") or "").strip() or None
 
 
-def _capable_writer(llm: Any) -> bool:
+def capable_writer(llm: Any) -> bool:
     """Whether the strong role's model profile may phrase customer-facing Korean (profile flag)."""
     probe = getattr(llm, "capable_writer", None)
     if callable(probe):
