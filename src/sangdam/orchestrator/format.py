@@ -7,19 +7,17 @@ from functools import lru_cache
 from typing import Any
 
 from sangdam.orchestrator.resources import load_resource
+from sangdam.tools.messages import format_value
 
 
 def won(amount: int | float) -> str:
-    """19800 → "19,800원"; negative amounts keep their sign."""
-    return f"{int(round(amount)):,}원"
+    """19800 → "19,800원"; negative amounts keep their sign (same rendering as the tools' Korean texts)."""
+    return format_value("amount_krw", int(round(amount)))
 
 
 def gb(value: float | None) -> str:
     """12 → "12GB", 12.5 → "12.5GB", None → "무제한"."""
-    if value is None:
-        return "무제한"
-    v = round(float(value), 2)
-    return f"{int(v)}GB" if v == int(v) else f"{v:g}GB"
+    return "무제한" if value is None else format_value("data_gb", float(value))
 
 
 def kdate(value: dt.date | str | None) -> str:
@@ -28,7 +26,7 @@ def kdate(value: dt.date | str | None) -> str:
         return ""
     if isinstance(value, str):
         value = dt.date.fromisoformat(value[:10])
-    return f"{value.year}년 {value.month}월 {value.day}일"
+    return format_value("date", value)
 
 
 def kperiod(period: str) -> str:
