@@ -9,6 +9,7 @@ The same object serves the HTTP server, the CLI chat and the evaluation runner.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from typing import Any
 
@@ -65,6 +66,10 @@ class Orchestrator(FollowUps):
         self.privacy = Privacy()
         self.agents = build_agents(kb_name=kb_name, llm=llm)
         self.responder = Responder(self.engine, llm=llm)
+        # SQLite has one writer at a time, and a turn that read before another turn committed fails to write
+        # ("database is locked", no busy wait in WAL). Turns on a SQLite database therefore run one at a time
+        # in this process (~10-20 ms each); PostgreSQL turns run concurrently.
+        self._serialize = threading.Lock() if self.engine.dialect.name == "sqlite" else None
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -85,6 +90,12 @@ class Orchestrator(FollowUps):
 
     def handle(self, conversation_id: str, text: str) -> TurnResult:
         """Process one customer message and return the checked reply."""
+        if self._serialize is None:
+            return self._handle(conversation_id, text)
+        with self._serialize:
+            return self._handle(conversation_id, text)
+
+    def _handle(self, conversation_id: str, text: str) -> TurnResult:
         t0 = time.perf_counter()
         text = (text or "").strip()
         if not text:
