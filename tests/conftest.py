@@ -75,20 +75,24 @@ def db_engine(_sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session")
-def _pg_server() -> str:
-    """URL of a PostgreSQL server's maintenance database (``postgres``)."""
+def _pg_server() -> Iterator[str]:
+    """URL of a PostgreSQL server's maintenance database (``postgres``); a server this session started is
+    stopped at the end of the session, one that was already running is left alone."""
     url = os.environ.get(PG_URL_ENV)
     if url:
-        return url
+        yield url
+        return
+    script = str(REPO / "scripts" / "postgres.sh")
+    was_running = subprocess.run([script, "status"], capture_output=True, timeout=30).returncode == 0
     try:
-        proc = subprocess.run(
-            [str(REPO / "scripts" / "postgres.sh"), "start"], capture_output=True, text=True, timeout=180
-        )
+        proc = subprocess.run([script, "start"], capture_output=True, text=True, timeout=180)
     except (OSError, subprocess.TimeoutExpired) as exc:
         pytest.skip(f"PostgreSQL could not start: {exc}")
     if proc.returncode != 0:
         pytest.skip(f"PostgreSQL could not start: {proc.stderr.strip() or proc.stdout.strip()}")
-    return proc.stdout.strip().splitlines()[-1]
+    yield proc.stdout.strip().splitlines()[-1]
+    if not was_running:
+        subprocess.run([script, "stop"], capture_output=True, timeout=60)
 
 
 def _admin(server_url: str, *statements: str) -> None:
