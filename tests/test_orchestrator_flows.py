@@ -183,3 +183,19 @@ def test_cli_chat_runs_a_conversation_from_piped_input(db_engine, monkeypatch):
     result = CliRunner().invoke(app, ["chat", "--customer", "C1", "--llm", "none"], input="요금 얼마예요?\n/quit\n")
     assert result.exit_code == 0, result.output
     assert "61,200원" in result.output
+
+
+def test_agent_cannot_call_a_tool_outside_its_allow_list(db_engine):
+    import pytest
+
+    from sangdam.agents.base import AgentContext, ToolNotAllowed
+    from sangdam.orchestrator.blackboard import Blackboard
+    from sangdam.orchestrator.state import ConversationState
+
+    ctx = AgentContext(engine=db_engine, today=TODAY, conversation_id="CV-x", state=ConversationState(),
+                       text="", blackboard=Blackboard(), tool_calls=[], mask=str)
+    with pytest.raises(ToolNotAllowed):  # no allow-list: an agent without tools may call none
+        ctx.call("list_plans")
+    ctx.allowed = frozenset({"list_plans"})
+    with pytest.raises(ToolNotAllowed):
+        ctx.call("get_bills")

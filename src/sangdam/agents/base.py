@@ -39,11 +39,6 @@ class Outcome:
     ask_slot: str | None = None  # the step stops and asks the customer for this slot
     handoff: bool = False
 
-    @property
-    def stops(self) -> bool:
-        """A proposal or a question ends the turn: the rest of the plan waits for the answer."""
-        return self.proposal is not None or self.ask_slot is not None
-
 
 @dataclass
 class AgentContext:
@@ -58,7 +53,7 @@ class AgentContext:
     tool_calls: list[ToolCallRecord]
     mask: Any  # callable(str) -> str, masks PII in trace records
     actor: str = "bot"
-    allowed: frozenset[str] = frozenset()
+    allowed: frozenset[str] = frozenset()  # tools the running step may call; set by the engine per agent
 
     @property
     def customer_id(self) -> str | None:
@@ -75,7 +70,7 @@ class AgentContext:
         )
 
     def _check(self, name: str) -> None:
-        if self.allowed and name not in self.allowed:
+        if name not in self.allowed:  # an agent without tools may call none
             raise ToolNotAllowed(f"tool {name!r} is not in this agent's allow-list")
 
     def call(self, name: str, _idempotency_key: str | None = None, **args: Any) -> Any:
@@ -149,7 +144,7 @@ class Agent:
     tools: ClassVar[tuple[str, ...]] = ()
     needs_customer: ClassVar[bool] = True
 
-    def needs_identity(self, step: Step) -> bool:
+    def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
         """Whether this step reveals account data or writes (then the identity gate applies)."""
         return self.needs_customer
 

@@ -20,10 +20,10 @@ class PlansAgent(Agent):
     intents = ("plan.info", "plan.recommend", "plan.change")
     tools = ("list_plans", "get_line", "recommend_plans", "change_plan", *LINE_TOOLS)
 
-    def needs_identity(self, step: Step) -> bool:
+    def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
         if step.intent != "plan.info":
             return True
-        return bool(_MINE.search(step.text)) and not self._named_plans(step, None)
+        return bool(_MINE.search(step.text)) and not self._named_plans(step, ctx)
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
         if step.intent == "plan.recommend":
@@ -33,12 +33,9 @@ class PlansAgent(Agent):
         return self._info(step, ctx)
 
     # -- info -------------------------------------------------------------------------------------------------
-    def _named_plans(self, step: Step, ctx: AgentContext | None) -> list[dict[str, Any]]:
-        from sangdam.orchestrator.catalog import plan_names
-
-        if ctx is None:
-            return dialogue.match_by_name(step.text, [{"name": n} for n in plan_names()])
-        plans = ctx.call("list_plans").model_dump(mode="json")["plans"]
+    def _named_plans(self, step: Step, ctx: AgentContext) -> list[dict[str, Any]]:
+        """Plans of the operator's catalogue (the database, not the demo file) named in the step's text."""
+        plans = (ctx.blackboard.get("list_plans") or ctx.call("list_plans").model_dump(mode="json"))["plans"]
         return dialogue.match_by_name(step.text or ctx.text, plans)
 
     def _info(self, step: Step, ctx: AgentContext) -> Outcome:

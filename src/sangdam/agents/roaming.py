@@ -40,7 +40,7 @@ class RoamingAgent(Agent):
     intents = ("roaming.enable", "roaming.disable", "roaming.info")
     tools = ("list_roaming_passes", "enable_roaming", "disable_roaming", "get_line", *LINE_TOOLS)
 
-    def needs_identity(self, step: Step) -> bool:
+    def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
         return step.intent != "roaming.info"
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:

@@ -101,7 +101,7 @@ class TechSupportAgent(Agent):
         if dialogue.says_resolved(text):
             ctx.state.troubleshoot = None
             return Outcome(messages=[say("tech.resolved")])
-        if not (dialogue.is_negative(text) or dialogue._has_any(text, dialogue.lexicon()["not_resolved"])
+        if not (dialogue.is_negative(text) or dialogue.says_not_resolved(text)
                 or dialogue.is_affirmative(text) or _WANTS_TICKET.search(text)):
             ctx.state.troubleshoot = None
             return None

@@ -81,11 +81,14 @@ def suspend_reason(text: str) -> str | None:
     return None
 
 
+def says_not_resolved(text: str) -> bool:
+    """Troubleshooting: the customer reports the step did not help ("그래도 안 돼요", "해봤는데 그대로예요")."""
+    return _has_any(text, lexicon()["not_resolved"])
+
+
 def says_resolved(text: str) -> bool:
     """Troubleshooting: the customer reports the problem is gone."""
-    if _has_any(text, lexicon()["not_resolved"]):
-        return False
-    return _has_any(text, lexicon()["resolved"])
+    return not says_not_resolved(text) and _has_any(text, lexicon()["resolved"])
 
 
 _GB = re.compile(r"(\d+(?:\.\d+)?)\s*(?:gb|기가|지비|기가바이트)", re.I)  # never bare "G": 5G is a network

@@ -167,9 +167,10 @@ class Orchestrator(FollowUps):
         # identity offered together with a request ("010-… 1990-04-12인데 요금 알려줘")
         if not state.verified_customer_id and self.privacy.identity(turn.ctx.conversation_id)[0]:
             self._resolve_identity(turn, original, asked=False)
-        stage = time.perf_counter()
-        turn.route = self.router.route(turn.ctx.text)
-        turn.stages["route_ms"] = elapsed_ms(stage)
+        if turn.route is None:  # not already routed while judging an answer to a proposal
+            stage = time.perf_counter()
+            turn.route = self.router.route(turn.ctx.text)
+            turn.stages["route_ms"] = elapsed_ms(stage)
         if turn.route.via == "llm":
             turn.llm_calls.append({"role": "fast", "purpose": "route"})
         state.awaiting = None
@@ -186,12 +187,12 @@ class Orchestrator(FollowUps):
         while steps:
             step = steps.pop(0)
             agent = self.agents[step.agent]
-            if agent.needs_identity(step) and not state.verified_customer_id:
+            ctx.allowed = frozenset(agent.tools)
+            if not state.verified_customer_id and agent.needs_identity(step, ctx):
                 state.awaiting = Awaiting(kind="identity")
                 deferred.extend([step, *steps])
                 turn.messages.append(say("identity.ask"))
                 break
-            ctx.allowed = frozenset(agent.tools)
             t0 = time.perf_counter()
             try:
                 outcome = agent.handle(step, ctx)

@@ -163,6 +163,7 @@ class FollowUps:
         awaiting = state.awaiting
         assert awaiting is not None and awaiting.step is not None
         agent = self.agents[awaiting.step.agent]
+        ctx.allowed = frozenset(agent.tools)
         filled = agent.on_slot(awaiting.step, awaiting.slot or "", ctx)
         if filled is None:
             state.awaiting = None

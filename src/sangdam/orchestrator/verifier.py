@@ -20,7 +20,6 @@ _NUMBER = re.compile(r"(?<![A-Za-z])\d[\d,]*(?:\.\d+)?")
 _PHONE = re.compile(r"(?<!\d)(?:\+82[-\s]?)?0\d{1,2}[-\s.]?\d{3,4}[-\s.]?\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
 _RRN = re.compile(r"(?<!\d)\d{6}[-\s]?[1-8]\d{6}(?!\d)")
-_RECORD_ID = RECORD_ID  # record ids are checked whole, as strings
 _SERVICE_NUMBERS = {"114", "1588-0114"}
 # Reviewed Korean text whose literal numbers may appear in replies ("10초 후", "1~5GB").
 TEMPLATE_RESOURCES = ("templates/ko.yaml", "agents/troubleshooting.yaml")
@@ -77,7 +76,7 @@ class Verifier:
 
         grounded_text = " ".join(blackboard.strings())
         scrubbed = reply
-        for record_id in _RECORD_ID.findall(reply):
+        for record_id in RECORD_ID.findall(reply):  # record ids are checked whole, as strings
             if record_id not in grounded_text:
                 unsupported.append(record_id)
             scrubbed = scrubbed.replace(record_id, " ")
