@@ -21,7 +21,7 @@ from sangdam.domain.db import make_engine, migrate, session_scope
 from sangdam.domain.models import Customer, Line
 from tools_fixtures import TODAY, populate
 
-__all__ = ["TODAY", "make_server_world", "running_server", "free_port"]
+__all__ = ["TODAY", "make_server_world", "running_server", "served_world", "free_port"]
 
 
 def make_server_world(path: Path) -> Engine:
@@ -60,3 +60,18 @@ def running_server(app) -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def served_world(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """The test world served on loopback: (base URL, {"c": key bound to C-C, "agent": agent key})."""
+    from sangdam.server.app import create_app
+    from sangdam.server.keys import create_key
+
+    engine = make_server_world(path)
+    keys = {"c": create_key(engine, "customer-channel", customer_id="C-C").key, "agent": create_key(engine, "agent").key}
+    try:
+        with running_server(create_app(engine, today=TODAY, rate_per_minute=0)) as base:
+            yield base, keys
+    finally:
+        engine.dispose()

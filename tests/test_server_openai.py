@@ -8,20 +8,15 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from sangdam.server.app import create_app
-from sangdam.server.keys import create_key
-from server_support import TODAY, make_server_world, running_server
+from server_support import served_world
 
 HANGUL = re.compile(r"[가-힣]")
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: ANN001
-    engine = make_server_world(tmp_path_factory.mktemp("server-openai") / "sangdam.db")
-    keys = {"c": create_key(engine, "customer-channel", customer_id="C-C").key, "agent": create_key(engine, "agent").key}
-    with running_server(create_app(engine, today=TODAY, rate_per_minute=0)) as base:
-        yield base, keys
-    engine.dispose()
+    with served_world(tmp_path_factory.mktemp("server-openai") / "sangdam.db") as world:
+        yield world
 
 
 def client(base: str, key: str) -> openai.OpenAI:
