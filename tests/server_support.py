@@ -47,7 +47,9 @@ def free_port() -> int:
 def running_server(app) -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
     """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # open server-push streams never end by themselves: give them a second, then cancel them
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -63,15 +65,17 @@ def running_server(app) -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
 
 
 @contextmanager
-def served_world(path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """The test world served on loopback: (base URL, {"c": key bound to C-C, "agent": agent key})."""
+def served_world(path: Path, *, rate_per_minute: int = 0) -> Iterator[tuple[str, dict[str, str]]]:
+    """The test world served on loopback: (base URL, {"c": key bound to C-C, "web": unbound channel key (the web
+    chat's shared key), "agent": agent key}). ``rate_per_minute``: the server's rate limit (0 = off)."""
     from sangdam.server.app import create_app
     from sangdam.server.keys import create_key
 
     engine = make_server_world(path)
-    keys = {"c": create_key(engine, "customer-channel", customer_id="C-C").key, "agent": create_key(engine, "agent").key}
+    keys = {"c": create_key(engine, "customer-channel", customer_id="C-C").key,
+            "web": create_key(engine, "customer-channel").key, "agent": create_key(engine, "agent").key}
     try:
-        with running_server(create_app(engine, today=TODAY, rate_per_minute=0)) as base:
+        with running_server(create_app(engine, today=TODAY, rate_per_minute=rate_per_minute)) as base:
             yield base, keys
     finally:
         engine.dispose()

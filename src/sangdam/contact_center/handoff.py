@@ -2,7 +2,8 @@
 
 A conversation in mode ``human`` is served by a person: the orchestrator stores customer messages and stays
 silent; agents reply through :func:`add_agent_message`. Conversations the bot transferred
-(``transfer_to_human``) are in mode ``human`` already and form the queue.
+(``transfer_to_human``) are in mode ``human`` already and form the queue; the customer is told
+"상담사가 연결되었습니다" when an agent joins one (take over, or the agent's first message), exactly once per handoff.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from sangdam.domain.conversation_models import Conversation, Message
 from sangdam.domain.db import session_scope
+from sangdam.domain.models import Customer
 from sangdam.orchestrator.store import ConversationNotFound
 
 _APPEND_RETRIES = 5
@@ -37,14 +39,21 @@ class ConversationRow(BaseModel):
     mode: str
     customer_id: str | None
     verified: bool
+    customer_name: str | None = None  # only once the customer is verified
     updated_at: dt.datetime
+    idle_s: int = 0  # seconds since the last activity
     messages: int
     last_message: str | None
     last_role: str | None
+    agent_joined: bool = False  # an agent is serving since the latest handoff
+    waiting_since: dt.datetime | None = None  # the customer has waited for a person since then
+    waiting_s: int | None = None
 
 
-def list_conversations(engine: Engine, *, mode: str | None = None, limit: int = 100) -> list[ConversationRow]:
-    """Most recently active conversations first (optionally only one ``mode``)."""
+def list_conversations(engine: Engine, *, mode: str | None = None, limit: int = 100,
+                       now: dt.datetime | None = None) -> list[ConversationRow]:
+    """Most recently active conversations first (optionally only one ``mode``), with how long each has waited."""
+    now = now or dt.datetime.now()
     with session_scope(engine) as s:
         query = select(Conversation).order_by(desc(Conversation.updated_at), desc(Conversation.created_at))
         if mode:
@@ -63,16 +72,62 @@ def list_conversations(engine: Engine, *, mode: str | None = None, limit: int = 
                 latest, (Message.conversation_id == latest.c.conversation_id) & (Message.idx == latest.c.m)
             )):
                 last[m.conversation_id] = m
-        return [
-            ConversationRow(
+        names = dict(s.execute(select(Customer.id, Customer.name).where(
+            Customer.id.in_({c.verified_customer_id for c in convs if c.verified_customer_id}))).all())
+        served = _human_service(s, [c.id for c in convs if c.mode == "human"])
+        rows = []
+        for c in convs:
+            joined, waiting = served.get(c.id, (False, None))
+            rows.append(ConversationRow(
                 id=c.id, channel=c.channel, mode=c.mode, customer_id=c.customer_id,
-                verified=c.verified_customer_id is not None, updated_at=c.updated_at,
-                messages=counts.get(c.id, 0),
+                verified=c.verified_customer_id is not None, customer_name=names.get(c.verified_customer_id),
+                updated_at=c.updated_at, idle_s=_seconds(now, c.updated_at), messages=counts.get(c.id, 0),
                 last_message=last[c.id].text[:120] if c.id in last else None,
-                last_role=last[c.id].role if c.id in last else None,
-            )
-            for c in convs
-        ]
+                last_role=last[c.id].role if c.id in last else None, agent_joined=joined,
+                waiting_since=waiting, waiting_s=_seconds(now, waiting) if waiting else None,
+            ))
+        return rows
+
+
+def _seconds(now: dt.datetime, then: dt.datetime) -> int:
+    return max(0, int((now - then).total_seconds()))
+
+
+def _human_service(s: Any, conv_ids: list[str]) -> dict[str, tuple[bool, dt.datetime | None]]:
+    """For conversations in mode ``human``: (an agent joined since the handoff, waiting since when or None)."""
+    if not conv_ids:
+        return {}
+    rows = s.execute(select(Message.conversation_id, Message.role, Message.text, Message.at)
+                     .where(Message.conversation_id.in_(conv_ids)).order_by(Message.conversation_id, Message.idx)).all()
+    by_conv: dict[str, list[tuple[str, str, dt.datetime]]] = {}
+    for conv_id, role, body, at in rows:
+        by_conv.setdefault(conv_id, []).append((role, body, at))
+    return {conv_id: (agent_joined(msgs), _waiting_since(msgs)) for conv_id, msgs in by_conv.items()}
+
+
+def agent_joined(messages: list[tuple[str, str, dt.datetime]]) -> bool:
+    """Whether an agent joined after the bot last spoke (its "agent joined" notice or an agent message)."""
+    from sangdam.contact_center.texts import text
+
+    joined = text("notices.agent_joined")
+    for role, body, _ in reversed(messages):
+        if role == "agent" or (role == "system" and body == joined):
+            return True
+        if role == "bot" or role == "system":
+            return False
+    return False
+
+
+def _waiting_since(messages: list[tuple[str, str, dt.datetime]]) -> dt.datetime | None:
+    """Since when the customer waits for a person: their first message after the agent's last reply; before any
+    agent joined, the handoff (the bot's last message)."""
+    if not messages or messages[-1][0] == "agent":
+        return None
+    agent_at = max((i for i, (role, _, _) in enumerate(messages) if role == "agent"), default=None)
+    if agent_at is not None:
+        return next((at for role, _, at in messages[agent_at + 1:] if role == "customer"), None)
+    handoff_at = max((i for i, (role, _, _) in enumerate(messages) if role in ("bot", "system")), default=0)
+    return messages[handoff_at][2]
 
 
 def append_message(engine: Engine, conversation_id: str, role: Literal["agent", "system"], text: str,
@@ -104,21 +159,45 @@ def append_message(engine: Engine, conversation_id: str, role: Literal["agent", 
 
 
 def add_agent_message(engine: Engine, conversation_id: str, text: str, now: dt.datetime) -> int:
-    """A human agent's reply (PII-masked before storage); the conversation must be taken over first."""
+    """A human agent's reply (PII-masked before storage) in mode ``human``; the first one after a bot transfer
+    is preceded by the "agent joined" notice, so the customer knows a person is answering."""
     from sangdam.orchestrator.privacy import Privacy
 
     text = (text or "").strip()
     if not text:
         raise HandoffError("empty_message", "agent message is empty")
+    if conversation_row(engine, conversation_id)["mode"] == "human":
+        _announce_agent(engine, conversation_id, now)
     return append_message(engine, conversation_id, "agent", Privacy.mask_only(text), now, require_mode="human")
 
 
 def take_over(engine: Engine, conversation_id: str, now: dt.datetime) -> None:
-    """Switch to mode ``human``: the bot stops replying; the customer is told an agent joined."""
+    """The agent joins: mode ``human`` (the bot stops replying) and the customer is told an agent is connected.
+
+    Also how an agent picks up a conversation the bot transferred (already ``human``); joining twice says nothing
+    new.
+    """
     from sangdam.contact_center.texts import text
 
-    _check_not_closed(engine, conversation_id)
-    append_message(engine, conversation_id, "system", text("notices.agent_joined"), now, set_mode="human")
+    if _check_not_closed(engine, conversation_id) == "bot":
+        append_message(engine, conversation_id, "system", text("notices.agent_joined"), now, set_mode="human")
+    else:
+        _announce_agent(engine, conversation_id, now)
+
+
+def agent_present(engine: Engine, conversation_id: str) -> bool:
+    """Whether an agent joined the conversation since the bot last spoke."""
+    with session_scope(engine) as s:
+        latest = s.execute(select(Message.role, Message.text, Message.at).where(Message.conversation_id == conversation_id)
+                           .order_by(desc(Message.idx)).limit(50)).all()
+    return agent_joined([tuple(m) for m in reversed(latest)])
+
+
+def _announce_agent(engine: Engine, conversation_id: str, now: dt.datetime) -> None:
+    from sangdam.contact_center.texts import text
+
+    if not agent_present(engine, conversation_id):
+        append_message(engine, conversation_id, "system", text("notices.agent_joined"), now, require_mode="human")
 
 
 def hand_back(engine: Engine, conversation_id: str, now: dt.datetime) -> None:
@@ -142,6 +221,9 @@ def conversation_row(engine: Engine, conversation_id: str) -> dict[str, Any]:
         }
 
 
-def _check_not_closed(engine: Engine, conversation_id: str) -> None:
-    if conversation_row(engine, conversation_id)["mode"] == "closed":
+def _check_not_closed(engine: Engine, conversation_id: str) -> str:
+    """The conversation's mode, unless it is closed (``HandoffError``)."""
+    mode = conversation_row(engine, conversation_id)["mode"]
+    if mode == "closed":
         raise HandoffError("conversation_closed", "conversation is closed")
+    return mode

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sangdam.contact_center import handoff
-from sangdam.contact_center.assist import Assist, relevant_passages, suggest_replies
+from sangdam.contact_center.assist import Assist, build_assist
 from sangdam.contact_center.summary import ConversationSummary
-from sangdam.orchestrator.store import ConversationNotFound
-from sangdam.orchestrator.types import TurnResult
 from sangdam.server.auth import require
 from sangdam.server.errors import ApiError
+from sangdam.server.events import conversation_stream, sse
 from sangdam.server.keys import Principal
-from sangdam.server.service import ContactCentre
+from sangdam.server.service import ContactCentre, Delivery
 
 router = APIRouter(prefix="/api/v1")
 channel_or_staff = require("customer-channel", "agent")
@@ -57,6 +55,8 @@ class TurnReply(BaseModel):
     mode: str = "bot"
     turn_index: int = 0
     latency_ms: float = 0.0
+    customer_idx: int | None = Field(default=None, description="Index of the stored customer message.")
+    reply_idx: int | None = Field(default=None, description="Index of the stored reply (none while an agent serves).")
 
 
 class AgentMessage(BaseModel):
@@ -64,20 +64,18 @@ class AgentMessage(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
 
 
-def _reply(result: TurnResult, mode: str) -> TurnReply:
+def _reply(delivery: Delivery) -> TurnReply:
+    result = delivery.result
     return TurnReply(reply=result.reply, intents=result.intents, trace_id=result.trace_id,
-                     pending_action=result.pending_action, handed_off=result.handed_off, mode=mode,
-                     turn_index=result.turn_index, latency_ms=result.latency_ms)
+                     pending_action=result.pending_action, handed_off=result.handed_off, mode=delivery.mode,
+                     turn_index=result.turn_index, latency_ms=result.latency_ms,
+                     customer_idx=delivery.customer_idx, reply_idx=delivery.reply_idx)
 
 
 def _chunks(text: str) -> Iterator[str]:
     """The checked reply in small pieces (sentence-ish), so the page can render it progressively."""
     for piece in re.findall(r"[^\s]+\s*", text):
         yield piece
-
-
-def sse(event: str, data: Any) -> str:
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 @router.post("/conversations", response_model=ConversationId, status_code=201)
@@ -89,20 +87,22 @@ async def create_conversation(body: NewConversation, who: Principal = Depends(ch
 
 @router.post("/conversations/{conv_id}/messages", response_model=TurnReply)
 async def post_message(conv_id: str, body: CustomerMessage, request: Request,
+                       idempotency_key: str | None = Header(default=None, max_length=80),
                        who: Principal = Depends(channel_or_staff), cc: ContactCentre = Depends(centre)) -> Any:
-    """Send a customer message; ``Accept: text/event-stream`` streams the reply as SSE (``delta`` … ``done``).
+    """Send a customer message; ``Accept: text/event-stream`` streams the reply as SSE (``meta``, ``delta`` …,
+    ``done``).
 
     The reply is checked by the verifier before any of it is sent, so streaming never shows unchecked text.
+    A retry carrying the same ``Idempotency-Key`` header gets the first answer back; the message is stored once.
     """
     await run_in_threadpool(cc.check_access, who, conv_id)
-    result = await run_in_threadpool(cc.turn, conv_id, body.text)
-    mode = (await run_in_threadpool(handoff.conversation_row, cc.engine, conv_id))["mode"]
-    reply = _reply(result, mode)
+    reply = _reply(await run_in_threadpool(cc.send, conv_id, body.text, idempotency_key))
     if "text/event-stream" not in request.headers.get("accept", ""):
         return reply
 
     def stream() -> Iterator[str]:
-        yield sse("meta", {"intents": reply.intents, "trace_id": reply.trace_id})
+        yield sse("meta", {"intents": reply.intents, "trace_id": reply.trace_id,
+                           "customer_idx": reply.customer_idx, "reply_idx": reply.reply_idx})
         for piece in _chunks(reply.reply):
             yield sse("delta", {"text": piece})
         yield sse("done", reply.model_dump(mode="json"))
@@ -116,6 +116,22 @@ async def get_conversation(conv_id: str, after: int | None = Query(default=None,
     """Masked transcript and state; ``after=N`` returns only messages after index N (for polling)."""
     await run_in_threadpool(cc.check_access, who, conv_id)
     return await run_in_threadpool(cc.view, conv_id, after)
+
+
+@router.get("/conversations/{conv_id}/events")
+async def conversation_events(conv_id: str, request: Request, after: int | None = Query(default=None, ge=-1),
+                              last_event_id: str | None = Header(default=None, max_length=20),
+                              who: Principal = Depends(channel_or_staff),
+                              cc: ContactCentre = Depends(centre)) -> StreamingResponse:
+    """Server push (SSE): every message after index ``after`` (or ``Last-Event-ID``), then each new message and
+    state change as it is stored. Replaces polling: one open stream per chat page or console view."""
+    await run_in_threadpool(cc.check_access, who, conv_id)
+    if after is None:
+        after = int(last_event_id) if last_event_id and last_event_id.lstrip("-").isdigit() else -1
+    settings = request.app.state.push
+    stream = conversation_stream(cc.events, cc.changes, conv_id, after, **settings)
+    return StreamingResponse(stream, media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.get("/conversations/{conv_id}/trace")
@@ -138,8 +154,9 @@ async def get_summary(conv_id: str, who: Principal = Depends(channel_or_staff),
 @router.get("/console/conversations", response_model=list[handoff.ConversationRow])
 async def console_list(mode: Literal["bot", "human", "closed"] | None = None, limit: int = Query(100, ge=1, le=500),
                        _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> Any:
-    """Conversations, most recently active first (``mode=human``: the handoff queue)."""
-    return await run_in_threadpool(handoff.list_conversations, cc.engine, mode=mode, limit=limit)
+    """Conversations, most recently active first (``mode=human``: the handoff queue), with the verified customer's
+    name, seconds since the last activity and, for conversations with a person, how long the customer has waited."""
+    return await run_in_threadpool(lambda: handoff.list_conversations(cc.engine, mode=mode, limit=limit, now=cc.now()))
 
 
 @router.get("/console/queue")
@@ -147,7 +164,7 @@ async def console_queue(_: Principal = Depends(staff), cc: ContactCentre = Depen
     """Conversations waiting for a human (mode ``human``), each with the bot's summary."""
 
     def build() -> list[dict]:
-        rows = handoff.list_conversations(cc.engine, mode="human")
+        rows = handoff.list_conversations(cc.engine, mode="human", now=cc.now())
         return [{**r.model_dump(mode="json"), "summary": cc.summary(r.id).model_dump(mode="json")} for r in rows]
 
     return await run_in_threadpool(build)
@@ -155,16 +172,11 @@ async def console_queue(_: Principal = Depends(staff), cc: ContactCentre = Depen
 
 def _mode_change(action: str):  # noqa: ANN202 - route factory
     async def change(conv_id: str, _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> dict:
-        fn = handoff.take_over if action == "takeover" else handoff.hand_back
-        try:
-            await run_in_threadpool(fn, cc.engine, conv_id, cc.now())
-        except ConversationNotFound:
-            raise ApiError(404, "not_found", f"no conversation {conv_id!r}") from None
-        except handoff.HandoffError as exc:
-            raise ApiError(409, exc.code, exc.message_en) from None
+        await run_in_threadpool(cc.take_over if action == "takeover" else cc.hand_back, conv_id)
         return await run_in_threadpool(cc.view, conv_id, None)
 
-    change.__doc__ = ("Take over: the bot stops replying, the agent types." if action == "takeover"
+    change.__doc__ = ("Take over (or join a conversation the bot transferred): the bot stops replying, the customer "
+                      "is told an agent is connected." if action == "takeover"
                       else "Hand back: the bot answers the next customer message again.")
     return change
 
@@ -178,27 +190,12 @@ router.add_api_route("/conversations/{conv_id}/handback", _mode_change("handback
 @router.post("/conversations/{conv_id}/agent-messages", status_code=201)
 async def agent_message(conv_id: str, body: AgentMessage, _: Principal = Depends(staff),
                         cc: ContactCentre = Depends(centre)) -> dict:
-    """A human agent's reply (only after take over); the customer's page shows it."""
-    try:
-        idx = await run_in_threadpool(handoff.add_agent_message, cc.engine, conv_id, body.text, cc.now())
-    except ConversationNotFound:
-        raise ApiError(404, "not_found", f"no conversation {conv_id!r}") from None
-    except handoff.HandoffError as exc:
-        raise ApiError(409 if exc.code != "empty_message" else 422, exc.code, exc.message_en) from None
-    return {"idx": idx}
+    """A human agent's reply (only in mode ``human``); the customer's page shows it."""
+    return {"idx": await run_in_threadpool(cc.agent_message, conv_id, body.text)}
 
 
 @router.get("/conversations/{conv_id}/assist", response_model=Assist)
 async def assist(conv_id: str, _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> Assist:
-    """Suggested replies and relevant knowledge-base passages for the agent."""
+    """Suggested replies (first: an answer to the customer's last unanswered question) and relevant passages."""
     await run_in_threadpool(cc.check_access, _, conv_id)
-
-    def build() -> Assist:
-        summary = cc.summary(conv_id)
-        row = handoff.conversation_row(cc.engine, conv_id)
-        customer = [m["text"] for m in cc.orch.store.transcript(conv_id) if m["role"] == "customer"]
-        passages, available = relevant_passages(customer[-1] if customer else "", cc.orch.kb_name)
-        return Assist(suggestions=suggest_replies(summary, row["state"], row["mode"]), passages=passages,
-                      kb_available=available)
-
-    return await run_in_threadpool(build)
+    return await run_in_threadpool(lambda: build_assist(cc.drafter, conv_id, cc.summary(conv_id)))

@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from sangdam.server import api, errors, openai_compat
 from sangdam.server.auth import RateLimiter
+from sangdam.server.events import MAX_STREAM_S, RECHECK_S
 from sangdam.server.service import ContactCentre
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -24,8 +25,14 @@ DEFAULT_RATE_PER_MINUTE = 120
 
 
 def create_app(engine: Engine | None = None, *, today: dt.date | None = None, llm: Any = None,
-               rate_per_minute: int = DEFAULT_RATE_PER_MINUTE, orchestrator: Any = None) -> FastAPI:
-    """Build the app. ``rate_per_minute`` is the default per-key limit (a key may carry its own; 0 = off)."""
+               rate_per_minute: int = DEFAULT_RATE_PER_MINUTE, orchestrator: Any = None,
+               push_recheck_s: float = RECHECK_S, push_max_s: float = MAX_STREAM_S) -> FastAPI:
+    """Build the app.
+
+    ``rate_per_minute`` is the default limit of each rate subject — one conversation, one key from one address,
+    one address without a valid key (a key may carry its own; 0 = off). ``push_*`` tune the server-push streams
+    (database re-check interval, stream lifetime before the page reconnects).
+    """
     from sangdam.domain.db import get_engine
 
     engine = engine or get_engine()
@@ -37,6 +44,7 @@ def create_app(engine: Engine | None = None, *, today: dt.date | None = None, ll
     app.state.engine = engine
     app.state.centre = ContactCentre(engine, today=today, llm=llm, orchestrator=orchestrator)
     app.state.rate_limiter = RateLimiter(rate_per_minute)
+    app.state.push = {"recheck_s": push_recheck_s, "max_s": push_max_s}
     errors.install(app)
     app.include_router(api.router)
     app.include_router(openai_compat.router)

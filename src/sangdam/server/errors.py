@@ -35,7 +35,11 @@ def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the JSON error shape."""
 
     @app.exception_handler(ApiError)
-    async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        if exc.status in (401, 404):  # a wrong key or a guessed conversation id costs the caller's address
+            from sangdam.server.auth import strike
+
+            strike(request)
         return JSONResponse(error_body(exc.code, exc.message, exc.message_ko), exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)

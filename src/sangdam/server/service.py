@@ -1,29 +1,47 @@
-"""The contact centre behind the HTTP routes: one orchestrator per app, access checks, per-conversation locks.
+"""The contact centre behind the HTTP routes: one orchestrator per app, access checks, per-conversation locks,
+idempotent sends and change notifications for the server-push streams.
 
 The orchestrator is synchronous: routes run it in the thread pool. Two turns of the *same* conversation must not
 interleave (state is loaded, changed and saved per turn), so each conversation has a lock; different
-conversations run in parallel.
+conversations run in parallel. Every stored change of a conversation is published to :class:`ConversationEvents`
+so open streams push it at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, desc, select
 
 from sangdam.contact_center import handoff
+from sangdam.contact_center.assist import AnswerDrafter
 from sangdam.contact_center.summary import ConversationSummary, summarize
 from sangdam.domain.auth_models import ConversationOwner
+from sangdam.domain.conversation_models import Message
 from sangdam.domain.db import session_scope
 from sangdam.orchestrator.engine import InvalidMessage
 from sangdam.orchestrator.store import ConversationNotFound
 from sangdam.orchestrator.types import TurnResult
 from sangdam.server.errors import ApiError
+from sangdam.server.events import ConversationEvents
 from sangdam.server.keys import Principal
 
 _LOCK_WAIT_S = 30.0
+_REMEMBERED_SENDS = 10_000  # idempotency keys kept in memory (a retry comes within seconds)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A customer message that was processed: the turn, the mode after it, and where its messages are stored."""
+
+    result: TurnResult
+    mode: str
+    customer_idx: int | None  # index of the stored (masked) customer message
+    reply_idx: int | None  # index of the bot's reply; None when an agent serves the conversation
 
 
 class ContactCentre:
@@ -34,8 +52,19 @@ class ContactCentre:
 
         self.engine = engine
         self.orch = orchestrator or Orchestrator(engine, today=today, llm=llm)
+        self.events = ConversationEvents()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
+        self._sent: OrderedDict[tuple[str, str], Delivery] = OrderedDict()
+        self._sent_guard = threading.Lock()
+        self._drafter: AnswerDrafter | None = None
+
+    @property
+    def drafter(self) -> AnswerDrafter:
+        """Drafts answers for the console's suggested replies (built on first use)."""
+        if self._drafter is None:
+            self._drafter = AnswerDrafter(self.orch)
+        return self._drafter
 
     def now(self) -> dt.datetime:
         return self.orch._now()  # same clock as the orchestrator (today may be pinned)
@@ -70,16 +99,26 @@ class ContactCentre:
             raise ApiError(404, "not_found", f"no conversation {conv_id!r}")
         return row
 
-    def turn(self, conv_id: str, text: str) -> TurnResult:
-        """One customer message through the orchestrator (serialised per conversation)."""
+    def send(self, conv_id: str, text: str, idempotency_key: str | None = None) -> Delivery:
+        """One customer message through the orchestrator (serialised per conversation).
+
+        A retry with the same ``idempotency_key`` (the page retries when a send failed in transit) gets the first
+        delivery back instead of a second turn: the message is stored once and answered once.
+        """
         lock = self._lock(conv_id)
         if not lock.acquire(timeout=_LOCK_WAIT_S):
             raise ApiError(409, "busy", "a previous message of this conversation is still being processed")
         try:
+            remembered = self._remembered(conv_id, idempotency_key)
+            if remembered is not None:
+                return remembered
             row = handoff.conversation_row(self.engine, conv_id)
             if row["mode"] == "closed":
                 raise ApiError(409, "conversation_closed", "conversation is closed")
-            return self.orch.handle(conv_id, text)
+            result = self.orch.handle(conv_id, text)
+            delivery = self._delivery(conv_id, result)
+            if idempotency_key:
+                self._remember(conv_id, idempotency_key, delivery)
         except InvalidMessage as exc:
             status = 413 if exc.code == "message_too_long" else 422
             raise ApiError(status, exc.code, exc.message_en, exc.message_ko) from None
@@ -87,6 +126,12 @@ class ContactCentre:
             raise ApiError(404, "not_found", f"no conversation {conv_id!r}") from None
         finally:
             lock.release()
+        self.events.publish(conv_id)
+        return delivery
+
+    def turn(self, conv_id: str, text: str) -> TurnResult:
+        """One customer message (channels that need only the turn, e.g. the OpenAI-compatible endpoint)."""
+        return self.send(conv_id, text).result
 
     def view(self, conv_id: str, after: int | None = None) -> dict[str, Any]:
         """Masked transcript and state of a conversation (``after``: only messages with a larger index)."""
@@ -94,19 +139,79 @@ class ContactCentre:
         messages = self.orch.store.transcript(conv_id)
         if after is not None:
             messages = [m for m in messages if m["idx"] > after]
-        state = row["state"]
         return {
-            "id": conv_id, "channel": row["channel"], "mode": row["mode"], "customer_id": row["customer_id"],
-            "verified": row["verified_customer_id"] is not None,
-            "pending_action": state.get("pending"), "handed_off": bool(state.get("handed_off")),
-            "turns": state.get("turn_index", 0), "messages": messages,
+            "id": conv_id, "channel": row["channel"], "customer_id": row["customer_id"],
+            **self._live_state(row),
+            "turns": row["state"].get("turn_index", 0), "messages": messages,
             "created_at": row["created_at"].isoformat(), "updated_at": row["updated_at"].isoformat(),
         }
+
+    def changes(self, conv_id: str, after: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Messages stored after index ``after`` and the live state (what a push stream sends)."""
+        row = handoff.conversation_row(self.engine, conv_id)
+        with session_scope(self.engine) as s:
+            rows = s.scalars(select(Message).where(Message.conversation_id == conv_id, Message.idx > after)
+                             .order_by(Message.idx)).all()
+            messages = [{"idx": m.idx, "role": m.role, "text": m.text, "at": m.at.isoformat()} for m in rows]
+        return messages, self._live_state(row)
 
     def summary(self, conv_id: str) -> ConversationSummary:
         return summarize(self.engine, conv_id)
 
+    # -- agents -------------------------------------------------------------------------------------------
+    def take_over(self, conv_id: str) -> None:
+        """The agent joins: the bot falls silent (or had already transferred) and the customer is told."""
+        self._agent_action(handoff.take_over, conv_id)
+
+    def hand_back(self, conv_id: str) -> None:
+        self._agent_action(handoff.hand_back, conv_id)
+
+    def agent_message(self, conv_id: str, text: str) -> int:
+        return self._agent_action(handoff.add_agent_message, conv_id, text)
+
+    def _agent_action(self, action: Any, conv_id: str, *args: Any) -> Any:
+        try:
+            out = action(self.engine, conv_id, *args, now=self.now())
+        except ConversationNotFound:
+            raise ApiError(404, "not_found", f"no conversation {conv_id!r}") from None
+        except handoff.HandoffError as exc:
+            raise ApiError(422 if exc.code == "empty_message" else 409, exc.code, exc.message_en) from None
+        self.events.publish(conv_id)
+        return out
+
     # -- helpers ------------------------------------------------------------------------------------------
+    def _delivery(self, conv_id: str, result: TurnResult) -> Delivery:
+        """Where the turn's messages landed (a turn appends its customer message, then its reply, in one go)."""
+        with session_scope(self.engine) as s:
+            latest = s.execute(select(Message.idx, Message.role).where(Message.conversation_id == conv_id)
+                               .order_by(desc(Message.idx)).limit(8)).all()
+        customer_idx = next((idx for idx, role in latest if role == "customer"), None)
+        reply_idx = None
+        if customer_idx is not None and (customer_idx + 1, "bot") in {(i, r) for i, r in latest}:
+            reply_idx = customer_idx + 1
+        mode = handoff.conversation_row(self.engine, conv_id)["mode"]
+        return Delivery(result=result, mode=mode, customer_idx=customer_idx, reply_idx=reply_idx)
+
+    def _live_state(self, row: dict[str, Any]) -> dict[str, Any]:
+        """What the pages show besides messages: mode, identity, the proposal waiting for an answer, whether an
+        agent has joined."""
+        state = row["state"]
+        return {"mode": row["mode"], "verified": row["verified_customer_id"] is not None,
+                "pending_action": state.get("pending"), "handed_off": bool(state.get("handed_off")),
+                "agent_joined": row["mode"] == "human" and handoff.agent_present(self.engine, row["id"])}
+
+    def _remembered(self, conv_id: str, idempotency_key: str | None) -> Delivery | None:
+        if not idempotency_key:
+            return None
+        with self._sent_guard:
+            return self._sent.get((conv_id, idempotency_key))
+
+    def _remember(self, conv_id: str, idempotency_key: str, delivery: Delivery) -> None:
+        with self._sent_guard:
+            self._sent[(conv_id, idempotency_key)] = delivery
+            while len(self._sent) > _REMEMBERED_SENDS:
+                self._sent.popitem(last=False)
+
     def _lock(self, conv_id: str) -> threading.Lock:
         with self._locks_guard:
             return self._locks.setdefault(conv_id, threading.Lock())
@@ -116,3 +221,4 @@ class ContactCentre:
 
         with session_scope(self.engine) as s:
             return s.get(Customer, customer_id) is not None
+

@@ -1,19 +1,36 @@
-// Customer web chat: streams replies (SSE), shows confirm buttons for proposed actions, polls for agent messages.
+// Customer web chat. One server-push stream (SSE) brings every message of the conversation — agent and system
+// lines, and the transcript after a reload; a send streams its checked reply and shows buttons for proposals.
+// A send that fails keeps its text in the box and is retried with the same Idempotency-Key (stored and answered
+// once). The server keeps only masked text; this tab remembers what it typed (sessionStorage, by message index),
+// so after a reload the customer still sees their own words — no one else ever gets them.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  let key = Sangdam.key("sangdam.chat.key"), conv = sessionStorage.getItem("sangdam.chat.conv"), lastIdx = -1, busy = false;
+  const TRIES = 5;
+  let key = Sangdam.key("sangdam.chat.key"), conv = sessionStorage.getItem("sangdam.chat.conv");
+  let lastIdx = -1, sending = false, held = [], drawn = new Set(), listener = null, shownPending = null;
 
-  function bubble(role, text) {
+  // What this tab typed, by message index (this browser tab only; never sent back to the server).
+  const typed = {
+    name: () => `sangdam.chat.typed.${conv}`,
+    all() { try { return JSON.parse(sessionStorage.getItem(typed.name()) || "{}"); } catch (e) { return {}; } },
+    get(idx) { return typed.all()[idx]; },
+    put(idx, text) { const all = typed.all(); all[idx] = text; sessionStorage.setItem(typed.name(), JSON.stringify(all)); },
+  };
+
+  function bubble(role, text, idx) {
     const who = { customer: "", bot: "AI 상담원", agent: "상담사", system: "" }[role];
     const m = Sangdam.el("div", "msg " + role); m.dataset.role = role;
+    if (idx !== undefined) { m.dataset.idx = idx; drawn.add(idx); }
     if (who) m.appendChild(Sangdam.el("span", "who", who));
-    const body = Sangdam.el("span", "body", text); m.appendChild(body);
+    m.appendChild(Sangdam.el("span", "body", text));
     $("messages").appendChild(m); $("messages").scrollTop = 1e9;
-    return body;
+    return m;
   }
+  const draw = (m) => bubble(m.role, (m.role === "customer" && typed.get(m.idx)) || m.text, m.idx);
 
   function showActions(pending) {
+    shownPending = pending || null;
     const box = $("actions"); box.innerHTML = "";
     if (!pending) return;
     for (const choice of pending.choices || []) {
@@ -27,66 +44,111 @@
     }
   }
 
+  // Everything stored for the conversation arrives here; a send in flight draws its own message and reply.
+  function onEvent(event, data) {
+    if (event === "message") {
+      lastIdx = Math.max(lastIdx, data.idx);
+      if (drawn.has(data.idx)) return;
+      if (sending && (data.role === "customer" || data.role === "bot")) { held.push(data); return; }
+      draw(data);
+    } else if (event === "state") {
+      document.body.dataset.mode = data.mode;
+      if (!sending) showActions(data.pending_action);
+      localStorage.setItem("sangdam.chat.key", key);
+      document.body.dataset.conversation = conv;  // connected: the transcript so far is on screen
+    }
+  }
+
+  function connect() {
+    if (listener) listener.stop();
+    listener = Sangdam.listen(key, () => `/api/v1/conversations/${conv}/events?after=${lastIdx}`, onEvent, (e) => {
+      if (e.status === 404) { reset(); start(); } else showLogin(e.message);
+    });
+  }
+
+  function showLogin(message) {
+    if (listener) listener.stop();
+    $("login").hidden = false; $("chat").hidden = true; $("login-error").textContent = message;
+  }
+
+  function reset() {
+    if (listener) listener.stop();
+    sessionStorage.removeItem("sangdam.chat.conv"); conv = null;
+    $("messages").innerHTML = ""; lastIdx = -1; drawn = new Set(); held = []; showActions(null);
+    delete document.body.dataset.conversation;
+  }
+
   async function start() {
     $("login-error").textContent = "";
-    try {
-      if (conv) {
-        const view = await Sangdam.call(key, "GET", `/api/v1/conversations/${conv}`);
-        for (const m of view.messages) bubble(m.role, m.text);
-        lastIdx = view.messages.length ? view.messages[view.messages.length - 1].idx : -1;
-        showActions(view.pending_action);
-      } else {
-        conv = (await Sangdam.call(key, "POST", "/api/v1/conversations", { channel: "web" })).id;
-        sessionStorage.setItem("sangdam.chat.conv", conv);
-      }
-    } catch (e) {
-      if (e.status === 404 && conv) { conv = null; sessionStorage.removeItem("sangdam.chat.conv"); return start(); }
-      $("login").hidden = false; $("chat").hidden = true; $("login-error").textContent = e.message; return;
+    if (!conv) {
+      try { conv = (await retrying(() => Sangdam.call(key, "POST", "/api/v1/conversations", { channel: "web" }))).id; }
+      catch (e) { showLogin(e.message); return; }
+      sessionStorage.setItem("sangdam.chat.conv", conv);
     }
-    localStorage.setItem("sangdam.chat.key", key);
     $("login").hidden = true; $("chat").hidden = false; $("new-chat").hidden = false;
-    document.body.dataset.conversation = conv;
+    connect();
     $("text").focus();
   }
 
-  async function send(text) {
-    text = (text || "").trim();
-    if (!text || busy) return;
-    busy = true; $("send").disabled = true; $("error").textContent = ""; showActions(null);
-    bubble("customer", text);
-    let body = null, final = null;
-    try {
-      await Sangdam.stream(key, `/api/v1/conversations/${conv}/messages`, { text }, (event, data) => {
-        if (event === "delta") { if (!body) body = bubble("bot", ""); body.textContent += data.text; $("messages").scrollTop = 1e9; }
-        if (event === "done") final = data;
-      });
-      if (final) {
-        showActions(final.pending_action);
+  // Network failures, 429, a busy conversation and 5xx are worth another try; a refused message is not.
+  const retryable = (e) => !e.status || e.status === 429 || e.status >= 500 ||
+    (e.status === 409 && e.data && e.data.error && e.data.error.code === "busy");
+
+  async function retrying(attempt, onRetry) {
+    for (let n = 1; ; n++) {
+      try { return await attempt(); } catch (e) {
+        if (!retryable(e) || n >= TRIES) throw e;
+        if (onRetry) onRetry(n);
+        await Sangdam.sleep(Math.max(1000 * (e.retryAfter || 0), 500 * 2 ** (n - 1)));
       }
-      await poll();
-    } catch (e) { $("error").textContent = e.message; }
-    busy = false; $("send").disabled = false; $("text").focus();
+    }
   }
 
-  // Agent and system messages arrive through polling; customer/bot ones were drawn by send().
-  async function poll() {
-    if (!conv || !key) return;
+  function setBusy(busy) { sending = busy; $("send").disabled = busy; $("text").readOnly = busy; }
+
+  async function send(text, fromBox) {
+    text = (text || "").trim();
+    if (!text || sending) return;
+    setBusy(true); $("error").textContent = "";
+    const offered = shownPending; showActions(null);
+    const mine = bubble("customer", text); mine.classList.add("pending");
+    const sendId = Sangdam.uid();
+    let reply = null;
     try {
-      const view = await Sangdam.call(key, "GET", `/api/v1/conversations/${conv}?after=${lastIdx}`);
-      for (const m of view.messages) {
-        if (m.idx <= lastIdx) continue;  // a concurrent poll drew it already
-        if (m.role === "agent" || m.role === "system") bubble(m.role, m.text);
-        lastIdx = m.idx;
-      }
-      document.body.dataset.mode = view.mode;
-    } catch (e) { /* transient: next poll retries */ }
+      await retrying(async () => {
+        if (reply) { reply.remove(); reply = null; }  // half a reply from an attempt that broke off
+        let final = null;
+        await Sangdam.stream(key, `/api/v1/conversations/${conv}/messages`, { text }, (event, data) => {
+          if (event === "meta") {
+            if (data.customer_idx !== null) { mine.dataset.idx = data.customer_idx; drawn.add(data.customer_idx); typed.put(data.customer_idx, text); }
+            if (data.reply_idx !== null) drawn.add(data.reply_idx);
+          } else if (event === "delta") {
+            if (!reply) reply = bubble("bot", "");
+            reply.querySelector(".body").textContent += data.text; $("messages").scrollTop = 1e9;
+          } else if (event === "done") final = data;
+        }, { "Idempotency-Key": sendId });
+        if (!final) throw new Error("응답이 중간에 끊겼습니다.");
+        if (reply && final.reply_idx !== null) reply.dataset.idx = final.reply_idx;
+        document.body.dataset.mode = final.mode;
+        showActions(final.pending_action);
+      }, (n) => { $("error").textContent = `메시지를 보내지 못해 다시 보내는 중입니다… (${n}/${TRIES - 1})`; });
+      mine.classList.remove("pending"); $("error").textContent = "";
+      if (fromBox) $("text").value = "";
+    } catch (e) {
+      mine.remove(); if (reply) reply.remove();
+      showActions(offered);
+      $("error").textContent = `${e.message} 보내지 못한 내용은 그대로 두었으니 다시 보내 주세요.`;
+    }
+    setBusy(false);
+    const later = held; held = [];
+    for (const m of later) if (!drawn.has(m.idx)) draw(m);
+    $("text").focus();
   }
 
   $("login-btn").onclick = () => { key = $("key").value.trim(); start(); };
-  $("composer").onsubmit = (ev) => { ev.preventDefault(); const t = $("text").value; $("text").value = ""; send(t); };
-  $("new-chat").onclick = () => { sessionStorage.removeItem("sangdam.chat.conv"); conv = null; $("messages").innerHTML = ""; lastIdx = -1; showActions(null); start(); };
+  $("composer").onsubmit = (ev) => { ev.preventDefault(); send($("text").value, true); };
+  $("new-chat").onclick = () => { reset(); start(); };
   const fromUrl = new URLSearchParams(location.search).get("key");
   if (fromUrl) key = fromUrl;
   if (key) { $("key").value = key; start(); }
-  setInterval(() => { if (!busy) poll(); }, 1500);
 })();

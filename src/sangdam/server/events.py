@@ -1,0 +1,94 @@
+"""Server push: one Server-Sent Events stream per open view of a conversation (chat page, console).
+
+A stream first sends every stored message after the client's last one (``message`` events, ``id`` = message
+index, so a reconnect resumes with ``Last-Event-ID``) and the conversation's live state (``state``: mode,
+verified, pending proposal), then waits. It wakes when this process stores something for the conversation
+(:meth:`ConversationEvents.publish`, called after a turn, a take-over, a hand-back and an agent message) and
+re-reads the database every ``recheck_s`` anyway, so changes written by another worker or the CLI arrive too.
+The wait ends with a comment line, which keeps proxies from closing an idle stream and finds clients that left.
+A stream ends after ``max_s``; the page reconnects where it stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi.concurrency import run_in_threadpool
+
+RECHECK_S = 10.0
+MAX_STREAM_S = 600.0
+
+
+def sse(event: str, data: Any, *, event_id: int | None = None) -> str:
+    """One SSE event block."""
+    head = f"id: {event_id}\n" if event_id is not None else ""
+    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+class ConversationEvents:
+    """In-process "conversation X changed" notifications; safe to publish from any thread."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def subscribe(self, conv_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever ``conv_id`` changes (call from a coroutine; clear it before re-reading)."""
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        with self._lock:
+            self._subscribers.setdefault(conv_id, set()).add(entry)
+        try:
+            yield entry[1]
+        finally:
+            with self._lock:
+                subs = self._subscribers.get(conv_id, set())
+                subs.discard(entry)
+                if not subs:
+                    self._subscribers.pop(conv_id, None)
+
+    def publish(self, conv_id: str) -> None:
+        with self._lock:
+            subs = list(self._subscribers.get(conv_id, ()))
+        for loop, event in subs:
+            try:
+                loop.call_soon_threadsafe(event.set)
+            except RuntimeError:  # that stream's loop is closed: it is gone
+                pass
+
+    def listeners(self, conv_id: str) -> int:
+        with self._lock:
+            return len(self._subscribers.get(conv_id, ()))
+
+
+Changes = Callable[[str, int], tuple[list[dict[str, Any]], dict[str, Any]]]
+
+
+async def conversation_stream(events: ConversationEvents, changes: Changes, conv_id: str, after: int, *,
+                              recheck_s: float = RECHECK_S, max_s: float = MAX_STREAM_S) -> AsyncIterator[str]:
+    """SSE text of one conversation: catch up after index ``after``, then push each change as it is stored."""
+    last, shown_state = after, None
+    deadline = time.monotonic() + max_s
+    with events.subscribe(conv_id) as woken:
+        yield "retry: 2000\n\n"
+        while True:
+            woken.clear()  # before reading: a change stored during the read wakes the next round
+            messages, state = await run_in_threadpool(changes, conv_id, last)
+            for message in messages:
+                yield sse("message", message, event_id=message["idx"])
+                last = message["idx"]
+            if state != shown_state:
+                yield sse("state", state)
+                shown_state = state
+            if time.monotonic() >= deadline:
+                return
+            try:
+                await asyncio.wait_for(woken.wait(), timeout=min(recheck_s, max(deadline - time.monotonic(), 0.0)))
+            except TimeoutError:
+                yield ": ping\n\n"
