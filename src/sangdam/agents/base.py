@@ -109,6 +109,7 @@ class AgentContext:
             intent=step.intent,
             calls=[PlannedCall(tool=n, args=a) for n, a in calls],
             summary_ko=summary_ko,
+            step=step.model_copy(deep=True),
             **extra,
         )
 
@@ -158,3 +159,16 @@ class Agent:
     def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
         """Fill ``slot`` of ``step`` from the customer's answer; None when the answer does not contain it."""
         return None
+
+    # -- proposals that offer a choice of options (agents that make them override these) ------------------------
+    def pick_choice(self, pending: PendingAction, ctx: AgentContext, text: str) -> PendingAction | None:
+        """The option of ``pending.choices`` that ``text`` names, as a one-call proposal; None if none."""
+        return None
+
+    def pick_only_choice(self, pending: PendingAction) -> PendingAction:
+        """The single option of a one-item list (the customer just said "네")."""
+        raise NotImplementedError
+
+    def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
+        """Preview the picked option: its effect and price, to be agreed to in the next message."""
+        raise NotImplementedError

@@ -58,3 +58,38 @@ def confirm(ctx: AgentContext, step: Step, calls: list[tuple[str, dict[str, Any]
     """Propose ``calls`` (already previewed); the engine asks the customer once to agree in their next message."""
     pending: PendingAction = ctx.pending(step, calls, summary, **extra)
     return Outcome(messages=[summary], proposal=pending)
+
+
+# Arguments of a proposed call that a customer can correct by naming a new value, and the step slot each fills.
+CORRECTABLE_ARGS = ("line_id", "gb", "plan_id", "pass_id", "effective")
+
+
+def mentioned_args(args: dict[str, Any], text: str, ctx: AgentContext) -> dict[str, Any]:
+    """Values ``text`` gives for the correctable arguments of a proposed call ("3기가로" → gb 3).
+
+    Catalogue names are matched against the operator's data through the agent's own tools; an argument the
+    agent cannot look up is never guessed.
+    """
+    found: dict[str, Any] = {}
+    if "gb" in args and (amount := dialogue.extract_gb(text)) is not None:
+        found["gb"] = int(amount) if amount == int(amount) else amount
+    if "plan_id" in args and "list_plans" in ctx.allowed:
+        plans = (ctx.blackboard.get("list_plans") or ctx.call("list_plans").model_dump(mode="json"))["plans"]
+        if named := dialogue.match_by_name(text, plans):
+            found["plan_id"] = named[0]["id"]
+    if "pass_id" in args and "list_roaming_passes" in ctx.allowed:
+        passes = ctx.call("list_roaming_passes").model_dump(mode="json")["passes"]
+        if named := dialogue.match_by_name(text, passes):
+            found["pass_id"] = named[0]["id"]
+        elif (idx := dialogue.listed_position(text, len(ctx.state.last_passes))) is not None:
+            found["pass_id"] = ctx.state.last_passes[idx]  # "첫 번째로" after the list was shown
+    if "line_id" in args and "list_lines" in ctx.allowed:
+        lines = (ctx.blackboard.get("list_lines") or ctx.call("list_lines").model_dump(mode="json"))["lines"]
+        if (line := dialogue.match_line(text, lines)) is not None:
+            found["line_id"] = line["id"]
+    if "effective" in args:
+        if dialogue.wants_immediate(text):
+            found["effective"] = "immediate"
+        elif dialogue.wants_next_cycle(text):
+            found["effective"] = "next_cycle"
+    return found

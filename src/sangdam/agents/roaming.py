@@ -12,9 +12,6 @@ from sangdam.orchestrator.format import gb, say, won
 from sangdam.orchestrator.state import PendingAction, PlannedCall, Step
 from sangdam.tools.messages import country_codes, country_name_ko
 
-_ORDINAL = {"첫": 0, "1번": 0, "두": 1, "2번": 1, "세": 2, "3번": 2, "네": 3, "4번": 3, "다섯": 4, "5번": 4}
-_ORDINAL_RE = re.compile(r"(첫|두|세|네|다섯)\s*번째|([1-5])\s*번")
-_CHEAPEST = re.compile(r"(제일|가장)\s*(싼|저렴)")
 _ENABLE_VERB = re.compile(r"(켜\s*주|켜줘|켜\s*줘|신청|가입|활성화\s*해|해\s*주세요|해줘)")
 _STATUS = re.compile(r"(켜져|꺼져|되어\s*있|돼\s*있|상태|사용\s*중|이용\s*중|적용)")
 
@@ -117,17 +114,13 @@ class RoamingAgent(Agent):
         pending = ctx.pending(step, [], "", choices=choices, slots={"line_id": step.slots["line_id"]})
         return Outcome(messages=[*self._listing(passes), say("roaming.choose")], proposal=pending)
 
-    def pick_choice(self, pending: PendingAction, ctx: AgentContext) -> PendingAction | None:
-        """The option the customer picked (by name, "두 번째", "제일 싼 거"), as a one-call pending action."""
-        hit = dialogue.match_by_name(ctx.text, pending.choices)
+    def pick_choice(self, pending: PendingAction, ctx: AgentContext, text: str) -> PendingAction | None:
+        """The option ``text`` picks (by name, "두 번째", "제일 싼 거"), as a one-call pending action."""
+        hit = dialogue.match_by_name(text, pending.choices)
         choice = hit[0] if hit else None
         if choice is None:
-            m = _ORDINAL_RE.search(ctx.text)
-            if m:
-                idx = _ORDINAL[m.group(1)] if m.group(1) else int(m.group(2)) - 1
-                choice = pending.choices[idx] if idx < len(pending.choices) else None
-            elif _CHEAPEST.search(ctx.text):
-                choice = pending.choices[0]  # listed cheapest first
+            idx = dialogue.listed_position(text, len(pending.choices))  # passes are listed cheapest first
+            choice = pending.choices[idx] if idx is not None else None
         if choice is None:
             return None
         args = {"line_id": pending.slots["line_id"], "pass_id": choice["id"]}

@@ -47,31 +47,78 @@ def is_affirmative(text: str) -> bool:
     return _has_any(text, lexicon()["affirmative"])
 
 
-_EXPLICIT_REQUEST = re.compile(r"(해\s*주세요|해\s*줘|해\s*주시|신청해|진행해|부탁)")
+def leads_with_yes(text: str) -> bool:
+    """The message opens with a plain yes ("네, 아시아 5일짜리로 해주세요"), and declines nothing.
 
-
-def is_explicit_yes(text: str) -> bool:
-    """A clear go-ahead: a leading "네/예/응…" or an explicit request verb ("…로 해주세요", "신청해 줘").
-
-    Used when the customer names one of several options: "일본 3일로 할게요" picks an option, while
-    "네, 일본 3일로 해주세요" also agrees to buy it.
+    A request verb alone ("아시아 5일로 해주세요", what a choice button sends) is a choice, not an agreement.
     """
-    if is_negative(text):
-        return False
-    return bool(_SHORT_YES.match(text.strip()) or _EXPLICIT_REQUEST.search(text))
+    return not is_negative(text) and bool(_SHORT_YES.match(text.strip()))
 
 
-_SHORT_ANSWER = re.compile(r"^[\s.,!~?]*(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ok|okay|yes|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜|아니요?|아뇨)?"
-                           r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*(해\s*)?(주세요|줘|드려요|할게요|합니다|드립니다|요)?[\s.,!~?]*$", re.I)
+_YES_NO = (r"(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ok|okay|yes|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜|알겠어요|알겠습니다"
+           r"|알았어요?|아니요?|아니오|아뇨|괜찮아요|괜찮습니다|됐어요|됐습니다)")
+_GENERIC_TAIL = (r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*(해\s*)?"
+                 r"(주세요|줘요?|주십시오|드려요|드릴게요|할게요|할께요|합니다|드립니다|요)?[\s.,!~?]*$")
+
+
+@lru_cache(maxsize=1)
+def _short_answer() -> re.Pattern[str]:
+    anaphora = "|".join(re.escape(compact(a)) for a in sorted(lexicon()["anaphora"], key=len, reverse=True))
+    return re.compile(rf"^[\s.,!~?]*{_YES_NO}?[\s.,!~?]*{_YES_NO}?[\s.,!~?]*({anaphora})?{_GENERIC_TAIL}", re.I)
+
+
+_BARE_YES_NO = re.compile(rf"^[\s.,!~?]*{_YES_NO}[\s.,!~?]*{_YES_NO}?{_GENERIC_TAIL}", re.I)
 
 
 def is_short_answer(text: str) -> bool:
-    """A bare yes/no, possibly with a generic verb ("네 진행해 주세요", "좋아요 해줘"): no new request in it."""
-    return len(text) <= 20 and bool(_SHORT_ANSWER.match(text.strip()))
+    """A bare yes/no or a pointer at the proposal with a generic verb ("네 진행해 주세요", "좋아요 해줘",
+    "그걸로 해주세요"): nothing in it but the answer."""
+    return len(text) <= 20 and bool(_short_answer().match(compact(text)))
+
+
+def is_bare_yes_no(text: str) -> bool:
+    """Only "네" or "아니요" (with a generic verb at most): an answer, whether or not anything was asked."""
+    return len(text) <= 20 and bool(_BARE_YES_NO.match(text.strip()))
+
+
+def is_question(text: str) -> bool:
+    """A question ("얼마예요?", "언제 적용되나요") — about a proposal it is never a yes."""
+    return _has_any(text, lexicon()["question"])
+
+
+def mentions_proposal(text: str) -> bool:
+    """Words that point at the proposed action ("충전하면", "이거", "적용")."""
+    return _has_any(text, lexicon()["about_proposal"])
+
+
+def asks_to_wait(text: str) -> bool:
+    """"잠깐만요", "생각 좀 해 볼게요": the proposal stays pending."""
+    return _has_any(text, lexicon()["hold"])
+
+
+@lru_cache(maxsize=1)
+def _correction_marker() -> re.Pattern[str]:
+    markers = sorted(lexicon()["correction_markers"], key=len, reverse=True)
+    return re.compile("|".join(re.escape(m) for m in markers))
+
+
+def after_correction(text: str) -> tuple[bool, str]:
+    """(whether the message takes something back, the part that says what instead).
+
+    "2기가 말고 3기가로 해주세요" → (True, " 3기가로 해주세요"); "3기가로 해주세요" → (False, the whole text).
+    """
+    hits = list(_correction_marker().finditer(text))
+    if not hits:
+        return False, text
+    return True, text[hits[-1].end():]
 
 
 def wants_immediate(text: str) -> bool:
     return _has_any(text, lexicon()["immediate"]) and not _has_any(text, lexicon()["next_cycle"])
+
+
+def wants_next_cycle(text: str) -> bool:
+    return _has_any(text, lexicon()["next_cycle"])
 
 
 def suspend_reason(text: str) -> str | None:
@@ -148,6 +195,22 @@ def match_by_name(text: str, items: Sequence[Any], attr: str = "name") -> list[A
 
 def _get(item: Any, attr: str) -> str:
     return item[attr] if isinstance(item, dict) else getattr(item, attr)
+
+
+_ORDINAL = {"첫": 0, "두": 1, "세": 2, "네": 3, "다섯": 4}
+_ORDINAL_RE = re.compile(r"(첫|두|세|네|다섯)\s*(?:번째|번\s*째)|(?<!\d)([1-5])\s*번")
+_CHEAPEST = re.compile(r"(제일|가장|젤)\s*(싼|저렴)")
+
+
+def listed_position(text: str, count: int) -> int | None:
+    """Index of the option a customer points at in a list shown cheapest first ("두 번째", "2번", "제일 싼 거")."""
+    m = _ORDINAL_RE.search(text)
+    if m:
+        idx = _ORDINAL[m.group(1)] if m.group(1) else int(m.group(2)) - 1
+        return idx if idx < count else None
+    if _CHEAPEST.search(text) and count:
+        return 0
+    return None
 
 
 _LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sangdam.agents import build_agents
 from sangdam.agents.base import AgentContext, Outcome
 from sangdam.config import get_settings
+from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.blackboard import Blackboard
 from sangdam.orchestrator.followups import FollowUps
 from sangdam.orchestrator.format import say
@@ -155,6 +156,7 @@ class Orchestrator(FollowUps):
     # -- dispatch ---------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, original: str) -> None:
         state = turn.state
+        asked = state.awaiting is not None or state.troubleshoot is not None  # the last reply asked something
         self._remember_preferences(turn)
         if state.pending is not None and self._resolve_pending(turn):
             return
@@ -163,6 +165,10 @@ class Orchestrator(FollowUps):
         if state.awaiting and state.awaiting.kind == "slot" and self._resolve_slot(turn):
             return
         if state.troubleshoot is not None and self._continue_troubleshooting(turn):
+            return
+        if not asked and dialogue.is_bare_yes_no(turn.ctx.text):  # "네"/"아니요" with nothing asked: say so
+            turn.messages.append(say("confirm.nothing_no" if dialogue.is_negative(turn.ctx.text) else "confirm.nothing_yes"))
+            state.awaiting = None
             return
         # identity offered together with a request ("010-… 1990-04-12인데 요금 알려줘")
         if not state.verified_customer_id and self.privacy.identity(turn.ctx.conversation_id)[0]:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from sangdam.agents.common import CORRECTABLE_ARGS, mentioned_args
 from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import say
-from sangdam.orchestrator.state import Awaiting, PendingAction
+from sangdam.orchestrator.state import Awaiting, PendingAction, Step
 from sangdam.orchestrator.turn import Turn
 from sangdam.orchestrator.types import ToolCallRecord
 from sangdam.tools.base import ToolError
@@ -33,46 +34,158 @@ class FollowUps:
 
     # -- pending confirmations ----------------------------------------------------------------------------
     def _resolve_pending(self, turn: Turn) -> bool:
-        """Handle the customer's answer to a proposal. False: the message is a new request (pending dropped)."""
+        """Handle the customer's answer to a proposal. False: the message is a new request (routed next).
+
+        A write runs only on an unambiguous yes to *this* proposal: a bare yes or a pointer at it ("네",
+        "그걸로 해주세요"), or an agreement whose content restates it ("네 2기가 충전해 주세요"). A new value
+        re-proposes (preview again, ask again); a question or a pause keeps the proposal pending; a decline or
+        another request cancels it, and the reply says so. Nothing else ever runs it.
+        """
         state, ctx = turn.state, turn.ctx
         pending = state.pending
         assert pending is not None
         agent = self.agents[pending.agent]
         ctx.allowed = frozenset(agent.tools)
         if pending.choices:
-            chosen = agent.pick_choice(pending, ctx)
-            if chosen is None and len(pending.choices) == 1 and dialogue.is_affirmative(ctx.text):
-                chosen = agent.pick_only_choice(pending)
-            if chosen is not None:
-                if dialogue.is_explicit_yes(ctx.text):
-                    pending = chosen
-                else:  # picked an option without agreeing yet: propose that one concretely
-                    outcome = agent.propose_choice(chosen, ctx)
-                    turn.messages.extend(outcome.messages)
-                    turn.messages.append(say("confirm.question"))
-                    state.pending = outcome.proposal
-                    return True
-            elif dialogue.is_negative(ctx.text):
-                return self._decline(turn)
-            elif dialogue.is_affirmative(ctx.text):  # "네" to a list of options: which one?
-                turn.messages.append(say("confirm.pick_one"))
-                return True
-            else:
-                state.pending = None
-                return False
-        elif dialogue.is_negative(ctx.text):
+            return self._resolve_choice(turn, pending, agent)
+        text = ctx.text
+        takes_back, instead = dialogue.after_correction(text)
+        changes = self._corrections(turn, pending, instead)
+        if changes:
+            return self._repropose(turn, pending, changes, instead)
+        if dialogue.asks_to_wait(text):
+            return self._keep_pending(turn, pending, "confirm.hold")
+        if dialogue.is_question(text):
+            if not self._about_proposal(text) and self._routes_elsewhere(turn, pending):
+                return self._cancel_for_other_request(turn)
+            return self._keep_pending(turn, pending, "confirm.not_yet")
+        if takes_back or dialogue.is_negative(text):
+            if self._routes_elsewhere(turn, pending):  # "아니요, 요금이나 알려 주세요"
+                return self._cancel_for_other_request(turn, said="confirm.declined")
             return self._decline(turn)
-        elif not dialogue.is_affirmative(ctx.text) or self._is_other_request(turn, pending):
-            state.pending = None
-            turn.messages.append(say("confirm.dropped"))
-            return False
+        if dialogue.is_short_answer(text):
+            return self._confirm(turn, pending)
+        # Without a leading "네", any sign of another task makes an affirmative-sounding message ambiguous.
+        bar = OTHER_REQUEST_CONFIDENCE if dialogue.leads_with_yes(text) else 0.0
+        if self._routes_elsewhere(turn, pending, min_confidence=bar):
+            if turn.route is not None and turn.route.confidence >= OTHER_REQUEST_CONFIDENCE:
+                return self._cancel_for_other_request(turn)
+            turn.route = None  # unsure what else they want: ask again rather than guess either way
+            return self._keep_pending(turn, pending, "confirm.unclear")
+        if dialogue.is_affirmative(text):
+            return self._confirm(turn, pending)
+        return self._keep_pending(turn, pending, "confirm.unclear")
 
+    def _confirm(self, turn: Turn, pending: PendingAction) -> bool:
+        state = turn.state
         state.pending = None
-        for part in [pending.model_copy(update={"then": []}), *pending.then]:
+        for part in _parts(pending):
             self._execute(turn, part)
         queued, state.queue = state.queue, []
         self._run_steps(turn, queued)
         return True
+
+    def _resolve_choice(self, turn: Turn, pending: PendingAction, agent: Any) -> bool:
+        """The answer to a list of priced options: naming one previews it; only a leading yes with the name
+        ("네, 아시아 5일짜리로 해주세요") agrees to it at once."""
+        ctx = turn.ctx
+        text = ctx.text
+        takes_back, instead = dialogue.after_correction(text)
+        chosen = agent.pick_choice(pending, ctx, instead)
+        if chosen is None and len(pending.choices) == 1 and dialogue.leads_with_yes(text):
+            chosen = agent.pick_only_choice(pending)
+        if chosen is not None:
+            if dialogue.leads_with_yes(text) and not dialogue.is_question(text) and not takes_back:
+                return self._confirm(turn, chosen)
+            outcome = agent.propose_choice(chosen, ctx)
+            turn.messages.extend(outcome.messages)
+            turn.messages.append(say("confirm.question"))
+            turn.state.pending = outcome.proposal
+            return True
+        if takes_back or dialogue.is_negative(text):
+            return self._decline(turn)
+        if dialogue.is_affirmative(text) or dialogue.is_question(text) or dialogue.asks_to_wait(text):
+            turn.messages.append(say("confirm.pick_one"))  # "네" to a list of options: which one?
+            return True
+        turn.state.pending = None
+        return False
+
+    def _corrections(self, turn: Turn, pending: PendingAction, instead: str) -> dict[int, dict[str, Any]]:
+        """Per part of the proposal, the arguments the message gives a different value ("3기가로" → gb 3)."""
+        changes: dict[int, dict[str, Any]] = {}
+        for i, part in enumerate(_parts(pending)):
+            if not part.calls:
+                continue
+            turn.ctx.allowed = frozenset(self.agents[part.agent].tools)
+            args = part.calls[0].args
+            found = mentioned_args(args, instead, turn.ctx)
+            diff = {k: v for k, v in found.items() if args.get(k) != v}
+            if diff:
+                changes[i] = diff
+        return changes
+
+    def _repropose(self, turn: Turn, pending: PendingAction, changes: dict[int, dict[str, Any]], instead: str) -> bool:
+        """Re-run the proposing steps with the corrected values: a new preview and a new question."""
+        state = turn.state
+        parts = _parts(pending)
+        self._record_declined(turn, [parts[i] for i in changes])
+        steps = []
+        for i, part in enumerate(parts):
+            step = part.step or Step(agent=part.agent, intent=part.intent)
+            args = {k: v for call in part.calls[:1] for k, v in call.args.items() if k in CORRECTABLE_ARGS}
+            update: dict[str, Any] = {"slots": {**step.slots, **args, **changes.get(i, {})}}
+            if i in changes and instead.strip():
+                update["text"] = instead.strip()
+            steps.append(step.model_copy(update=update))
+        state.pending = None
+        queued = state.queue
+        turn.messages.append(say("confirm.corrected"))
+        self._run_steps(turn, steps)
+        state.queue = [*state.queue, *queued]
+        return True
+
+    def _keep_pending(self, turn: Turn, pending: PendingAction, lead: str) -> bool:
+        """Leave the proposal pending and show it again, previewed anew (its facts are this turn's)."""
+        ctx = turn.ctx
+        summaries: list[str] = []
+        try:
+            for part in _parts(pending):
+                ctx.allowed = frozenset(self.agents[part.agent].tools)
+                summaries.extend(ctx.propose(c.tool, **c.args).summary_ko for c in part.calls)
+        except ToolError as err:  # the rules refuse it now: it cannot stay pending
+            turn.state.pending = None
+            turn.messages.append(err.message_ko)
+            return True
+        turn.messages.append(say(lead))
+        turn.messages.extend(summaries or [pending.summary_ko])
+        turn.messages.append(say("confirm.question"))
+        return True
+
+    def _about_proposal(self, text: str) -> bool:
+        """A question about doing the proposed thing ("충전하면 얼마예요?", "네 근데 언제 적용돼요?")."""
+        return dialogue.leads_with_yes(text) or dialogue.mentions_proposal(text)
+
+    def _routes_elsewhere(self, turn: Turn, pending: PendingAction, min_confidence: float = OTHER_REQUEST_CONFIDENCE) -> bool:
+        """Whether the message asks for a task other than the proposal's (the route is kept for the turn)."""
+        if dialogue.is_short_answer(turn.ctx.text):
+            return False
+        route = self.router.route(turn.ctx.text)
+        tasks = [i for i in route.intents if i not in ("chitchat", "out_of_scope")]
+        related = {p.intent for p in _parts(pending)}
+        if tasks and route.confidence >= min_confidence and not related.issuperset(tasks):
+            turn.route = route
+            return True
+        return False
+
+    def _cancel_for_other_request(self, turn: Turn, said: str = "confirm.dropped") -> bool:
+        """Another request: the proposal is cancelled, explicitly, and the message is routed as new."""
+        state = turn.state
+        if state.pending is not None:
+            self._record_declined(turn, _parts(state.pending))
+        state.pending = None
+        state.queue = []
+        turn.messages.append(say(said))
+        return False
 
     def _execute(self, turn: Turn, pending: PendingAction) -> None:
         """Run the calls of one agreed proposal (idempotent per proposal) and report their effect."""
@@ -91,25 +204,17 @@ class FollowUps:
         state.handed_off = state.handed_off or outcome.handoff
         state.actions.extend({"tool": c.tool, "args": c.args} for c in pending.calls)
 
-    def _is_other_request(self, turn: Turn, pending: PendingAction) -> bool:
-        """Whether an affirmative-sounding message is really a different request ("글로벌 15일로 신청해
-        주세요" while a transfer to a human is pending): it then must not confirm the pending action."""
-        if dialogue.is_short_answer(turn.ctx.text):
-            return False
-        route = self.router.route(turn.ctx.text)
-        tasks = [i for i in route.intents if i not in ("chitchat", "out_of_scope")]
-        related = {pending.intent, *(p.intent for p in pending.then)}
-        if tasks and route.confidence >= OTHER_REQUEST_CONFIDENCE and not related.intersection(tasks):
-            turn.route = route
-            return True
-        return False
-
-    def _decline(self, turn: Turn) -> bool:
-        pending = turn.state.pending
-        for part in [pending, *pending.then] if pending else []:  # the trace and summary show what was refused
+    def _record_declined(self, turn: Turn, parts: list[PendingAction]) -> None:
+        """The trace and the summary show what the customer turned down or replaced."""
+        for part in parts:
             turn.ctx.tool_calls.extend(
                 ToolCallRecord(name=c.tool, args=_mask_args(c.args, turn.ctx.mask), status="declined") for c in part.calls
             )
+
+    def _decline(self, turn: Turn) -> bool:
+        pending = turn.state.pending
+        if pending is not None:
+            self._record_declined(turn, _parts(pending))
         turn.state.pending = None
         turn.messages.append(say("confirm.declined"))
         queued, turn.state.queue = turn.state.queue, []
@@ -165,6 +270,15 @@ class FollowUps:
         agent = self.agents[awaiting.step.agent]
         ctx.allowed = frozenset(agent.tools)
         filled = agent.on_slot(awaiting.step, awaiting.slot or "", ctx)
+        if filled is None and dialogue.is_bare_yes_no(ctx.text):
+            state.awaiting = None
+            if dialogue.is_negative(ctx.text):  # "아니요" to "어느 회선인가요?": the request is dropped
+                state.queue = []
+                turn.messages.append(say("confirm.stopped"))
+                return True
+            queued, state.queue = state.queue, []  # "네" is not the value: ask for it again
+            self._run_steps(turn, [awaiting.step, *queued])
+            return True
         if filled is None:
             state.awaiting = None
             state.queue = []
@@ -186,6 +300,11 @@ class FollowUps:
             turn.state.pending = outcome.proposal
             turn.messages.append(say("confirm.question"))
         return True
+
+
+def _parts(pending: PendingAction) -> list[PendingAction]:
+    """The proposal and the ones bundled with it, each on its own."""
+    return [pending.model_copy(update={"then": []}), *pending.then]
 
 
 def _mask_args(args: dict[str, Any], mask: Any) -> dict[str, Any]:

@@ -36,6 +36,8 @@ class PendingAction(BaseModel):
     slots: dict[str, Any] = Field(default_factory=dict)
     # Further proposals of the same message, confirmed together by one "네" ("충전하고 로밍도 신청해 줘").
     then: list[PendingAction] = Field(default_factory=list)
+    # The step that proposed it: a correction ("2기가 말고 3기가로") re-runs it with the new value.
+    step: Step | None = None
 
 
 class Awaiting(BaseModel):
@@ -44,6 +46,7 @@ class Awaiting(BaseModel):
     kind: Literal["identity", "slot", "troubleshoot"]
     slot: str | None = None
     step: Step | None = None
+    misses: int = 0  # consecutive answers in which nothing asked for could be read
 
 
 class TroubleshootState(BaseModel):

@@ -1,0 +1,204 @@
+"""A pending write runs only after an unambiguous yes to *that* proposal (issue 10, items 1, 2 and 9).
+
+Corrections re-propose with the new value, questions about the action keep it pending, a choice among options
+leads to a preview, and "네"/"아니요" with nothing pending is answered as what it is. Every test checks the
+database, not only the wording: nothing may be charged that the customer did not agree to.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from sangdam.domain.db import session_scope
+from sangdam.domain.fixtures import load_fixtures
+from sangdam.domain.models import Bill, Line
+from sangdam.orchestrator import Orchestrator
+from orchestrator_fixtures import FIXTURES, TODAY
+
+WORLD = copy.deepcopy(FIXTURES)
+WORLD["plans"].append(
+    {"id": "P-5G-69", "name": "5G 스탠다드", "network": "5G", "monthly_fee": 69000, "data_gb": 30,
+     "throttle_kbps": 3000, "refill_price_per_gb": 2000},
+)
+
+
+@pytest.fixture
+def orch(db_engine) -> Orchestrator:  # noqa: ANN001
+    with session_scope(db_engine) as s:
+        load_fixtures(s, WORLD)
+    return Orchestrator(db_engine, today=TODAY)
+
+
+def _written(result, tool: str) -> bool:  # noqa: ANN001
+    return any(c.name == tool and c.status == "ok" for c in result.tool_calls)
+
+
+def _line(orch: Orchestrator, line_id: str = "L1") -> Line:
+    with session_scope(orch.engine) as s:
+        line = s.get(Line, line_id)
+        s.expunge(line)
+        return line
+
+
+def _current_bill_total(orch: Orchestrator) -> int:
+    with session_scope(orch.engine) as s:
+        return sum(b.amount for b in s.query(Bill).filter(Bill.line_id == "L1"))
+
+
+def _pending_arg(result, name: str):  # noqa: ANN001, ANN202
+    assert result.pending_action is not None, result.reply
+    return result.pending_action["calls"][0]["args"][name]
+
+
+# -- 1. corrections re-propose, never run the original ------------------------------------------------------------
+
+@pytest.mark.parametrize(("correction", "new_gb"), [
+    ("아 잠깐만요 2기가 말고 3기가로 해주세요", 3),
+    ("그거 말고 1기가만 충전해 주세요", 1),
+    ("아 아니 3기가요", 3),
+    ("아니요 1기가로 해주세요", 1),
+    ("2기가말고 1기가로 부탁해요", 1),
+    ("네 3기가로 해주세요", 3),
+    ("3GB로 바꿔서 진행해줘", 3),
+    ("한 기가만 해줘요", 1),
+])
+def test_correcting_the_amount_reproposes_and_charges_nothing(orch: Orchestrator, correction: str, new_gb: int) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    first = orch.handle(conv, "데이터 2기가 충전해줘")
+    assert _pending_arg(first, "gb") == 2
+    corrected = orch.handle(conv, correction)
+    assert not _written(corrected, "refill_data"), corrected.reply
+    assert _line(orch).data_refill_gb == 0
+    assert _pending_arg(corrected, "gb") == new_gb
+    assert f"{new_gb * 2200:,}원" in corrected.reply  # the new preview, priced again
+    done = orch.handle(conv, "네")
+    assert _written(done, "refill_data")
+    assert _line(orch).data_refill_gb == new_gb
+
+
+def test_correcting_the_plan_books_neither_plan_before_a_new_yes(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    first = orch.handle(conv, "요금제를 5G 스탠다드로 바꾸고 싶어요")
+    assert _pending_arg(first, "plan_id") == "P-5G-69"
+    corrected = orch.handle(conv, "아 스탠다드 말고 5G 프리미엄으로 변경해 주세요")
+    assert not _written(corrected, "change_plan"), corrected.reply
+    assert _line(orch).pending_plan_id is None
+    assert _pending_arg(corrected, "plan_id") == "P-5G-UNL"
+    done = orch.handle(conv, "네")
+    assert _written(done, "change_plan")
+    assert _line(orch).pending_plan_id == "P-5G-UNL"
+
+
+def test_correction_keeps_what_was_not_corrected(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "지금 바로 5G 스탠다드로 요금제 변경해줘")
+    corrected = orch.handle(conv, "스탠다드 말고 프리미엄으로요")
+    assert _pending_arg(corrected, "plan_id") == "P-5G-UNL"
+    assert _pending_arg(corrected, "effective") == "immediate"
+
+
+def test_restating_the_same_value_is_a_yes(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    done = orch.handle(conv, "네 2기가 충전해 주세요")
+    assert _written(done, "refill_data")
+    assert _line(orch).data_refill_gb == 2
+
+
+def test_that_one_please_agrees(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    done = orch.handle(conv, "그걸로 해주세요")
+    assert _written(done, "refill_data")
+
+
+# -- questions about the action, pauses and other requests -------------------------------------------------------
+
+@pytest.mark.parametrize("question", [
+    "충전하면 요금 얼마나 나와요?",
+    "네 근데 언제부터 적용돼요?",
+    "이거 하면 바로 적용되나요",
+    "충전해주면 이번달 요금에 붙는거죠?",
+    "아 잠깐만요",
+    "음 잠시만요 생각 좀 해볼게요",
+])
+def test_questions_and_pauses_keep_the_proposal_pending(orch: Orchestrator, question: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    asked = orch.handle(conv, question)
+    assert not _written(asked, "refill_data"), asked.reply
+    assert _line(orch).data_refill_gb == 0
+    assert asked.pending_action is not None
+    assert _pending_arg(asked, "gb") == 2
+    done = orch.handle(conv, "네")
+    assert _written(done, "refill_data")
+    assert _line(orch).data_refill_gb == 2
+
+
+def test_another_request_never_runs_the_pending_write(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    other = orch.handle(conv, "이번 달 요금 얼마 나왔는지 알려주세요")
+    assert not _written(other, "refill_data")
+    assert _line(orch).data_refill_gb == 0
+    assert "61,200원" in other.reply
+    assert other.pending_action is None and "진행하지 않았습니다" in other.reply  # cancelled, and said so
+
+
+def test_declining_with_a_changed_mind_runs_nothing(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    result = orch.handle(conv, "아니 그거 말고요")
+    assert not _written(result, "refill_data")
+    assert result.pending_action is None
+    assert _line(orch).data_refill_gb == 0
+
+
+# -- 2. choosing an option leads to a preview ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("pick", ["아시아 5일로 해주세요", "아시아 5일", "첫 번째 걸로 신청해줘", "제일 싼 걸로 해줘"])
+def test_choosing_an_option_previews_before_booking(orch: Orchestrator, pick: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    listed = orch.handle(conv, "다음 주에 일본 가는데 로밍 켜주세요")
+    assert listed.pending_action and listed.pending_action["choices"]
+    before = _current_bill_total(orch)
+    chosen = orch.handle(conv, pick)
+    assert not _written(chosen, "enable_roaming"), chosen.reply
+    assert _line(orch).roaming_enabled is False
+    assert _current_bill_total(orch) == before
+    assert chosen.pending_action is not None and not chosen.pending_action["choices"]
+    assert "진행할까요" in chosen.reply
+    done = orch.handle(conv, "네")
+    assert _written(done, "enable_roaming")
+    assert _line(orch).roaming_enabled is True
+
+
+def test_yes_together_with_the_option_books_it(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "다음 주에 일본 가는데 로밍 켜주세요")
+    done = orch.handle(conv, "네, 아시아 5일짜리로 해주세요")
+    assert _written(done, "enable_roaming")
+    assert _line(orch).roaming_pass_id == "R-ASIA5"
+
+
+def test_switching_option_after_its_preview_reproposes(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "다음 주에 일본 가는데 로밍 켜주세요")
+    orch.handle(conv, "아시아 5일로 할게요")
+    switched = orch.handle(conv, "아시아 말고 일본 3일로 해주세요")
+    assert not _written(switched, "enable_roaming"), switched.reply
+    assert _line(orch).roaming_enabled is False
+    assert _pending_arg(switched, "pass_id") == "R-JP3"
+
+
+# -- 9. yes / no with nothing pending -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("answer", ["네", "넵", "아니요", "아뇨 괜찮아요"])
+def test_yes_or_no_with_nothing_pending_asks_what_they_need(orch: Orchestrator, answer: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    result = orch.handle(conv, answer)
+    assert "말씀 감사합니다" not in result.reply
+    assert "진행" in result.reply  # says there is nothing waiting for an answer
+    assert result.tool_calls == []
