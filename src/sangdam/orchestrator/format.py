@@ -6,6 +6,7 @@ import datetime as dt
 from functools import lru_cache
 from typing import Any
 
+from sangdam.korean.particles import resolve
 from sangdam.orchestrator.resources import load_resource
 from sangdam.tools.messages import format_value
 
@@ -47,10 +48,14 @@ def templates() -> dict[str, Any]:
 
 
 def say(key: str, **values: Any) -> str:
-    """Render template ``key`` (dotted path in ``templates/ko.yaml``) with ``values``."""
+    """Render template ``key`` (dotted path in ``templates/ko.yaml``) with ``values``.
+
+    A particle after a value is written in the double notation and resolved for the rendered value:
+    ``{plan}(으)로`` gives "5G 스탠다드로" or "5G 슬림으로" (``sangdam.korean.particles``).
+    """
     node: Any = templates()
     for part in key.split("."):
         node = node[part]
     if isinstance(node, list):  # a list template joins its lines
         node = "\n".join(node)
-    return str(node).format(**values).strip()
+    return resolve(str(node).format(**values)).strip()

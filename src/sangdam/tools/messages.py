@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from sangdam.korean.particles import resolve
+
 _RESOURCE = ("messages", "tools.ko.yaml")
 _PERIOD = re.compile(r"\d{4}-\d{2}")
 
@@ -67,9 +69,9 @@ class _SafeDict(dict):
 
 
 def render(template: str, values: dict[str, Any]) -> str:
-    """Fill ``template`` with ``values`` formatted by :func:`format_value`."""
+    """Fill ``template`` with ``values`` formatted by :func:`format_value`; "{name}(으)로" keeps the form that fits."""
     formatted = _SafeDict({k: format_value(k, v) for k, v in values.items()})
-    return string.Formatter().vformat(template, (), formatted)
+    return resolve(string.Formatter().vformat(template, (), formatted))
 
 
 def text(section: str, key: str, values: dict[str, Any] | None = None, default: str | None = None) -> str:
