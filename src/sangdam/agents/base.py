@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel
 
+from sangdam.korean.pii import PII_FIELDS, placeholder
 from sangdam.orchestrator.blackboard import Blackboard
 from sangdam.orchestrator.state import ConversationState, PendingAction, PlannedCall, Step
 from sangdam.orchestrator.types import ToolCallRecord
@@ -131,7 +132,8 @@ def _mask_tree(value: Any, mask: Any) -> Any:
         # every PII type Sangdam detects contains a digit or an "@": other strings need no detector pass
         return mask(value) if ("@" in value or any(ch.isdigit() for ch in value)) else value
     if isinstance(value, dict):
-        return {k: _mask_tree(v, mask) for k, v in value.items()}
+        return {k: placeholder(PII_FIELDS[k]) if k in PII_FIELDS and v is not None else _mask_tree(v, mask)
+                for k, v in value.items()}
     if isinstance(value, list):
         return [_mask_tree(v, mask) for v in value]
     return value

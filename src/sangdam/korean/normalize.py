@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from sangdam.korean.numbers import PLACE_VALUE_PATTERN, SINO_DIGITS, place_value_digits
+
 # Shortest digit run (spoken and written digits together) that is rewritten. Phone numbers have >= 7 digits
 # without the area code; shorter runs are far more likely to be words (이 사 오 ...).
 MIN_SPOKEN_RUN_DIGITS = 7
@@ -25,12 +27,12 @@ MIN_SPOKEN_RUN_DIGITS = 7
 MIN_SPOKEN_ONLY_DIGITS = 5
 
 _SPOKEN_DIGITS: dict[str, str] = {
-    "공": "0", "영": "0", "빵": "0", "땡": "0",
-    "일": "1", "이": "2", "삼": "3", "사": "4", "오": "5", "육": "6", "륙": "6", "칠": "7", "팔": "8", "구": "9",
+    **SINO_DIGITS,
     "하나": "1", "둘": "2", "셋": "3", "넷": "4", "다섯": "5", "여섯": "6", "일곱": "7", "여덟": "8", "아홉": "9",
 }  # fmt: skip
-# Longest first so that 일곱 wins over 일.
-_SPOKEN_ALT = "|".join(sorted(_SPOKEN_DIGITS, key=len, reverse=True))
+# A group said with place values ("구천" for 9000, "이천이백이십이"), tried first; then single digits, longest
+# first so that 일곱 wins over 일.
+_SPOKEN_ALT = "|".join([PLACE_VALUE_PATTERN, *sorted(_SPOKEN_DIGITS, key=len, reverse=True)])
 _SPOKEN_GROUP = rf"(?:{_SPOKEN_ALT})+"
 _DIGIT_GROUP = r"[0-9]+"
 # Between groups: spaces, a dash, or the spoken "에" pause ("공일공에 일이삼사에 오육칠팔").
@@ -43,7 +45,7 @@ _TOKEN_RE = re.compile(rf"{_SPOKEN_ALT}|[0-9]|\s+|-|에")
 _HANGUL = re.compile(r"[가-힣]")
 # Syllables with a final consonant: after them a trailing 이 is usually the subject particle or copula
 # ("오육칠팔이에요"), not the digit 2.
-_BATCHIM_DIGITS = frozenset("공영빵땡일삼육륙칠팔셋넷둘곱덟")
+_BATCHIM_DIGITS = frozenset("공영빵땡일삼육륙칠팔셋넷둘곱덟천백")
 
 # Particles and endings that attach to a number read out ("...오칠오요", "...팔로", "...삼입니다").
 _ENDING_RE = re.compile(r"(?:요|입니다|이에요|예요|이고|고요|로|으로|에요|이랑|랑|하고|까지|인데|이죠|죠|는|은|를|을|가|도|만)")
@@ -196,10 +198,14 @@ def _trim_run(text: str, s: int, e: int) -> list[tuple[str, int, int]]:
     return parts
 
 
+def _spoken_value(token: str) -> str:
+    """Digits of one spoken token: a digit word ("공", "다섯") or a place-value group ("구천" → "9000")."""
+    return _SPOKEN_DIGITS.get(token) or place_value_digits(token) or ""
+
+
 def _n_digits(text: str, start: int, end: int) -> int:
     """Digits spelled (in words or figures) by ``text[start:end]``."""
-    chunk = text[start:end]
-    return len(_TOKEN_RE.findall(chunk)) + sum(ch.isdigit() for ch in chunk)
+    return sum(len(_spoken_value(t)) if not t.isdigit() else 1 for t in _TOKEN_RE.findall(text[start:end]))
 
 
 def _convert_parts(text: str, parts: list[tuple[str, int, int]]) -> list[tuple[str, int, int]] | None:
@@ -210,9 +216,10 @@ def _convert_parts(text: str, parts: list[tuple[str, int, int]]) -> list[tuple[s
         if kind == "spoken":
             longest_spoken = max(longest_spoken, len(_TOKEN_RE.findall(text, ps, pe)))
             for m in _TOKEN_RE.finditer(text, ps, pe):
-                pieces.append((_SPOKEN_DIGITS[m.group(0)], m.start(), m.end()))
-                n_digits += 1
-                n_spoken += 1
+                value = _spoken_value(m.group(0))
+                pieces.append((value, m.start(), m.end()))
+                n_digits += len(value)
+                n_spoken += len(value)
         elif kind == "digits":
             for k in range(ps, pe):
                 pieces.append((text[k], k, k + 1))

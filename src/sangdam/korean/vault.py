@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -100,15 +101,23 @@ class PiiVault:
         self._last_seen: dict[str, int] = {e.ref: e.turn for e in self._entries}
         self._lock = threading.Lock()
 
-    def mask_utterance(self, text: str) -> VaultMasked:
-        """Mask ``text`` with numbered placeholders, store new originals, and return the details."""
-        entities = detect(text)
+    def mask_utterance(self, text: str, extra: Sequence[tuple[Entity, str]] = ()) -> VaultMasked:
+        """Mask ``text`` with numbered placeholders, store new originals, and return the details.
+
+        ``extra``: spans the caller knows to be personal data although ``detect`` does not report them (a
+        birth date given for identification), each with its canonical value; one overlapping a detected
+        entity is dropped (the detected one masks it already).
+        """
+        detected = detect(text)
+        found = [(e, _canonical(e.type, text[e.start : e.end])) for e in detected]
+        found += [(e, c) for e, c in extra if all(e.end <= d.start or e.start >= d.end for d in detected)]
+        found.sort(key=lambda pair: pair[0].start)
+        entities = [e for e, _ in found]
         with self._lock:
             refs: list[str] = []
             added = False
-            for ent in entities:
+            for ent, canonical in found:
                 value = text[ent.start : ent.end]
-                canonical = _canonical(ent.type, value)
                 entry = next((e for e in self._entries if e.type is ent.type and e.canonical == canonical), None)
                 if entry is None:
                     n = 1 + sum(1 for e in self._entries if e.type is ent.type)

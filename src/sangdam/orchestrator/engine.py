@@ -108,7 +108,7 @@ class Orchestrator(FollowUps):
                 say("errors.message_too_long", limit=MAX_MESSAGE_CHARS),
             )
         conv, state = self.store.load(conversation_id)
-        masked = self.privacy.mask(conversation_id, text, today=self.today)
+        masked = self.privacy.mask(conversation_id, text, today=self.today, identifying=not state.verified_customer_id)
         state.turn_index += 1
 
         if conv.mode == "human":  # an agent took over: the bot stays silent, the message is kept

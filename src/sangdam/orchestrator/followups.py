@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sangdam.agents.common import CORRECTABLE_ARGS, mentioned_args
-from sangdam.orchestrator import dialogue
+from sangdam.orchestrator import dialogue, identity
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import Awaiting, PendingAction, Step
 from sangdam.orchestrator.turn import Turn
@@ -223,29 +223,24 @@ class FollowUps:
 
     # -- identity -----------------------------------------------------------------------------------------
     def _resolve_identity(self, turn: Turn, original: str, *, asked: bool) -> bool:
+        """Verify the identity parts the customer gave, or ask for what is missing. False: not an identity
+        answer (``asked``: a new request to route; otherwise nothing to verify yet)."""
         state, ctx = turn.state, turn.ctx
-        phone, birth = self.privacy.identity(ctx.conversation_id)
-        if not phone or not birth:
-            if not asked:
-                return False
-            missing = "identity.need_birth_date" if phone else "identity.need_phone"
-            if not phone and not birth:
-                # not an identity answer at all: treat it as a new request, keep the gate
-                state.awaiting = None
-                return False
-            turn.messages.append(say(missing))
-            return True
+        held = self.privacy.held(ctx.conversation_id)
+        if not held.ready:
+            return identity.answer_without_attempt(turn, held, self.router) if asked else False
         ctx.allowed = frozenset({"verify_identity"})
         try:
-            result = ctx.call("verify_identity", phone=phone, birth_date=birth.isoformat())
+            result = ctx.call("verify_identity", phone=held.phone, birth_date=held.birth.isoformat())
         except ToolError as err:
+            self.privacy.forget_identity(ctx.conversation_id)
             turn.messages.append(err.message_ko)
             return True
-        finally:
-            self.privacy.forget_identity(ctx.conversation_id)
         if not result.verified:
+            self.privacy.attempted(ctx.conversation_id)  # kept: a correction of one part is tried with the other
             state.verify_attempts += 1
             if state.verify_attempts >= MAX_VERIFY_ATTEMPTS:
+                self.privacy.forget_identity(ctx.conversation_id)
                 state.awaiting = None
                 state.queue = []
                 turn.messages.append(say("identity.locked", attempts=MAX_VERIFY_ATTEMPTS))
@@ -253,6 +248,7 @@ class FollowUps:
                 state.awaiting = Awaiting(kind="identity")
                 turn.messages.append(say("identity.failed"))
             return True
+        self.privacy.forget_identity(ctx.conversation_id)
         state.verified_customer_id = result.customer_id
         state.awaiting = None
         turn.messages.append(say("identity.ok"))

@@ -9,6 +9,6 @@ normalised copy of the text whose offsets map back to the original. See docs/pii
 
 from sangdam.korean.pii.detector import apply_mask, detect, mask
 from sangdam.korean.pii.lexicon import placeholder
-from sangdam.korean.pii.models import Entity, MaskResult, PiiType
+from sangdam.korean.pii.models import PII_FIELDS, Entity, MaskResult, PiiType
 
-__all__ = ["Entity", "MaskResult", "PiiType", "apply_mask", "detect", "mask", "placeholder"]
+__all__ = ["PII_FIELDS", "Entity", "MaskResult", "PiiType", "apply_mask", "detect", "mask", "placeholder"]

@@ -19,6 +19,7 @@ _PRIORITY = {
     PiiType.PHONE: 4,
     PiiType.PASSPORT: 5,
     PiiType.ACCOUNT: 6,
+    PiiType.BIRTH_DATE: 7,
 }
 
 

@@ -19,6 +19,14 @@ class PiiType(StrEnum):
     PASSPORT = "passport"
     DRIVER_LICENSE = "driver_license"
     IMEI = "imei"
+    # The second identity factor. Not found by ``detect`` (dates stay readable in general): the privacy stage
+    # masks a date the customer gives to identify themselves (``sangdam.korean.extract.find_birth_date``).
+    BIRTH_DATE = "birth_date"
+
+
+# Record fields that hold personal data whatever their value looks like: traces mask them by name (a birth date
+# in a tool's arguments or result is an ordinary ISO date to the detector).
+PII_FIELDS: dict[str, PiiType] = {"birth_date": PiiType.BIRTH_DATE}
 
 
 class Entity(BaseModel):
