@@ -132,3 +132,43 @@ def test_a_new_request_while_identity_is_asked_still_routes(db_engine) -> None:
     conv = _ask(orch)
     other = orch.handle(conv, "그냥 상담사 연결해 주세요")
     assert "transfer_to_human" in [c.name for c in other.tool_calls if c.status == "proposed"]
+
+
+@pytest.mark.parametrize(
+    ("text", "birth"),
+    [("천구백팔십칠년 유월 이십일일", dt.date(1987, 6, 21)), ("시월 삼일 팔칠년생이에요", dt.date(1987, 10, 3)),
+     ("공일공 구천 공공공사 팔이년 팔월 삼십일", dt.date(1982, 8, 30))],
+)
+def test_irregular_month_names_and_a_year_in_words_after_a_spoken_phone_are_read(text: str, birth: dt.date) -> None:
+    assert extract_birth_date(text, today=TODAY) == birth
+
+
+def test_year_and_day_given_in_separate_messages_are_put_together(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = _ask(orch)
+    year = orch.handle(conv, "90년생이에요")
+    assert year.reply == say("identity.need_birth_day")
+    day = orch.handle(conv, "4월 12일이요")
+    assert day.reply == say("identity.need_phone")
+    done = orch.handle(conv, "010-2222-3333")
+    assert done.verified_customer_id == "C1"
+    customer_lines = [m["text"] for m in orch.transcript(conv) if m["role"] == "customer"]
+    assert customer_lines[1:3] == ["[생년월일#1]이에요", "[생년월일#2]이요"]
+
+
+def test_correcting_only_the_day_keeps_the_year_and_the_phone(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = _ask(orch)
+    assert orch.handle(conv, "010-2222-3333, 1990년 4월 13일").verified_customer_id is None
+    fixed = orch.handle(conv, "아 12일이요, 4월 12일")
+    assert fixed.verified_customer_id == "C1"
+
+
+def test_mobile_number_said_without_010_is_accepted_and_masked_when_asked(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = _ask(orch)
+    half = orch.handle(conv, "번호는 2222-3333이에요")
+    assert half.reply == say("identity.need_birth_date")
+    assert orch.handle(conv, "90년 4월 12일").verified_customer_id == "C1"
+    customer_lines = [m["text"] for m in orch.transcript(conv) if m["role"] == "customer"]
+    assert customer_lines[1] == "번호는 [전화번호#1]이에요"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
-from typing import Literal
 
 from sangdam.korean.normalize import normalize
 from sangdam.korean.numbers import read_number_word
@@ -26,7 +25,8 @@ _E = r"(?![0-9])"
 # A number before 년/월/일: figures, or a Sino-Korean number word (구팔, 구십팔, 천구백구십팔, 십이, 사) that is not
 # the end of another word.
 _YEAR = r"(?P<y>(?<![0-9])(?:\d{4}|\d{2})|(?<![가-힣])[공영일이삼사오육칠팔구십백천]{2,7})"
-_MONTH = r"(?P<m>(?<![0-9])\d{1,2}|(?<![가-힣])[일이삼사오육칠팔구십]{1,3})"
+_MONTH = r"(?P<m>(?<![0-9])\d{1,2}|(?<![가-힣])(?:[일이삼사오육칠팔구십]{1,3}|[유시](?=월)))"  # 유월 6, 시월 10
+_MONTH_WORDS = {"유": 6, "시": 10}
 _DAY = r"(?P<d>\d{1,2}|[일이삼사오육칠팔구십]{1,4})"
 _RRN_FRONT = re.compile(_B + r"(\d{6}) ?- ?([1-8])")
 _FULL = re.compile(_B + r"(?P<y>(?:19|20)\d{2}) ?(?:년|[-./]) ?(?P<m>\d{1,2}) ?(?:월|[-./]) ?(?P<d>\d{1,2})" + _E)
@@ -45,6 +45,7 @@ _YEAR_OF_BIRTH = re.compile(_YEAR + r" ?년 ?(?:도 ?)?생")
 _MONTH_DAY = re.compile(_MONTH + r" ?월 ?" + _DAY + r" ?일")
 _COMPACT8 = re.compile(_B + r"(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})" + _E)
 _COMPACT6 = re.compile(_B + r"(?P<y>\d{2})(?P<m>\d{2})(?P<d>\d{2})" + _E)
+_LOCAL_MOBILE = re.compile(r"(?<![0-9.\-/+])([2-9]\d{3}) ?[ .\-] ?(\d{4})(?![0-9]|[-./][0-9])")
 _PHONE_DIGITS = re.compile(r"(01[016789]|02|0[3-6][1-5]|070|050[2-8])(\d{3,4})(\d{4})")
 
 Span = tuple[int, int]
@@ -86,8 +87,12 @@ def _number(word: str | None) -> int | None:
     return read_number_word(word) if word else None
 
 
+def _month(word: str | None) -> int | None:
+    return _MONTH_WORDS.get(word or "") or _number(word)
+
+
 def _from_groups(year: str | None, month: str | None, day: str | None, today: dt.date) -> dt.date | None:
-    y, m, d = _number(year), _number(month), _number(day)
+    y, m, d = _number(year), _month(month), _number(day)
     if y is None or m is None or d is None or (y >= 100 and y < 1900):
         return None
     return _plausible(_full_year(y, today), m, d, today)
@@ -144,15 +149,49 @@ def extract_birth_date(text: str, *, today: dt.date | None = None) -> dt.date | 
     return found.date if found else None
 
 
-def partial_birth_date(text: str) -> Literal["year", "month_day"] | None:
-    """What an utterance that holds no whole birth date gives of one: only the year ("98년생") or only the
-    month and day ("12월 4일"); None when neither (used to tell the customer exactly what is missing)."""
-    norm = normalize(text).text
-    if _YEAR_OF_BIRTH.search(norm):
-        return "year"
-    if _MONTH_DAY.search(norm):
-        return "month_day"
-    return None
+@dataclass(frozen=True)
+class PartialBirthDate:
+    """Part of a birth date said on its own: the year ("98년생") or the month and day ("12월 4일"), with the
+    spans of the original text that spell it."""
+
+    year: int | None
+    month_day: tuple[int, int] | None
+    spans: tuple[Span, ...]
+
+
+def find_partial_birth_date(text: str, *, today: dt.date | None = None) -> PartialBirthDate | None:
+    """The year of birth ("98년생", "1998년도생") and/or a month and day ("12월 4일", "유월 이십일일") in an
+    utterance that holds no whole birth date; None when neither. The identity flow completes one with the
+    other, said in another message, and corrects a held birth date with it ("아 11월 3일이요")."""
+    today = _today(today)
+    norm = normalize(text)
+    year = month_day = None
+    spans: list[Span] = []
+    if (m := _YEAR_OF_BIRTH.search(norm.text)) and (y := _number(m.group("y"))) is not None:
+        full = _full_year(y, today)
+        if 1900 <= full <= today.year - MIN_AGE_YEARS:
+            year = full
+            spans.append((m.start(), m.end()))
+    if (m := _MONTH_DAY.search(norm.text)) is not None:
+        month, day = _month(m.group("m")), _number(m.group("d"))
+        if month and day and _plausible(2000, month, day, today):  # 2000 is a leap year: 2월 29일 is a day
+            month_day = (month, day)
+            spans.append((m.start(), m.end()))
+    if not spans:
+        return None
+    return PartialBirthDate(year=year, month_day=month_day, spans=tuple(norm.to_original(s, e) for s, e in sorted(spans)))
+
+
+def find_local_mobile(text: str) -> tuple[str, Span] | None:
+    """A mobile number said without its 010 ("9000-0001", "구천 공공공일"), as ``010-XXXX-XXXX`` with its span.
+
+    Only meaningful as the answer to "휴대폰 번호를 말씀해 주세요": elsewhere eight digits are many things. Both
+    halves are four digits apart by a space, dash or dot; the first does not start with 0 or 1 (no 1588-…)."""
+    norm = normalize(text)
+    m = _LOCAL_MOBILE.search(norm.text)
+    if m is None:
+        return None
+    return f"010-{m.group(1)}-{m.group(2)}", norm.to_original(m.start(), m.end())
 
 
 def canonical_phone(value: str) -> str | None:

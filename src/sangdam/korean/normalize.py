@@ -45,6 +45,8 @@ _TOKEN_RE = re.compile(rf"{_SPOKEN_ALT}|[0-9]|\s+|-|에")
 _HANGUL = re.compile(r"[가-힣]")
 # Syllables with a final consonant: after them a trailing 이 is usually the subject particle or copula
 # ("오육칠팔이에요"), not the digit 2.
+# Units after a number word that make it part of a date ("팔이년", "유월"), read by the date parser instead.
+_DATE_UNITS = frozenset("년월")
 _BATCHIM_DIGITS = frozenset("공영빵땡일삼육륙칠팔셋넷둘곱덟천백")
 
 # Particles and endings that attach to a number read out ("...오칠오요", "...팔로", "...삼입니다").
@@ -174,6 +176,9 @@ def _trim_run(text: str, s: int, e: int) -> list[tuple[str, int, int]]:
         # ("오육칠팔이에요", "팔이 맞아요") -- unless a copula follows it ("일이예요", "삼이입니다") or the group
         # is only as long as the one before it with the 이 ("오구공팔 삼공일이요": four and four).
         vowel_copula = glued and after[0] in "예야여입"
+        if glued and after[0] in _DATE_UNITS:  # "… 팔이년 팔월": a year or month said in words, not digits
+            parts.pop()
+            continue
         prev = [p for p in parts[:-1] if p[0] != "sep"]
         same_length = bool(prev) and _n_digits(text, prev[-1][1], prev[-1][2]) == _n_digits(text, ps, pe)
         if (

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sangdam.korean.extract import partial_birth_date
 from sangdam.korean.normalize import normalize
 from sangdam.korean.pii.validators import digits_of
 from sangdam.orchestrator import dialogue
@@ -29,13 +28,13 @@ NEW_REQUEST_CONFIDENCE = 0.7
 _NOT_TASKS = frozenset({"chitchat", "out_of_scope"})
 
 
-def prompt_key(held: HeldIdentity, partial: str | None, misses: int) -> str:
+def prompt_key(held: HeldIdentity, misses: int) -> str:
     """The template (``identity.*``) that asks for exactly what is still missing."""
     if held.phone and held.birth:  # both given, the check failed, nothing new since: which one is wrong?
         return "identity.need_correction"
-    if not held.birth and partial == "month_day":
+    if not held.birth and held.birth_month_day:
         return "identity.need_birth_year"
-    if not held.birth and partial == "year":
+    if not held.birth and held.birth_year:
         return "identity.need_birth_day"
     if misses >= MISSES_BEFORE_EXAMPLE:
         return "identity.missing_birth_date" if held.phone else "identity.missing_phone" if held.birth else "identity.missing_both"
@@ -64,16 +63,15 @@ def answer_without_attempt(turn: Turn, held: HeldIdentity, router: Any) -> bool:
     """Reply to an identity answer that cannot be verified yet. False: the message is a new request (the
     identity question is dropped and the message is routed; what was given stays held)."""
     state, text = turn.state, turn.ctx.text
-    partial = None if held.birth else partial_birth_date(text)
     misses = state.awaiting.misses if state.awaiting and state.awaiting.kind == "identity" else 0
     if held.in_last_message:
         misses = 0
     else:
-        if partial is None and (route := other_request(router, text)) is not None:
+        if (route := other_request(router, text)) is not None:
             turn.route = route
             state.awaiting = None
             return False
         misses += 1
     state.awaiting = Awaiting(kind="identity", misses=misses)
-    turn.messages.append(say(prompt_key(held, partial, misses)))
+    turn.messages.append(say(prompt_key(held, misses)))
     return True

@@ -7,13 +7,14 @@ A birth date given to identify oneself is masked like any PII (``[생년월일#1
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sangdam.korean.extract import canonical_phone, find_birth_date
+from sangdam.korean.extract import canonical_phone, find_birth_date, find_local_mobile, find_partial_birth_date
 from sangdam.korean.pii import Entity, PiiType
 from sangdam.korean.pii import mask as mask_pii
 from sangdam.korean.pii.lexicon import get_lexicon
@@ -32,6 +33,8 @@ class HeldIdentity:
 
     phone: str | None = None
     birth: dt.date | None = None
+    birth_year: int | None = None  # said on its own ("82년생"), waiting for the month and day
+    birth_month_day: tuple[int, int] | None = None  # said on its own ("8월 30일"), waiting for the year
     new_phone: bool = False
     new_birth: bool = False
     in_last_phone: bool = False
@@ -70,29 +73,29 @@ class Privacy:
         """Masked ``text``; a phone number or birth date in it is kept aside for identity verification.
 
         ``identifying``: the customer is not verified yet, so a date that can be a birth date is one (masked
-        and held). Otherwise only a date next to a birth-date word (생일, 생년월일, 년생 …) is.
+        and held), and so is part of one ("82년생", "8월 30일") or a mobile number said without 010. Otherwise
+        only a whole date next to a birth-date word (생일, 생년월일, 년생 …) is.
         """
         vault = self._vault(conversation_id)
-        birth = find_birth_date(text, today=today)
-        if birth is not None and not identifying and not _birth_words().search(text):
-            birth = None
-        extra = [
-            (Entity(type=PiiType.BIRTH_DATE, start=s, end=e, score=0.9), birth.date.isoformat())
-            for s, e in (birth.spans if birth else ())
-        ]
-        result = vault.mask_utterance(text, extra)
-        phone = None
+        with self._lock:
+            held = self._identity.setdefault(conversation_id, HeldIdentity())
+        found = _identity_parts(text, held, today, identifying)
+        result = vault.mask_utterance(text, found.entities)
+        phone = found.phone
         for ref in result.refs:
             entry = vault.resolve(ref)
             if entry.type is PiiType.PHONE:
                 phone = canonical_phone(entry.value) or phone
         with self._lock:
-            held = self._identity.setdefault(conversation_id, HeldIdentity())
-            held.in_last_phone, held.in_last_birth = phone is not None, birth is not None
+            held.in_last_phone, held.in_last_birth = phone is not None, found.birth_part
             if phone:
                 held.phone, held.new_phone = phone, True
-            if birth:
-                held.birth, held.new_birth = birth.date, True
+            if found.birth:
+                held.birth, held.new_birth = found.birth, True
+                held.birth_year = held.birth_month_day = None
+            else:
+                held.birth_year = found.year or held.birth_year
+                held.birth_month_day = found.month_day or held.birth_month_day
         return result.masked
 
     @staticmethod
@@ -126,3 +129,48 @@ class Privacy:
 
 def _birth_words() -> re.Pattern[str]:
     return get_lexicon().positive[PiiType.BIRTH_DATE]
+
+
+@dataclass
+class _Found:
+    """Identity parts read from one message, and the spans to mask that the PII detector does not report."""
+
+    entities: list[tuple[Entity, str]] = field(default_factory=list)
+    phone: str | None = None
+    birth: dt.date | None = None
+    year: int | None = None
+    month_day: tuple[int, int] | None = None
+
+    @property
+    def birth_part(self) -> bool:
+        return bool(self.birth or self.year or self.month_day)
+
+    def mask(self, pii_type: PiiType, spans: tuple[tuple[int, int], ...] | list[tuple[int, int]], canonical: str) -> None:
+        self.entities += [(Entity(type=pii_type, start=s, end=e, score=0.9), canonical) for s, e in spans]
+
+
+def _identity_parts(text: str, held: HeldIdentity, today: dt.date | None, identifying: bool) -> _Found:
+    """What ``text`` gives of a phone number and birth date, completing or correcting the ``held`` ones."""
+    found = _Found()
+    whole = find_birth_date(text, today=today)
+    if whole is not None and (identifying or _birth_words().search(text)):
+        found.birth = whole.date
+        found.mask(PiiType.BIRTH_DATE, whole.spans, whole.date.isoformat())
+    if not identifying:
+        return found
+    part = find_partial_birth_date(text, today=today) if whole is None else None
+    if part is not None:
+        found.year, found.month_day = part.year, part.month_day
+        base = held.birth
+        year = part.year or (base.year if base else held.birth_year)
+        month, day = part.month_day or ((base.month, base.day) if base else held.birth_month_day or (0, 0))
+        with contextlib.suppress(ValueError):
+            found.birth = dt.date(year, month, day) if year and month else None  # completed or corrected
+        found.mask(PiiType.BIRTH_DATE, part.spans, found.birth.isoformat() if found.birth else f"{part.year}:{part.month_day}")
+    # a number with its 010 left out; one the PII detector finds (the whole number) wins over it
+    if (local := find_local_mobile(text)) is not None:
+        (start, end), taken = local[1], [(ent.start, ent.end) for ent, _ in found.entities]
+        if all(end <= s or start >= e for s, e in taken):
+            found.phone = local[0]
+            found.mask(PiiType.PHONE, [local[1]], local[0])
+    return found
