@@ -87,23 +87,24 @@ def test_one_factor_is_kept_while_the_other_is_asked_for(db_engine) -> None:
     assert done.verified_customer_id == "C1"
 
 
-def test_correcting_a_wrong_birth_date_keeps_the_phone_given_before(db_engine) -> None:
+@pytest.mark.parametrize(
+    ("wrong", "fixed"),
+    [
+        # the birth date: the phone given a turn earlier is kept
+        ("010-2222-3333이고 생년월일은 1991년 4월 12일이에요", "아 죄송해요, 생일은 1990년 4월 12일이에요"),
+        # the phone: the birth date is kept
+        ("010-2222-3334, 1990년 4월 12일", "번호를 잘못 말했네요 010-2222-3333입니다"),
+        # only the day: the year and the phone are kept
+        ("010-2222-3333, 1990년 4월 13일", "아 12일이요, 4월 12일"),
+    ],
+)
+def test_correcting_one_part_keeps_what_was_given_before(db_engine, wrong: str, fixed: str) -> None:
     orch = orchestrator(db_engine)
     conv = _ask(orch)
-    wrong = orch.handle(conv, "010-2222-3333이고 생년월일은 1991년 4월 12일이에요")
-    assert wrong.verified_customer_id is None
-    fixed = orch.handle(conv, "아 죄송해요, 생일은 1990년 4월 12일이에요")
-    assert fixed.verified_customer_id == "C1"
-    assert "61,200원" in fixed.reply
-
-
-def test_correcting_a_wrong_phone_keeps_the_birth_date_given_before(db_engine) -> None:
-    orch = orchestrator(db_engine)
-    conv = _ask(orch)
-    wrong = orch.handle(conv, "010-2222-3334, 1990년 4월 12일")
-    assert wrong.verified_customer_id is None
-    fixed = orch.handle(conv, "번호를 잘못 말했네요 010-2222-3333입니다")
-    assert fixed.verified_customer_id == "C1"
+    assert orch.handle(conv, wrong).verified_customer_id is None
+    done = orch.handle(conv, fixed)
+    assert done.verified_customer_id == "C1"
+    assert "61,200원" in done.reply
 
 
 def test_after_two_unreadable_answers_the_bot_says_exactly_what_is_missing_with_an_example(db_engine) -> None:
@@ -154,14 +155,6 @@ def test_year_and_day_given_in_separate_messages_are_put_together(db_engine) -> 
     assert done.verified_customer_id == "C1"
     customer_lines = [m["text"] for m in orch.transcript(conv) if m["role"] == "customer"]
     assert customer_lines[1:3] == ["[생년월일#1]이에요", "[생년월일#2]이요"]
-
-
-def test_correcting_only_the_day_keeps_the_year_and_the_phone(db_engine) -> None:
-    orch = orchestrator(db_engine)
-    conv = _ask(orch)
-    assert orch.handle(conv, "010-2222-3333, 1990년 4월 13일").verified_customer_id is None
-    fixed = orch.handle(conv, "아 12일이요, 4월 12일")
-    assert fixed.verified_customer_id == "C1"
 
 
 def test_mobile_number_said_without_010_is_accepted_and_masked_when_asked(db_engine) -> None:
