@@ -60,7 +60,8 @@ def test_birth_date_is_masked_in_the_transfer_summary(db_engine) -> None:
     assert "[생년월일#1]" in transfer.args["summary"]
     _assert_no_birth_date(transfer.args["summary"])
     done = orch.handle(conv, "네")
-    _assert_no_birth_date(json.dumps(_without_timings([c.model_dump(mode="json") for c in done.tool_calls]), ensure_ascii=False))
+    calls = [c.model_dump(mode="json") for c in done.tool_calls]
+    _assert_no_birth_date(json.dumps(_without_timings(calls), ensure_ascii=False))
 
 
 def test_customer_record_birth_date_is_masked_in_traces(db_engine) -> None:

@@ -179,7 +179,8 @@ def find_partial_birth_date(text: str, *, today: dt.date | None = None) -> Parti
             spans.append((m.start(), m.end()))
     if not spans:
         return None
-    return PartialBirthDate(year=year, month_day=month_day, spans=tuple(norm.to_original(s, e) for s, e in sorted(spans)))
+    original = tuple(norm.to_original(s, e) for s, e in sorted(spans))
+    return PartialBirthDate(year=year, month_day=month_day, spans=original)
 
 
 def find_local_mobile(text: str) -> tuple[str, Span] | None:

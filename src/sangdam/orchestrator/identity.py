@@ -37,7 +37,8 @@ def prompt_key(held: HeldIdentity, misses: int) -> str:
     if not held.birth and held.birth_year:
         return "identity.need_birth_day"
     if misses >= MISSES_BEFORE_EXAMPLE:
-        return "identity.missing_birth_date" if held.phone else "identity.missing_phone" if held.birth else "identity.missing_both"
+        missing = "birth_date" if held.phone else "phone" if held.birth else "both"
+        return f"identity.missing_{missing}"
     return "identity.need_birth_date" if held.phone else "identity.need_phone" if held.birth else "identity.retry"
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sangdam.korean.extract import canonical_phone, find_birth_date, find_local_mobile, find_partial_birth_date
@@ -145,7 +146,7 @@ class _Found:
     def birth_part(self) -> bool:
         return bool(self.birth or self.year or self.month_day)
 
-    def mask(self, pii_type: PiiType, spans: tuple[tuple[int, int], ...] | list[tuple[int, int]], canonical: str) -> None:
+    def mask(self, pii_type: PiiType, spans: Sequence[tuple[int, int]], canonical: str) -> None:
         self.entities += [(Entity(type=pii_type, start=s, end=e, score=0.9), canonical) for s, e in spans]
 
 
@@ -166,7 +167,8 @@ def _identity_parts(text: str, held: HeldIdentity, today: dt.date | None, identi
         month, day = part.month_day or ((base.month, base.day) if base else held.birth_month_day or (0, 0))
         with contextlib.suppress(ValueError):
             found.birth = dt.date(year, month, day) if year and month else None  # completed or corrected
-        found.mask(PiiType.BIRTH_DATE, part.spans, found.birth.isoformat() if found.birth else f"{part.year}:{part.month_day}")
+        canonical = found.birth.isoformat() if found.birth else f"{part.year}:{part.month_day}"
+        found.mask(PiiType.BIRTH_DATE, part.spans, canonical)
     # a number with its 010 left out; one the PII detector finds (the whole number) wins over it
     if (local := find_local_mobile(text)) is not None:
         (start, end), taken = local[1], [(ent.start, ent.end) for ent, _ in found.entities]
