@@ -6,10 +6,16 @@ Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, select
 
+from sangdam.domain.conversation_models import Message
+from sangdam.domain.db import make_engine, session_scope
+from sangdam.domain.models import Bill, Line
 from server_support import served_world
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -19,9 +25,43 @@ TIMEOUT_MS = 60_000
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 
 
+@dataclass
+class World:
+    """A served test world: base URL, keys ("c": bound to C-C 박솔, "web": the shared web-chat key, "agent") and
+    the database, to check what was stored."""
+
+    base: str
+    keys: dict[str, str]
+    engine: Engine
+
+
+@contextmanager
+def world_at(path: Path, **options: int) -> Iterator[World]:
+    with served_world(path, **options) as (base, keys):
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            yield World(base, keys, engine)
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[tuple[str, dict[str, str]]]:  # noqa: ANN001
-    with served_world(tmp_path_factory.mktemp("browser") / "sangdam.db") as world:
+def served(tmp_path_factory) -> Iterator[World]:  # noqa: ANN001
+    with world_at(tmp_path_factory.mktemp("browser") / "sangdam.db") as world:
+        yield world
+
+
+@pytest.fixture()
+def fresh(tmp_path) -> Iterator[World]:  # noqa: ANN001
+    """A world of its own, for tests that change C-C's line."""
+    with world_at(tmp_path / "sangdam.db") as world:
+        yield world
+
+
+@pytest.fixture(scope="module")
+def limited(tmp_path_factory) -> Iterator[World]:  # noqa: ANN001
+    """Served with a small rate limit (30 requests a minute per subject)."""
+    with world_at(tmp_path_factory.mktemp("browser-limited") / "sangdam.db", rate_per_minute=30) as world:
         yield world
 
 
@@ -36,14 +76,30 @@ def browser():  # noqa: ANN201
         b.close()
 
 
-def open_chat(browser, base: str, key: str):  # noqa: ANN001, ANN201
-    page = browser.new_context(locale="ko-KR").new_page()
+def new_page(browser, *, width: int = 1280, height: int = 800, clock: bool = False):  # noqa: ANN001, ANN201
+    page = browser.new_context(locale="ko-KR", viewport={"width": width, "height": height}).new_page()
     page.set_default_timeout(TIMEOUT_MS)
+    if clock:  # timers under the test's control: a minute of an open page passes in no time
+        page.clock.install()
+    return page
+
+
+def open_chat(browser, base: str, key: str, **page_options: int):  # noqa: ANN001, ANN201
+    page = new_page(browser, **page_options)
     page.goto(f"{base}/chat")
     page.get_by_test_id("key").fill(key)
     page.get_by_test_id("login").click()
     page.wait_for_function("document.body.dataset.conversation")
     return page
+
+
+def open_console(browser, base: str, key: str, **page_options: int):  # noqa: ANN001, ANN201
+    console = new_page(browser, **page_options)
+    console.goto(f"{base}/console")
+    console.get_by_test_id("key").fill(key)
+    console.get_by_test_id("login").click()
+    console.get_by_test_id("conversations").wait_for()
+    return console
 
 
 def send(page, text: str) -> None:  # noqa: ANN001
@@ -54,8 +110,33 @@ def send(page, text: str) -> None:  # noqa: ANN001
     page.wait_for_function("!document.getElementById('send').disabled")
 
 
+def click_and_wait_for_reply(page, button) -> str:  # noqa: ANN001
+    bots = page.locator(".msg.bot").count()
+    button.click()
+    page.locator(".msg.bot").nth(bots).wait_for()
+    page.wait_for_function("!document.getElementById('send').disabled")
+    return page.locator(".msg.bot").last.inner_text()
+
+
+def conversation(page) -> str:  # noqa: ANN001
+    return page.evaluate("document.body.dataset.conversation")
+
+
+def stored(world: World, conv: str, role: str = "customer") -> list[str]:
+    with session_scope(world.engine) as s:
+        return list(s.scalars(select(Message.text).where(Message.conversation_id == conv, Message.role == role)
+                              .order_by(Message.idx)))
+
+
+def transfer_to_agent(page) -> None:  # noqa: ANN001
+    """The customer asks for a person and agrees: the bot transfers (mode human)."""
+    send(page, "상담원 연결해주세요")
+    click_and_wait_for_reply(page, page.get_by_test_id("confirm-yes"))
+    page.wait_for_function("document.body.dataset.mode === 'human'")
+
+
 def test_customer_activates_roaming_with_confirmation(browser, served) -> None:  # noqa: ANN001
-    base, keys = served
+    base, keys = served.base, served.keys
     ARTIFACTS.mkdir(exist_ok=True)
     page = open_chat(browser, base, keys["c"])
     send(page, "다음 주에 일본 가는데 로밍 켜주세요")
@@ -69,7 +150,7 @@ def test_customer_activates_roaming_with_confirmation(browser, served) -> None: 
 
 
 def test_customer_confirms_a_proposal_with_the_yes_button(browser, served) -> None:  # noqa: ANN001
-    base, keys = served
+    base, keys = served.base, served.keys
     page = open_chat(browser, base, keys["c"])
     send(page, "상담원 연결해주세요")
     bots = page.locator(".msg.bot").count()
@@ -79,17 +160,13 @@ def test_customer_confirms_a_proposal_with_the_yes_button(browser, served) -> No
 
 
 def test_agent_takes_over_and_the_customer_sees_the_agent_message(browser, served) -> None:  # noqa: ANN001
-    base, keys = served
+    base, keys = served.base, served.keys
     ARTIFACTS.mkdir(exist_ok=True)
     chat = open_chat(browser, base, keys["c"])
     send(chat, "요금 알려줘")
     conv = chat.evaluate("document.body.dataset.conversation")
 
-    console = browser.new_context(locale="ko-KR").new_page()
-    console.set_default_timeout(TIMEOUT_MS)
-    console.goto(f"{base}/console")
-    console.get_by_test_id("key").fill(keys["agent"])
-    console.get_by_test_id("login").click()
+    console = open_console(browser, base, keys["agent"])
     console.locator(f"#list [data-id='{conv}']").click()
     console.get_by_test_id("takeover").click()
     console.wait_for_function("document.body.dataset.mode === 'human'")
@@ -102,3 +179,196 @@ def test_agent_takes_over_and_the_customer_sees_the_agent_message(browser, serve
     chat.locator(".msg.agent").wait_for()  # the chat page polls for agent messages
     assert "상담사 김민수" in chat.locator(".msg.agent").last.inner_text()
     chat.screenshot(path=str(ARTIFACTS / "chat-agent-message.png"), full_page=True)
+
+
+# -- issue 10, item 2: a choice button leads to the preview, never straight to the booking ------------------------
+def test_pass_choice_button_shows_the_preview_and_books_only_after_yes(browser, fresh) -> None:  # noqa: ANN001
+    page = open_chat(browser, fresh.base, fresh.keys["c"])
+    send(page, "다음 주에 일본 가는데 로밍 켜주세요")
+    preview = click_and_wait_for_reply(page, page.get_by_test_id("choice").filter(has_text="아시아 5일"))
+    assert "19,800원" in preview and "진행할까요" in preview
+    assert page.get_by_test_id("confirm-yes").is_visible() and page.get_by_test_id("confirm-no").is_visible()
+    with session_scope(fresh.engine) as s:
+        line = s.get(Line, "L-C1")
+        assert (line.roaming_enabled, line.roaming_pass_id) == (False, None)  # nothing booked yet
+        assert s.scalars(select(Bill).where(Bill.customer_id == "C-C")).all() == []  # nothing charged
+    done = click_and_wait_for_reply(page, page.get_by_test_id("confirm-yes"))
+    assert "로밍을 켰습니다" in done
+    with session_scope(fresh.engine) as s:
+        line = s.get(Line, "L-C1")
+        assert (line.roaming_enabled, line.roaming_pass_id) == (True, "R-ASIA5")
+
+
+# -- issue 10, item 4: open chats on one shared key never starve each other's sends --------------------------------
+def test_open_chats_on_one_shared_key_can_all_still_send(browser, limited) -> None:  # noqa: ANN001
+    pages = [open_chat(browser, limited.base, limited.keys["web"], clock=True) for _ in range(4)]
+    for page in pages:  # each page stays open a minute (the old page polled 40 times in it)
+        page.clock.run_for(60_000)
+    for page in pages:
+        page.get_by_test_id("text").fill("요금 알려줘")
+        page.get_by_test_id("send").click()
+    for page in pages:
+        page.wait_for_function("document.querySelector('.msg.bot') || "
+                               "(document.getElementById('error').textContent && !document.getElementById('send').disabled)")
+        assert page.locator("#error").inner_text() == ""
+        assert page.locator(".msg.bot").count() == 1 and page.get_by_test_id("text").input_value() == ""
+        assert stored(limited, conversation(page)) == ["요금 알려줘"]
+
+
+def test_a_send_that_keeps_failing_leaves_its_text_in_the_box(browser, served) -> None:  # noqa: ANN001
+    page = open_chat(browser, served.base, served.keys["c"], clock=True)
+    attempts: list[str] = []
+
+    def unavailable(route) -> None:  # noqa: ANN001
+        attempts.append(route.request.headers.get("idempotency-key", ""))
+        route.fulfill(status=503, content_type="application/json",
+                      body='{"error": {"code": "internal", "message": "down", "message_ko": "일시적인 오류가 발생했습니다."}}')
+
+    page.route("**/messages", unavailable)
+    page.get_by_test_id("text").fill("이번 달 요금 알려주세요")
+    page.get_by_test_id("send").click()
+    for n in range(1, 5):  # each failure is retried after a back-off (the page's clock skips the wait)
+        page.wait_for_function(f"document.getElementById('error').textContent.includes('({n}/4)')", timeout=5_000)
+        page.clock.run_for(20_000)
+    page.wait_for_function("!document.getElementById('send').disabled")
+    assert page.get_by_test_id("text").input_value() == "이번 달 요금 알려주세요"
+    assert page.locator(".msg.customer").count() == 0 and "다시 보내 주세요" in page.locator("#error").inner_text()
+    assert len(attempts) == 5 and len(set(attempts)) == 1  # one message, retried under one idempotency key
+    assert stored(served, conversation(page)) == []
+
+
+def test_a_send_whose_answer_was_lost_is_retried_and_stored_once(browser, served) -> None:  # noqa: ANN001
+    page = open_chat(browser, served.base, served.keys["c"], clock=True)
+    first = []
+
+    def lose_first_answer(route) -> None:  # noqa: ANN001
+        if not first:
+            first.append(route.fetch())  # the server stores and answers it ...
+            route.abort("connectionreset")  # ... but the answer never reaches the page
+        else:
+            route.continue_()
+
+    page.route("**/messages", lose_first_answer)
+    page.get_by_test_id("text").fill("데이터 얼마나 남았어요?")
+    page.get_by_test_id("send").click()
+    page.wait_for_function("document.getElementById('error').textContent.includes('(1/4)')", timeout=5_000)
+    page.clock.run_for(5_000)
+    page.locator(".msg.bot").first.wait_for()
+    page.wait_for_function("!document.getElementById('send').disabled")
+    assert [t.strip() for t in page.locator(".msg.customer").all_inner_texts()] == ["데이터 얼마나 남았어요?"]
+    assert page.locator(".msg.bot").count() == 1 and page.get_by_test_id("text").input_value() == ""
+    assert stored(served, conversation(page)) == ["데이터 얼마나 남았어요?"]
+    assert len(stored(served, conversation(page), "bot")) == 1
+
+
+# -- issue 10, item 11: the web UI ---------------------------------------------------------------------------------
+WORDS_SPLIT_ACROSS_LINES = """() => {
+  const split = [];
+  for (const body of document.querySelectorAll('.msg .body')) {
+    const node = body.firstChild; if (!node) continue;
+    let at = 0;
+    for (const word of node.textContent.split(/(\\s+)/)) {
+      if (word.trim()) {
+        const r = document.createRange(); r.setStart(node, at); r.setEnd(node, at + word.length);
+        if (new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size > 1) split.push(word);
+      }
+      at += word.length;
+    }
+  }
+  return split;
+}"""
+
+LINES_OF_TEXT = """(el) => {
+  const r = document.createRange(); r.selectNodeContents(el);
+  return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size;
+}"""
+
+
+def test_korean_words_wrap_between_words_never_inside_one(browser, served) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = open_chat(browser, served.base, served.keys["c"], width=390, height=844)
+    send(page, "로밍 요금제 알려주세요")
+    send(page, "이번 달 데이터 사용량이랑 요금제 혜택을 자세하게 설명해 주시겠어요? 해외 출장이 잦아서 궁금합니다")
+    assert page.locator(".msg.bot").last.evaluate(LINES_OF_TEXT) > 2  # long enough to wrap
+    page.screenshot(path=str(ARTIFACTS / "chat-390-wrapping.png"), full_page=True)
+    assert page.evaluate(WORDS_SPLIT_ACROSS_LINES) == []
+
+
+def test_customer_sees_their_own_number_after_reload_while_stored_copies_stay_masked(browser, served) -> None:  # noqa: ANN001
+    typed = "제 번호는 010-5555-6666이고 생일은 1995년 5월 5일이에요"
+    page = open_chat(browser, served.base, served.keys["web"])
+    send(page, typed)
+    conv = conversation(page)
+    page.reload()
+    page.wait_for_function("document.body.dataset.conversation && document.querySelector('.msg.customer')")
+    assert page.locator(".msg.customer").first.inner_text() == typed
+    assert all("010-5555-6666" not in t for t in stored(served, conv))  # masked at rest
+    console = open_console(browser, served.base, served.keys["agent"])
+    console.locator(f"#list [data-id='{conv}']").click()
+    console.locator("#messages .msg.customer").first.wait_for()
+    assert "010-5555-6666" not in console.locator("#messages .msg.customer").first.inner_text()  # masked for others
+
+
+def test_console_cards_show_the_customer_name_waiting_time_and_last_activity(browser, served) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    chat = open_chat(browser, served.base, served.keys["c"])
+    transfer_to_agent(chat)
+    waiting = conversation(chat)
+    anonymous = open_chat(browser, served.base, served.keys["web"])
+    send(anonymous, "요금제 종류 알려주세요")
+    console = open_console(browser, served.base, served.keys["agent"], width=1024, height=768)
+    card = console.locator(f"#queue [data-id='{waiting}']")
+    card.wait_for()
+    assert card.get_by_test_id("customer-name").inner_text() == "박솔"
+    assert card.get_by_test_id("waiting").inner_text().startswith("대기 ")
+    assert card.get_by_test_id("last-activity").inner_text().startswith("마지막 활동 ")
+    unverified = console.locator(f"#list [data-id='{conversation(anonymous)}']")
+    assert unverified.get_by_test_id("customer-name").inner_text() == "미확인 고객"
+    assert unverified.get_by_test_id("waiting").count() == 0  # the bot is answering: nobody waits
+    console.screenshot(path=str(ARTIFACTS / "console-1024-cards.png"), full_page=True)
+
+
+def test_console_header_buttons_stay_on_one_line_at_1024px(browser, served) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    chat = open_chat(browser, served.base, served.keys["c"])
+    send(chat, "요금 알려줘")
+    console = open_console(browser, served.base, served.keys["agent"], width=1024, height=768)
+    console.locator(f"#list [data-id='{conversation(chat)}']").click()
+    console.wait_for_function("document.body.dataset.mode === 'bot'")
+    header = console.get_by_test_id("conversation-header")
+    for element in [*header.locator("button").all(), header.get_by_test_id("mode")]:
+        assert element.evaluate(LINES_OF_TEXT) == 1, element.inner_text()
+    box, section = header.bounding_box(), console.locator("section.transcript").bounding_box()
+    assert box["x"] + box["width"] <= section["x"] + section["width"] + 1  # nothing spills out of the column
+    console.screenshot(path=str(ARTIFACTS / "console-1024.png"))
+
+
+def test_customer_is_told_when_an_agent_joins_after_a_bot_transfer(browser, served) -> None:  # noqa: ANN001
+    chat = open_chat(browser, served.base, served.keys["c"])
+    transfer_to_agent(chat)
+    console = open_console(browser, served.base, served.keys["agent"])
+    console.locator(f"#queue [data-id='{conversation(chat)}']").click()
+    console.wait_for_function("document.body.dataset.mode === 'human'")
+    console.get_by_test_id("agent-text").fill("안녕하세요, 상담사 이하늘입니다.")
+    console.get_by_test_id("agent-send").click()
+    chat.locator(".msg.agent").wait_for()
+    lines = chat.locator(".msg.system, .msg.agent").all_inner_texts()
+    assert any("상담사가 연결되었습니다" in t for t in lines[:-1]) and "이하늘" in lines[-1]
+    assert sum("상담사가 연결되었습니다" in t for t in lines) == 1
+
+
+def test_suggested_reply_answers_the_question_the_customer_asked_while_waiting(browser, served) -> None:  # noqa: ANN001
+    chat = open_chat(browser, served.base, served.keys["c"])
+    transfer_to_agent(chat)
+    chat.get_by_test_id("text").fill("기다리는 동안 궁금한데 데이터 얼마나 남았어요?")
+    chat.get_by_test_id("send").click()
+    chat.wait_for_function("!document.getElementById('send').disabled && document.getElementById('text').value === ''")
+    reference = open_chat(browser, served.base, served.keys["c"])  # what the bot answers to the same question
+    send(reference, "데이터 얼마나 남았어요?")
+    answer = reference.locator(".msg.bot").last.inner_text().replace("AI 상담원", "").strip()
+    console = open_console(browser, served.base, served.keys["agent"])
+    console.locator(f"#queue [data-id='{conversation(chat)}']").click()
+    first = console.locator("#suggestions button").first
+    first.wait_for()
+    assert first.inner_text().split("\n")[0] in answer and "GB" in first.inner_text()
+    assert not any("이용해 주셔서 감사합니다" in t for t in console.locator("#suggestions button").all_inner_texts())
