@@ -137,14 +137,54 @@ def test_questions_and_pauses_keep_the_proposal_pending(orch: Orchestrator, ques
     assert _line(orch).data_refill_gb == 2
 
 
-def test_another_request_never_runs_the_pending_write(orch: Orchestrator) -> None:
+@pytest.mark.parametrize("other", ["이번 달 요금 얼마 나왔는지 알려주세요", "네 그리고 요금도 알려주세요"])
+def test_a_question_about_something_else_is_answered_and_the_write_stays_pending(orch: Orchestrator, other: str) -> None:
     conv = orch.start_conversation(customer_id="C1")
     orch.handle(conv, "데이터 2기가 충전해줘")
-    other = orch.handle(conv, "이번 달 요금 얼마 나왔는지 알려주세요")
+    answered = orch.handle(conv, other)
+    assert not _written(answered, "refill_data")
+    assert _line(orch).data_refill_gb == 0
+    assert "61,200원" in answered.reply
+    assert "아직 진행하지 않았습니다" in answered.reply and _pending_arg(answered, "gb") == 2
+    done = orch.handle(conv, "네")
+    assert _written(done, "refill_data")
+
+
+def test_another_task_cancels_the_pending_write_and_says_so(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    other = orch.handle(conv, "일본 로밍 켜주세요")
     assert not _written(other, "refill_data")
     assert _line(orch).data_refill_gb == 0
-    assert "61,200원" in other.reply
-    assert other.pending_action is None and "진행하지 않았습니다" in other.reply  # cancelled, and said so
+    assert "진행하지 않았습니다" in other.reply
+    assert other.pending_action is not None and other.pending_action["intent"] == "roaming.enable"
+
+
+@pytest.mark.parametrize("decline", ["취소", "아니 됐어", "no thanks", "취소할게요"])
+def test_a_plain_decline_is_only_a_decline(orch: Orchestrator, decline: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    declined = orch.handle(conv, decline)
+    assert not _written(declined, "refill_data")
+    assert declined.pending_action is None
+    assert declined.via == "dialogue" and declined.intents == []  # not routed as a new request ("취소" ≠ roaming off)
+    assert not [c for c in declined.tool_calls if c.status == "proposed"]
+
+
+@pytest.mark.parametrize("yes", ["yes please", "ㅇㅋ", "ㄱㄱ", "응 그렇게 해", "네 알겠어요 진행해 주세요", "sure"])
+def test_informal_yes_confirms(orch: Orchestrator, yes: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    done = orch.handle(conv, yes)
+    assert _written(done, "refill_data"), done.reply
+
+
+def test_naming_the_proposed_value_after_a_marker_asks_again(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해줘")
+    again = orch.handle(conv, "충전해주세요 3기가 말고 2기가")
+    assert not _written(again, "refill_data")
+    assert _pending_arg(again, "gb") == 2 and "진행할까요" in again.reply
 
 
 def test_declining_with_a_changed_mind_runs_nothing(orch: Orchestrator) -> None:

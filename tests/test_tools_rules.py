@@ -220,6 +220,17 @@ def test_downgrade_during_selective_discount_charges_payback(world):
     assert current_bill(world).items == [{"name": "선택약정 할인 반환금 (요금제 변경)", "amount": 55000}]
 
 
+def test_downgrade_taking_effect_after_the_contract_ends_owes_no_payback(world):
+    # contract ends 2026-11-30, the next-cycle change applies 2026-12-01: the discount is no longer owed back
+    update(world, Line, "L-A1", contract_end=dt.date(2026, 11, 30))
+    result = run(world, "change_plan", line_id="L-A1", plan_id="P-5G-LITE")
+    assert result.effective == "next_cycle" and result.switch_cost_krw == 0
+    assert current_bill(world) is None or current_bill(world).items == []
+    # applied today, inside the contract, the payback is still owed
+    update(world, Line, "L-A1", pending_plan_id=None)
+    assert run(world, "change_plan", line_id="L-A1", plan_id="P-5G-LITE", effective="immediate").switch_cost_krw > 0
+
+
 def test_change_plan_only_on_active_lines(world):
     assert refused(world, "change_plan", "C-B", line_id="L-B1", plan_id="P-LTE-PLUS").code == "line_not_active"
     assert get(world, Line, "L-B1").plan_id == "P-LTE-BASIC"

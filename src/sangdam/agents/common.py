@@ -60,8 +60,9 @@ def confirm(ctx: AgentContext, step: Step, calls: list[tuple[str, dict[str, Any]
     return Outcome(messages=[summary], proposal=pending)
 
 
-# Arguments of a proposed call that a customer can correct by naming a new value, and the step slot each fills.
-CORRECTABLE_ARGS = ("line_id", "gb", "plan_id", "pass_id", "effective")
+# Arguments of a proposed call that are also step slots of the same name: a re-proposal carries them over
+# (``mentioned_args`` reads new values for all but the suspension reason).
+SLOT_ARGS = ("line_id", "gb", "plan_id", "pass_id", "effective", "reason")
 
 
 def mentioned_args(args: dict[str, Any], text: str, ctx: AgentContext) -> dict[str, Any]:

@@ -30,7 +30,7 @@ def _has_any(text: str, cues: Iterable[str]) -> bool:
 
 _NEG_OVERRIDE = re.compile(r"(안\s*(해|할|돼|되)|하지\s*마|취소|아니|싫|됐어|그만|필요\s*없)")
 # A leading short answer ("네", "네, 그걸로요", "응 해줘"); inside a sentence these syllables mean other things.
-_SHORT_YES = re.compile(r"^(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ok|okay|yes|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜)(?=$|[\s.,!~?요])", re.I)
+_SHORT_YES = re.compile(r"^(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ㄱㄱ|고고|ok|okay|yes|yep|yeah|sure|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜)(?=$|[\s.,!~?요])", re.I)
 
 
 def is_negative(text: str) -> bool:
@@ -55,8 +55,9 @@ def leads_with_yes(text: str) -> bool:
     return not is_negative(text) and bool(_SHORT_YES.match(text.strip()))
 
 
-_YES_NO = (r"(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ok|okay|yes|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜|알겠어요|알겠습니다"
-           r"|알았어요?|아니요?|아니오|아뇨|괜찮아요|괜찮습니다|됐어요|됐습니다)")
+_YES_NO = (r"(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ㄱㄱ|고고|ok|okay|yes|yep|yeah|sure|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜"
+           r"|알겠어요|알겠습니다|알았어요?|아니요?|아니오|아뇨|괜찮아요|괜찮습니다|됐어요?|됐습니다|no|nope|싫어요?|싫습니다"
+           r"|취소|그만|안\s*할래요?|안\s*할게요|안\s*해요?|필요\s*없어요?)")
 _GENERIC_TAIL = (r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*(해\s*)?"
                  r"(주세요|줘요?|주십시오|드려요|드릴게요|할게요|할께요|합니다|드립니다|요)?[\s.,!~?]*$")
 

@@ -228,9 +228,9 @@ class Orchestrator(FollowUps):
         if proposals:
             state.pending = proposals[0].model_copy(update={"then": proposals[1:]})
             turn.messages.extend(proposal_messages)
-            if not state.pending.choices:
-                turn.messages.append(say("confirm.question"))
         self._proactive(turn)
+        if proposals and not state.pending.choices:  # the question the customer answers comes last
+            turn.messages.append(say("confirm.question"))
 
     # -- personalisation ------------------------------------------------------------------------------------
     def _remember_preferences(self, turn: Turn) -> None:

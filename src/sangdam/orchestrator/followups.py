@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sangdam.agents.common import CORRECTABLE_ARGS, mentioned_args
+from sangdam.agents.common import SLOT_ARGS, mentioned_args
 from sangdam.orchestrator import dialogue, identity
 from sangdam.orchestrator.format import say
+from sangdam.orchestrator.intents import NON_TASK_INTENTS
+from sangdam.orchestrator.planner import plan
 from sangdam.orchestrator.state import Awaiting, PendingAction, Step
 from sangdam.orchestrator.turn import Turn
 from sangdam.orchestrator.types import ToolCallRecord
@@ -20,6 +22,9 @@ from sangdam.tools.base import ToolError
 MAX_VERIFY_ATTEMPTS = 3
 # A message routed to another task with at least this confidence is a new request, not a "yes".
 OTHER_REQUEST_CONFIDENCE = 0.7
+# Requests that only read: asked while a proposal waits, they are answered and the proposal stays pending.
+READ_ONLY_INTENTS = frozenset({"billing.inquiry", "plan.info", "plan.recommend", "data.usage", "roaming.info",
+                               "contract.info", "policy.question"})
 
 
 class FollowUps:
@@ -53,28 +58,55 @@ class FollowUps:
         changes = self._corrections(turn, pending, instead)
         if changes:
             return self._repropose(turn, pending, changes, instead)
+        if takes_back and self._restates(turn, pending, instead):  # "3기가 말고 2기가요" with 2 GB proposed
+            return self._keep_pending(turn, pending, "confirm.same")
+        negative = takes_back or dialogue.is_negative(text)
+        about = dialogue.is_question(text) and self._about_proposal(text)  # "충전하면 얼마예요?"
+        other = None if about else self._other_tasks(turn, pending)
+        if other is not None and other.confidence >= OTHER_REQUEST_CONFIDENCE:
+            turn.route = other
+            if negative:  # "아니요, 요금이나 알려 주세요"
+                return self._cancel_for_other_request(turn, said="confirm.declined")
+            return self._other_request(turn, pending)
         if dialogue.asks_to_wait(text):
             return self._keep_pending(turn, pending, "confirm.hold")
         if dialogue.is_question(text):
-            if not self._about_proposal(text) and self._routes_elsewhere(turn, pending):
-                return self._cancel_for_other_request(turn)
             return self._keep_pending(turn, pending, "confirm.not_yet")
-        if takes_back or dialogue.is_negative(text):
-            if self._routes_elsewhere(turn, pending):  # "아니요, 요금이나 알려 주세요"
-                return self._cancel_for_other_request(turn, said="confirm.declined")
+        if negative:
             return self._decline(turn)
         if dialogue.is_short_answer(text):
             return self._confirm(turn, pending)
-        # Without a leading "네", any sign of another task makes an affirmative-sounding message ambiguous.
-        bar = OTHER_REQUEST_CONFIDENCE if dialogue.leads_with_yes(text) else 0.0
-        if self._routes_elsewhere(turn, pending, min_confidence=bar):
-            if turn.route is not None and turn.route.confidence >= OTHER_REQUEST_CONFIDENCE:
-                return self._cancel_for_other_request(turn)
-            turn.route = None  # unsure what else they want: ask again rather than guess either way
+        # A sign of another task, even an unsure one, makes an agreement without a leading "네" ambiguous.
+        if other is not None and not dialogue.leads_with_yes(text):
             return self._keep_pending(turn, pending, "confirm.unclear")
         if dialogue.is_affirmative(text):
             return self._confirm(turn, pending)
         return self._keep_pending(turn, pending, "confirm.unclear")
+
+    def _restates(self, turn: Turn, pending: PendingAction, instead: str) -> bool:
+        """Whether ``instead`` names values, all of them the ones already proposed."""
+        for part in _parts(pending):
+            if part.calls:
+                turn.ctx.allowed = frozenset(self.agents[part.agent].tools)
+                if mentioned_args(part.calls[0].args, instead, turn.ctx):
+                    return True  # named, and (no correction was found) equal to the proposal
+        return False
+
+    def _other_request(self, turn: Turn, pending: PendingAction) -> bool:
+        """A different request while a proposal waits. Questions that only read (a bill, usage, a rule) are
+        answered and the proposal stays pending; another task cancels it, explicitly."""
+        assert turn.route is not None
+        if not READ_ONLY_INTENTS.issuperset(i for i in turn.route.intents if i not in NON_TASK_INTENTS):
+            return self._cancel_for_other_request(turn)
+        queued, turn.state.pending = turn.state.queue, None
+        self._run_steps(turn, plan(list(turn.route.intents), turn.ctx.text))
+        if turn.state.pending is None and not turn.state.awaiting:
+            turn.state.pending = pending
+            turn.state.queue = [*turn.state.queue, *queued]
+            return self._keep_pending(turn, pending, "confirm.still_waiting")
+        self._record_declined(turn, _parts(pending))  # the answer asks something itself: one question at a time
+        turn.messages.append(say("confirm.dropped"))
+        return True
 
     def _confirm(self, turn: Turn, pending: PendingAction) -> bool:
         state = turn.state
@@ -132,7 +164,7 @@ class FollowUps:
         steps = []
         for i, part in enumerate(parts):
             step = part.step or Step(agent=part.agent, intent=part.intent)
-            args = {k: v for call in part.calls[:1] for k, v in call.args.items() if k in CORRECTABLE_ARGS}
+            args = {k: v for call in part.calls[:1] for k, v in call.args.items() if k in SLOT_ARGS}
             update: dict[str, Any] = {"slots": {**step.slots, **args, **changes.get(i, {})}}
             if i in changes and instead.strip():
                 update["text"] = instead.strip()
@@ -165,17 +197,14 @@ class FollowUps:
         """A question about doing the proposed thing ("충전하면 얼마예요?", "네 근데 언제 적용돼요?")."""
         return dialogue.leads_with_yes(text) or dialogue.mentions_proposal(text)
 
-    def _routes_elsewhere(self, turn: Turn, pending: PendingAction, min_confidence: float = OTHER_REQUEST_CONFIDENCE) -> bool:
-        """Whether the message asks for a task other than the proposal's (the route is kept for the turn)."""
+    def _other_tasks(self, turn: Turn, pending: PendingAction) -> Any:
+        """The route of the message when it names a task other than the proposal's (any confidence), else None."""
         if dialogue.is_short_answer(turn.ctx.text):
-            return False
+            return None
         route = self.router.route(turn.ctx.text)
-        tasks = [i for i in route.intents if i not in ("chitchat", "out_of_scope")]
+        tasks = [i for i in route.intents if i not in NON_TASK_INTENTS]
         related = {p.intent for p in _parts(pending)}
-        if tasks and route.confidence >= min_confidence and not related.issuperset(tasks):
-            turn.route = route
-            return True
-        return False
+        return route if tasks and not related.issuperset(tasks) else None
 
     def _cancel_for_other_request(self, turn: Turn, said: str = "confirm.dropped") -> bool:
         """Another request: the proposal is cancelled, explicitly, and the message is routed as new."""

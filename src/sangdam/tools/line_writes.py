@@ -46,6 +46,7 @@ def plan_change_plan(session: Session, ctx: ToolContext, args: ChangePlanArgs) -
             {"plan_name": new.name, "effective_date": policy.next_cycle_start(ctx.today)},
         )
     immediate = args.effective == "immediate"
+    effective_date = ctx.today if immediate else policy.next_cycle_start(ctx.today)
     return {
         "line_id": line.id,
         "line_number": line.number,
@@ -56,11 +57,12 @@ def plan_change_plan(session: Session, ctx: ToolContext, args: ChangePlanArgs) -
         "new_plan_name": new.name,
         "new_monthly_fee_krw": new.monthly_fee,
         "effective": args.effective,
-        "effective_date": ctx.today if immediate else policy.next_cycle_start(ctx.today),
+        "effective_date": effective_date,
         "prorated_charge_krw": policy.prorated_difference(line.plan.monthly_fee, new.monthly_fee, ctx.today)
         if immediate
         else 0,
-        "switch_cost_krw": switch_cost(line, new, ctx.today),
+        # owed only if the contract still runs when the change takes effect ("약정 끝나면 바꿔 주세요")
+        "switch_cost_krw": switch_cost(line, new, ctx.today, effective_date),
         "replaces_pending_plan_id": line.pending_plan_id,
     }
 

@@ -88,7 +88,7 @@ def recommend_plans(session: Session, ctx: ToolContext, args: LineArgs) -> Recom
         if not fits(plan) or (current_fits and plan.monthly_fee >= current.monthly_fee):
             continue
         saving = current.monthly_fee - plan.monthly_fee
-        cost = switch_cost(line, plan, ctx.today)
+        cost = switch_cost(line, plan, ctx.today, policy.next_cycle_start(ctx.today))  # changes apply next cycle by default
         recommendations.append(
             PlanRecommendation(
                 plan=plan_info(plan),

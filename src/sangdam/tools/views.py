@@ -77,8 +77,11 @@ def termination_amounts(line: Line, today: dt.date) -> tuple[int, int]:
     )
 
 
-def switch_cost(line: Line, new_plan: Plan, today: dt.date) -> int:
-    """Discount payback due if ``line`` moved to ``new_plan`` today (see ``policy.plan_change_payback``)."""
+def switch_cost(line: Line, new_plan: Plan, today: dt.date, effective: dt.date) -> int:
+    """Discount payback due if ``line`` moves to ``new_plan`` on ``effective`` (see ``policy.plan_change_payback``,
+    reckoned as of ``today``): nothing when the contract has ended by the day the change takes effect."""
+    if line.contract_end is not None and line.contract_end < effective:
+        return 0
     return policy.plan_change_payback(
         contract_kind=line.contract_kind,
         contract_start=line.contract_start,
