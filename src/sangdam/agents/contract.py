@@ -25,7 +25,8 @@ class ContractAgent(Agent):
             args = {"line_id": line["id"]}
             ctx.propose("request_cancellation", **args)
             summary = say("contract.cancel_proposal", total=won(c.early_termination_total_krw))
-            return confirm(ctx, step, [("request_cancellation", args)], "\n".join([*_describe(c), summary]))
+            # the proposal states the total: the early-termination sentence would say it twice
+            return confirm(ctx, step, [("request_cancellation", args)], "\n".join([*_describe(c, etf=False), summary]))
         return Outcome(messages=_describe(c))
 
     def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
@@ -36,7 +37,8 @@ class ContractAgent(Agent):
         return Outcome(messages=[say("contract.cancel_done", ticket=r.ticket_id)], handoff=r.handed_off)
 
 
-def _describe(c: Any) -> list[str]:
+def _describe(c: Any, *, etf: bool = True) -> list[str]:
+    """The contract in sentences; the instalment left is stated once (the early-termination sentence refers to it)."""
     out: list[str] = []
     if c.contract_kind == "none" and not c.device_installment_left_krw:
         return [say("contract.none")]
@@ -48,8 +50,14 @@ def _describe(c: Any) -> list[str]:
             out.append(say("contract.ending_soon", days=c.days_to_end))
     if c.device_installment_left_krw:
         out.append(say("contract.installment", device=c.device_model or "", left=won(c.device_installment_left_krw)))
-    if c.early_termination_total_krw:
-        out.append(say("contract.etf", payback=won(c.discount_payback_krw), installment=won(c.device_installment_left_krw), total=won(c.early_termination_total_krw)))
+    if not etf:
+        return out
+    if c.discount_payback_krw and c.device_installment_left_krw:
+        out.append(say("contract.etf", payback=won(c.discount_payback_krw), total=won(c.early_termination_total_krw)))
+    elif c.discount_payback_krw:  # one part only: its amount is the total, said once
+        out.append(say("contract.etf_payback_only", payback=won(c.discount_payback_krw)))
+    elif c.device_installment_left_krw:
+        out.append(say("contract.etf_installment_only"))
     else:
         out.append(say("contract.etf_none"))
     return out

@@ -77,10 +77,10 @@ class TechSupportAgent(Agent):
             reason = say(f"line.reasons.{diag.suspend_reason}") if diag.suspend_reason else ""
             messages = [say(f"tech.found.{finding}", reason=reason)]
             if diag.overdue_bills:
-                messages.append(say("tech.found.overdue_bill", amount=won(sum(b.amount_krw for b in diag.overdue_bills))))
+                messages.append(say("tech.found.overdue_bill", amount=won(_overdue_total(diag, ctx))))
             return Outcome(messages=messages)
         if finding == "overdue_bill":
-            return Outcome(messages=[say("tech.found.overdue_bill", amount=won(sum(b.amount_krw for b in diag.overdue_bills)))])
+            return Outcome(messages=[say("tech.found.overdue_bill", amount=won(_overdue_total(diag, ctx)))])
         if finding == "outage_in_area":
             outage = diag.outages[0]
             expected = say("tech.found.outage_expected", when=format_value("at", outage.expected_end)) if outage.expected_end else ""
@@ -127,6 +127,12 @@ class TechSupportAgent(Agent):
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
         return Outcome(messages=[say("tech.ticket_done", ticket=results[0].ticket_id)])
+
+
+def _overdue_total(diag: Any, ctx: AgentContext) -> int:
+    total = sum(b.amount_krw for b in diag.overdue_bills)
+    ctx.blackboard.add_fact({"overdue_total_krw": total})  # a sum of tool amounts, computed in code
+    return total
 
 
 def _device_step(flow: dict[str, Any], index: int) -> str:

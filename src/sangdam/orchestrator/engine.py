@@ -242,15 +242,18 @@ class Orchestrator(FollowUps):
             turn.messages.append(say("preferences.saved", channel=say(f"preferences.channels.{prefs['contact_channel']}")))
 
     def _proactive(self, turn: Turn) -> None:
-        from sangdam.personalization.notices import proactive_notices
+        from sangdam.personalization.notices import proactive_notices, related_notices
 
         state = turn.state
-        served = any(s["agent"] in ACCOUNT_AGENTS for s in turn.steps)
-        if not state.verified_customer_id or not served or state.notices_checked:
+        served = [s["intent"] for s in turn.steps if s["agent"] in ACCOUNT_AGENTS]
+        if not state.verified_customer_id or not served:
             return
-        state.notices_checked = True  # once per conversation: a notice is news, not a refrain
-        intents = [s["intent"] for s in turn.steps]
-        for kind, text in proactive_notices(turn.ctx, exclude=set(state.notices_sent), intents=intents):
+        kinds = related_notices(served, exclude={*state.notices_sent, *state.notices_considered})
+        if not kinds:
+            return
+        state.notices_considered.extend(kinds)  # each kind once per conversation: a notice is news, not a refrain
+        earlier = [m["text"] for m in self.store.transcript(turn.ctx.conversation_id) if m["role"] == "bot"]
+        for kind, text in proactive_notices(turn.ctx, kinds, said=[*earlier, *turn.messages]):
             state.notices_sent.append(kind)
             turn.messages.append(text)
 

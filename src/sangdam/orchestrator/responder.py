@@ -1,6 +1,7 @@
 """Responder: composes the Korean reply from the agents' template-rendered messages and has it verified.
 
-With the embedded default model, facts are never free-generated: the reply is the templates' text. When the
+With the embedded default model, facts are never free-generated: the reply is the templates' text, each fact
+stated once (``repetition.one_fact_once``: the agents' messages of one turn may overlap). When the
 configured strong tier is a capable Korean writer (profile flag ``capable_writer``), it may rephrase the
 same facts; the rephrasing must pass the verifier, otherwise the template text is used (the verdict says so).
 """
@@ -15,6 +16,7 @@ from sangdam.agents.base import AgentContext
 from sangdam.domain.db import session_scope
 from sangdam.domain.models import Customer, Plan
 from sangdam.orchestrator.format import say
+from sangdam.orchestrator.repetition import one_fact_once
 from sangdam.orchestrator.types import VerifierVerdict
 from sangdam.orchestrator.verifier import Verifier
 
@@ -35,7 +37,7 @@ class Responder:
         return self._verifier
 
     def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]]) -> tuple[str, VerifierVerdict]:
-        draft = "\n".join(m for m in messages if m) or say("fallback.nothing")
+        draft = "\n".join(one_fact_once([m for m in messages if m])) or say("fallback.nothing")
         own = self._own_pii(ctx.customer_id)
         verdict = self.verifier.check(draft, ctx.blackboard, ctx.tool_calls, own)
         if not verdict.passed:  # a template bug or a wrong fact: never send it

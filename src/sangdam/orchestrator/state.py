@@ -69,6 +69,7 @@ class ConversationState(BaseModel):
     last_recommended: list[str] = Field(default_factory=list)  # plan ids, best first
     last_passes: list[str] = Field(default_factory=list)  # roaming pass ids last shown
     notices_sent: list[str] = Field(default_factory=list)
-    notices_checked: bool = False
+    notices_checked: bool = False  # read by nothing now; kept so stored states load
+    notices_considered: list[str] = Field(default_factory=list)  # notice kinds checked once, when first related
     handed_off: bool = False
     actions: list[dict[str, Any]] = Field(default_factory=list)  # executed writes (tool, args, result summary)

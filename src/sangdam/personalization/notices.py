@@ -1,7 +1,9 @@
 """Proactive notices: things the customer should know, stated once per conversation, from tool results.
 
 Data nearly used up (≤ 10% of the allowance left, or capped), an overdue bill, a contract ending within
-30 days. A notice is skipped when this turn's reply already covers its topic.
+30 days. A notice is given only when it is new to the customer (neither this reply nor an earlier one in the
+conversation states its fact: ``resources/templates/facts.yaml``) and related to what was asked (``_RELATED``):
+a contract ending is no footnote to a data question.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sangdam.orchestrator.format import gb, kdate, say, won
+from sangdam.orchestrator.repetition import stated_facts
 from sangdam.tools.base import ToolError
 
 if TYPE_CHECKING:
@@ -17,15 +20,27 @@ if TYPE_CHECKING:
 
 DATA_LOW_SHARE = 0.10
 NOTICE_TOOLS = frozenset({"list_lines", "get_data_usage", "get_bills", "get_contract"})
-# notice kind → intents whose reply already covers it
-_COVERED_BY = {"overdue": "billing.", "data": "data.", "contract_ending": "contract."}
+# notice kind → intents (prefixes) it is related to: an unpaid bill matters to bills, a blocked line and every
+# change that costs money; data left to data, plans and faults; a contract ending to contracts, plans and bills
+_RELATED = {
+    "overdue": ("billing.inquiry", "line.", "tech.", "plan.change", "data.refill", "roaming.enable", "contract.cancel"),
+    "data": ("data.usage", "plan.", "tech."),
+    "contract_ending": ("contract.", "plan.", "billing.inquiry"),
+}
+# notice kind → the facts (facts.yaml) that, once stated, make it old news
+_FACTS = {"overdue": {"overdue"}, "data": {"data_out", "data_low"}, "contract_ending": {"contract_ending"}}
 
 
-def proactive_notices(ctx: AgentContext, exclude: set[str], intents: list[str] | None = None) -> Iterator[tuple[str, str]]:
-    """(kind, Korean text) for each relevant notice not yet sent in this conversation."""
-    intents = intents or []
-    wanted = [k for k in ("overdue", "data", "contract_ending") if k not in exclude
-              and not any(i.startswith(_COVERED_BY[k]) for i in intents)]
+def related_notices(intents: list[str], exclude: set[str]) -> list[str]:
+    """The notice kinds related to a turn that served ``intents``, except those in ``exclude``."""
+    return [k for k in _RELATED if k not in exclude and any(i.startswith(_RELATED[k]) for i in intents)]
+
+
+def proactive_notices(ctx: AgentContext, kinds: list[str], said: list[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(kind, Korean text) for each notice of ``kinds`` that applies and is new to the customer: its fact is not
+    stated in ``said`` (the earlier bot replies and this reply so far)."""
+    told = stated_facts("\n".join(said or []))
+    wanted = [k for k in kinds if not (_FACTS[k] & told)]
     if not wanted:
         return
     saved_allowed = ctx.allowed

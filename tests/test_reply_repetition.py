@@ -1,0 +1,90 @@
+"""One fact once per reply; proactive notices only when new to the customer and related to the question
+(issue 10, item 7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from sangdam.domain.seed import seed
+from sangdam.orchestrator import Orchestrator
+
+TODAY = dt.date(2026, 11, 29)
+
+
+@pytest.fixture
+def demo(db_engine) -> Orchestrator:
+    seed(db_engine, today=TODAY)
+    return Orchestrator(db_engine, today=TODAY)
+
+
+def _replies(orch: Orchestrator, customer: str, *messages: str) -> list[str]:
+    conv = orch.start_conversation(customer_id=customer)
+    return [orch.handle(conv, m).reply for m in messages]
+
+
+def test_nonpayment_fault_and_resume_request_state_the_overdue_amount_once(demo) -> None:
+    (reply,) = _replies(demo, "C-DEMO-OVERDUE", "전화가 안 돼요. 정지를 풀어 주세요")
+    assert reply.count("98,000원") == 1
+    assert "정지 상태" in reply and "납부하시면 정지가 해제됩니다" in reply
+    assert "참고로" not in reply
+
+
+def test_throttled_customer_hears_the_speed_limit_once(demo) -> None:
+    (reply,) = _replies(demo, "C-DEMO-HEAVY", "데이터가 너무 느려요")
+    assert len(re.findall(r"모두 사용하셔서", reply)) == 1
+    assert "1Mbps" in reply and "참고로" not in reply
+
+
+def test_overdue_question_after_a_fault_turn_still_answers_with_the_bills(demo) -> None:
+    first, second = _replies(demo, "C-DEMO-OVERDUE", "전화가 안 돼요", "미납 요금이 얼마예요?")
+    assert first.count("98,000원") == 1
+    assert "98,000원" in second and "2026년 9월 요금 49,000원" in second  # a direct question gets its answer
+
+
+def test_early_termination_without_instalment_states_the_total_once(demo) -> None:
+    (reply,) = _replies(demo, "C-DEMO-CONTRACT", "지금 해지하면 위약금이 얼마예요?")
+    assert reply.count("119,025원") == 1
+    assert "할부금 0원" not in reply
+
+
+def test_notice_unrelated_to_the_question_is_not_appended(demo) -> None:
+    (contract,) = _replies(demo, "C-DEMO-HEAVY", "약정 언제 끝나요?")
+    assert "참고로" not in contract and "데이터" not in contract
+    (usage,) = _replies(demo, "C-DEMO-CONTRACT", "데이터 얼마나 남았어요?")
+    assert "참고로" not in usage and "약정" not in usage
+
+
+def test_related_notice_new_to_the_customer_is_still_given(demo) -> None:
+    (bill,) = _replies(demo, "C-DEMO-CONTRACT", "이번 달 요금 얼마 나왔어요?")
+    assert "참고로 약정이 2026년 12월 17일에 끝납니다" in bill
+
+
+def test_repeated_sentence_and_restated_fact_are_left_out() -> None:
+    from sangdam.orchestrator.repetition import one_fact_once
+
+    messages = [
+        "미납 요금 98,000원이 있습니다. 납부하시면 정지가 해제됩니다.",
+        "미납된 요금 98,000원이 있어 요청하신 처리를 진행할 수 없습니다. 미납 요금을 먼저 납부해 주시면 바로 도와드리겠습니다.",
+        "현재 미납 요금은 총 98,000원입니다.\n- 2026년 9월 요금 49,000원 (미납)",
+        "납부하시면 정지가 해제됩니다.",
+        "참고로 미납 요금 98,000원이 있습니다. 납부를 원하시면 말씀해 주세요.",
+        "청구 항목:\n- 월정액: 49,000원",
+        "- 월정액: 49,000원",
+    ]
+    assert one_fact_once(messages) == [
+        "미납 요금 98,000원이 있습니다. 납부하시면 정지가 해제됩니다.",
+        "- 2026년 9월 요금 49,000원 (미납)",
+        "청구 항목:\n- 월정액: 49,000원",
+        "- 월정액: 49,000원",  # a list item is not a sentence to merge: the same item of another bill stays
+    ]
+
+
+def test_notice_comes_when_it_first_relates_to_a_question_and_only_once(demo) -> None:
+    usage, bill, again = _replies(demo, "C-DEMO-CONTRACT", "데이터 얼마나 남았어요?", "이번 달 요금 얼마 나왔어요?",
+                                  "지난달 요금도 알려 주세요")
+    assert "약정" not in usage
+    assert "참고로 약정이 2026년 12월 17일에 끝납니다" in bill
+    assert "참고로" not in again
