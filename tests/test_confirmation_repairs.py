@@ -242,3 +242,11 @@ def test_yes_or_no_with_nothing_pending_asks_what_they_need(orch: Orchestrator, 
     assert "말씀 감사합니다" not in result.reply
     assert "진행" in result.reply  # says there is nothing waiting for an answer
     assert result.tool_calls == []
+
+
+def test_identity_given_unasked_and_alone_is_acknowledged_with_a_question(orch: Orchestrator) -> None:
+    conv = orch.start_conversation()
+    result = orch.handle(conv, "010-2222-3333 1990.04.12")
+    assert result.verified_customer_id == "C1"
+    assert "무엇을 도와드릴까요" in result.reply
+    assert "상담 범위를 벗어나" not in result.reply

@@ -22,6 +22,7 @@ from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.blackboard import Blackboard
 from sangdam.orchestrator.followups import FollowUps
 from sangdam.orchestrator.format import say
+from sangdam.orchestrator.intents import NON_TASK_INTENTS
 from sangdam.orchestrator.planner import plan
 from sangdam.orchestrator.privacy import Privacy
 from sangdam.orchestrator.responder import Responder
@@ -171,8 +172,10 @@ class Orchestrator(FollowUps):
             state.awaiting = None
             return
         # identity offered together with a request ("010-… 1990-04-12인데 요금 알려줘")
+        just_verified = False
         if not state.verified_customer_id and self.privacy.identity(turn.ctx.conversation_id)[0]:
             self._resolve_identity(turn, original, asked=False)
+            just_verified = state.verified_customer_id is not None
         if turn.route is None:  # not already routed while judging an answer to a proposal
             stage = time.perf_counter()
             turn.route = self.router.route(turn.ctx.text)
@@ -180,6 +183,9 @@ class Orchestrator(FollowUps):
         if turn.route.via == "llm":
             turn.llm_calls.append({"role": "fast", "purpose": "route"})
         state.awaiting = None
+        if just_verified and NON_TASK_INTENTS.issuperset(turn.route.intents):  # only the identity was given
+            turn.messages = [say("identity.ok_ask") if m == say("identity.ok") else m for m in turn.messages]
+            return
         self._run_steps(turn, plan(list(turn.route.intents), turn.ctx.text))
 
     def _run_steps(self, turn: Turn, steps: list[Step]) -> None:
