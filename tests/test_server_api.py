@@ -138,13 +138,59 @@ def test_bad_messages_get_clear_4xx_and_store_nothing(client: TestClient, keys: 
     assert message_count(world, conv) == 0
 
 
-def test_rate_limit_per_key_answers_429(world) -> None:  # noqa: ANN001
+def test_rate_limit_per_key_and_address_answers_429(world) -> None:  # noqa: ANN001
     limited = create_key(world, "agent", rate_per_minute=3).key
     other = create_key(world, "agent").key
     with TestClient(create_app(world, today=TODAY, rate_per_minute=100)) as c:
         codes = [c.get("/api/v1/console/conversations?limit=1", headers=auth(limited)).status_code for _ in range(5)]
         assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
         assert c.get("/api/v1/console/conversations?limit=1", headers=auth(other)).status_code == 200
+
+
+def test_rate_limit_is_per_conversation_not_per_shared_channel_key(world) -> None:  # noqa: ANN001
+    shared = create_key(world, "customer-channel").key  # every web-chat customer uses this one key
+    with TestClient(create_app(world, today=TODAY, rate_per_minute=5)) as c:
+        busy, quiet = new_conversation(c, shared), new_conversation(c, shared)
+        codes = [c.get(f"/api/v1/conversations/{busy}", headers=auth(shared)).status_code for _ in range(6)]
+        assert codes[:5] == [200] * 5 and codes[5] == 429  # one page over its rate ...
+        res = c.post(f"/api/v1/conversations/{quiet}/messages", json={"text": "요금 알려줘"}, headers=auth(shared))
+        assert res.status_code == 200  # ... does not cost another customer's send
+        assert message_count(world, quiet) == 2
+
+
+def test_refused_requests_are_limited_per_address(world) -> None:  # noqa: ANN001
+    valid = create_key(world, "customer-channel").key
+    with TestClient(create_app(world, today=TODAY, rate_per_minute=4)) as c:
+        codes = [c.get("/api/v1/conversations/CV-guess", headers=auth(valid + "x")).status_code for _ in range(4)]
+        codes += [c.get(f"/api/v1/conversations/CV-guess{i}", headers=auth(valid)).status_code for i in range(2)]
+        assert codes == [401, 401, 401, 401, 429, 429]  # guessing keys or conversation ids slows down
+        assert c.post("/api/v1/conversations", json={"channel": "web"}, headers=auth(valid)).status_code == 201
+
+
+def test_a_retried_send_with_the_same_idempotency_key_is_stored_and_answered_once(
+    client: TestClient, keys: dict[str, str], world  # noqa: ANN001
+) -> None:
+    conv = new_conversation(client, keys["c"])
+    url, headers = f"/api/v1/conversations/{conv}/messages", auth(keys["c"], **{"Idempotency-Key": "send-1"})
+    first = client.post(url, json={"text": "데이터 얼마나 남았어요?"}, headers=headers).json()
+    again = client.post(url, json={"text": "데이터 얼마나 남았어요?"}, headers=headers).json()
+    assert again == first and (first["customer_idx"], first["reply_idx"]) == (0, 1)
+    assert message_count(world, conv) == 2
+
+
+def test_events_stream_sends_the_transcript_then_the_state(world, keys: dict[str, str]) -> None:  # noqa: ANN001
+    with TestClient(create_app(world, today=TODAY, rate_per_minute=0, push_max_s=0)) as c:  # one round, then end
+        conv = new_conversation(c, keys["c"])
+        say(c, keys["c"], conv, "요금 알려줘")
+        res = c.get(f"/api/v1/conversations/{conv}/events?after=0", headers=auth(keys["c"]))
+        assert res.headers["content-type"].startswith("text/event-stream")
+        blocks = [b for b in res.text.split("\n\n") if "event: " in b]
+        events = [(b.split("event: ")[1].split("\n")[0], json.loads(b.split("data: ")[1])) for b in blocks]
+        assert [(e, d.get("idx"), d.get("role")) for e, d in events] == [("message", 1, "bot"), ("state", None, None)]
+        assert "id: 1\n" in res.text and events[1][1]["mode"] == "bot" and events[1][1]["verified"] is True
+        resumed = c.get(f"/api/v1/conversations/{conv}/events", headers=auth(keys["c"], **{"Last-Event-ID": "1"}))
+        assert "event: message" not in resumed.text
+        assert c.get(f"/api/v1/conversations/{conv}/events", headers=auth(keys["a"])).status_code == 404
 
 
 # -- turns, SSE, summary, handoff -----------------------------------------------------------------------------
@@ -201,6 +247,59 @@ def test_take_over_silences_the_bot_and_hand_back_restores_it(client: TestClient
     assert [(m["role"], m["text"]) for m in seen] == [("agent", "네, 상담사 김민수입니다.")]
     assert client.post(f"/api/v1/conversations/{conv}/handback", headers=auth(keys["agent"])).json()["mode"] == "bot"
     assert say(client, keys["c"], conv, "요금 알려줘")["reply"] != ""
+
+
+def test_agent_joining_a_bot_transfer_tells_the_customer_once(client: TestClient, keys: dict[str, str]) -> None:
+    conv = new_conversation(client, keys["c"])
+    say(client, keys["c"], conv, "상담원 연결해주세요")
+    say(client, keys["c"], conv, "네")
+    agent = auth(keys["agent"])
+    assert client.post(f"/api/v1/conversations/{conv}/takeover", headers=agent).json()["agent_joined"] is True
+    client.post(f"/api/v1/conversations/{conv}/takeover", headers=agent)  # a second click says nothing new
+    client.post(f"/api/v1/conversations/{conv}/agent-messages", json={"text": "상담사 이하늘입니다."}, headers=agent)
+    lines = [(m["role"], m["text"]) for m in client.get(f"/api/v1/conversations/{conv}", headers=auth(keys["c"])).json()["messages"]]
+    joined = [i for i, (role, text) in enumerate(lines) if role == "system" and "상담사가 연결되었습니다" in text]
+    assert len(joined) == 1 and lines[-1] == ("agent", "상담사 이하늘입니다.") and joined[0] == len(lines) - 2
+
+
+def test_an_agents_first_reply_to_a_bot_transfer_is_announced(client: TestClient, keys: dict[str, str]) -> None:
+    conv = new_conversation(client, keys["c"])
+    say(client, keys["c"], conv, "상담원 연결해주세요")
+    say(client, keys["c"], conv, "네")
+    for text in ("상담사 이하늘입니다.", "무엇을 도와드릴까요?"):
+        client.post(f"/api/v1/conversations/{conv}/agent-messages", json={"text": text}, headers=auth(keys["agent"]))
+    roles = [m["role"] for m in client.get(f"/api/v1/conversations/{conv}", headers=auth(keys["c"])).json()["messages"]]
+    assert roles[-3:] == ["system", "agent", "agent"]
+
+
+def test_console_list_shows_the_verified_name_waiting_time_and_last_activity(client: TestClient,
+                                                                             keys: dict[str, str]) -> None:
+    waiting = new_conversation(client, keys["c"])
+    say(client, keys["c"], waiting, "상담원 연결해주세요")
+    say(client, keys["c"], waiting, "네")
+    anonymous = new_conversation(client, keys["web"])
+    say(client, keys["web"], anonymous, "요금제 알려주세요")
+    rows = {r["id"]: r for r in client.get("/api/v1/console/conversations", headers=auth(keys["agent"])).json()}
+    assert rows[waiting]["customer_name"] == "박솔" and rows[waiting]["waiting_s"] is not None
+    assert rows[waiting]["agent_joined"] is False and rows[waiting]["idle_s"] >= 0
+    assert rows[anonymous]["customer_name"] is None and rows[anonymous]["waiting_s"] is None
+    client.post(f"/api/v1/conversations/{waiting}/agent-messages", json={"text": "네, 확인해 드릴게요."}, headers=auth(keys["agent"]))
+    row = next(r for r in client.get("/api/v1/console/queue", headers=auth(keys["agent"])).json() if r["id"] == waiting)
+    assert row["waiting_s"] is None and row["agent_joined"] is True  # answered: nobody waits
+
+
+def test_suggested_reply_answers_the_question_asked_while_waiting(client: TestClient, keys: dict[str, str]) -> None:
+    conv = new_conversation(client, keys["c"])
+    say(client, keys["c"], conv, "상담원 연결해주세요")
+    say(client, keys["c"], conv, "네")
+    say(client, keys["c"], conv, "데이터 얼마나 남았어요?")
+    say(client, keys["c"], conv, "빨리 좀 부탁드려요")  # no question: the one before is still unanswered
+    assist = client.get(f"/api/v1/conversations/{conv}/assist", headers=auth(keys["agent"])).json()
+    reference = new_conversation(client, keys["c"])
+    bot = say(client, keys["c"], reference, "데이터 얼마나 남았어요?")["reply"]
+    assert assist["question"] == "데이터 얼마나 남았어요?"
+    assert assist["suggestions"][0].split("\n")[0] in bot and "GB" in assist["suggestions"][0]
+    assert not any("이용해 주셔서 감사합니다" in s for s in assist["suggestions"])  # no closing line while waiting
 
 
 def test_bot_transfer_puts_the_conversation_in_the_queue(client: TestClient, keys: dict[str, str]) -> None:

@@ -30,11 +30,12 @@ TRIES = 5
 class ClientReport:
     """What one simulated chat page saw."""
 
-    conversation: str | None = None
+    conversation: str | None = None  # None: the page could not open a conversation (shows an error)
     sent: list[str] = field(default_factory=list)  # what the customer pressed "send" for
     accepted: list[str] = field(default_factory=list)  # answered 200 by the server
     failed: list[str] = field(default_factory=list)  # given up after the retries (the page shows an error)
     retries: int = 0
+    retry_causes: list[str] = field(default_factory=list)  # status code or exception name of each retried attempt
     reply_ms: list[float] = field(default_factory=list)  # send → the checked reply (response of the send)
     seen_ms: list[float] = field(default_factory=list)  # send → the reply arrived on the stream / in a poll
     seen: dict[int, str] = field(default_factory=dict)  # message index → role, as the page received them
@@ -84,6 +85,7 @@ async def _with_retries(send, report: ClientReport, tries: int):  # noqa: ANN001
         if not _retryable(status) or attempt == tries:
             return res
         report.retries += 1
+        report.retry_causes.append(str(status) if status else type(res).__name__)
         await asyncio.sleep(max(wait, 0.5 * 2 ** (attempt - 1)))
     return None
 
@@ -132,10 +134,8 @@ async def web_chat_client(client: httpx.AsyncClient, key: str, texts: list[str],
     tries = TRIES if mode == "push" else 1
     res = await _with_retries(lambda: client.post("/api/v1/conversations", json={"channel": "web"}, headers=headers),
                               report, tries)
-    if not isinstance(res, httpx.Response) or res.status_code != 201:
-        report.errors.append(f"open: {getattr(res, 'status_code', res)}")
-        report.failed.extend(texts)
-        report.sent.extend(texts)
+    if not isinstance(res, httpx.Response) or res.status_code != 201:  # the page stays on its error: nothing typed
+        report.errors.append(f"open: {getattr(res, 'status_code', type(res).__name__)}")
         return report
     conv = report.conversation = res.json()["id"]
     page = _Page()

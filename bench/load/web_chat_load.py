@@ -8,7 +8,8 @@ separate process (no shared GIL with the server). ``--addresses K`` spreads the 
 addresses (127.0.0.2 …); the default 1 is the worst case, every customer behind one NAT.
 ``--mode poll`` runs clients that behave like the page before server push (poll every 1.5 s, no retry).
 
-A message is *lost* when the customer pressed send and it is not stored in the conversation afterwards.
+A message is *lost* when the customer pressed send and it is not stored in the conversation afterwards;
+*unopened* counts pages that could not even open a conversation (refused, the page shows an error).
 
     .venv/bin/python bench/load/web_chat_load.py --clients 50 100 200 --messages 3
 """
@@ -23,6 +24,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -92,6 +94,7 @@ def main() -> None:
 
     from sangdam.orchestrator.router import get_intent_model
     from sangdam.server.app import create_app
+    from sangdam.server.auth import RateLimiter
     from sangdam.server.keys import create_key
     from server_support import make_server_world, running_server
 
@@ -101,12 +104,13 @@ def main() -> None:
     app = create_app(engine, today=TODAY, rate_per_minute=args.rate)
     print(f"mode={args.mode} messages/client={args.messages} think={args.think}s rate={args.rate}/min "
           f"addresses={args.addresses}")
-    print(f"{'clients':>7} {'sent':>5} {'lost':>5} {'failed':>6} {'retries':>7} {'wall s':>7} "
-          f"{'reply p50':>9} {'p95':>7} {'push p50':>9} {'p95':>7}")
+    print(f"{'clients':>7} {'unopened':>8} {'sent':>5} {'lost':>5} {'failed':>6} {'retries':>7} {'wall s':>7} "
+          f"{'reply p50':>9} {'p95':>7} {'push p50':>9} {'p95':>7}  retried/failed because")
     with running_server(app) as base:
         asyncio.run(level(base, key, 2, 1, 0, "push", 1))  # warm-up: kiwi, agents
         spawn = multiprocessing.get_context("spawn")
         for n in args.clients:
+            app.state.rate_limiter = RateLimiter(args.rate)  # each level starts with full buckets
             with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
                 out = pool.submit(run_level, base, key, n, args.messages, args.think, args.mode, args.addresses).result()
             reports = out["reports"]
@@ -115,9 +119,11 @@ def main() -> None:
             lost = sum(1 for r in reports for t in r.sent if t not in stored.get(r.conversation or "", []))
             reply = [x for r in reports for x in r.reply_ms]
             seen = [x for r in reports for x in r.seen_ms]
-            print(f"{n:>7} {sent:>5} {lost:>5} {sum(len(r.failed) for r in reports):>6} "
+            unopened = sum(1 for r in reports if r.conversation is None)
+            print(f"{n:>7} {unopened:>8} {sent:>5} {lost:>5} {sum(len(r.failed) for r in reports):>6} "
                   f"{sum(r.retries for r in reports):>7} {out['wall_s']:>7.1f} {pct(reply, 50):>7.0f}ms "
-                  f"{pct(reply, 95):>5.0f}ms {pct(seen, 50):>7.0f}ms {pct(seen, 95):>5.0f}ms", flush=True)
+                  f"{pct(reply, 95):>5.0f}ms {pct(seen, 50):>7.0f}ms {pct(seen, 95):>5.0f}ms  "
+                  f"{dict(Counter(c for r in reports for c in r.retry_causes + r.errors).most_common(4))}", flush=True)
 
 
 if __name__ == "__main__":

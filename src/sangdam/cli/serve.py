@@ -16,7 +16,7 @@ keys_app = typer.Typer(help="API keys for channels, agents and admins (stored ha
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
-    rate_limit: int = typer.Option(120, "--rate-limit", help="Default requests per minute per key (0 = off)."),
+    rate_limit: int = typer.Option(120, "--rate-limit", help="Requests per minute per conversation, per key and address, per refusing address (0 = off)."),
 ) -> None:
     """Serve the API (/api/v1, /v1/chat/completions, /docs), the customer chat (/chat) and the console (/console)."""
     import uvicorn
@@ -40,7 +40,8 @@ def serve(
     console.print(f"network guard on: outbound connections allowed to {allowed}")
     base = f"http://{host}:{port}"
     console.print(f"chat {base}/chat · console {base}/console · API docs {base}/docs")
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    # Open chat pages hold server-push streams that never end by themselves: on Ctrl-C give them 3 s, then close.
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=3)
 
 
 @keys_app.command("create")
