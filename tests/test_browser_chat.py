@@ -371,4 +371,6 @@ def test_suggested_reply_answers_the_question_the_customer_asked_while_waiting(b
     first = console.locator("#suggestions button").first
     first.wait_for()
     assert first.inner_text().split("\n")[0] in answer and "GB" in first.inner_text()
+    assert all(b.evaluate("(el) => el.scrollWidth <= el.clientWidth + 1")  # long suggestions wrap, none cut off
+               for b in console.locator("#suggestions button").all())
     assert not any("이용해 주셔서 감사합니다" in t for t in console.locator("#suggestions button").all_inner_texts())
