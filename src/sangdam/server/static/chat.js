@@ -1,7 +1,7 @@
 // Customer web chat. One server-push stream (SSE) brings every message of the conversation — agent and system
 // lines, and the transcript after a reload; a send streams its checked reply and shows buttons for proposals.
-// A send that fails keeps its text in the box and is retried with the same Idempotency-Key (stored and answered
-// once). The server keeps only masked text; this tab remembers what it typed (sessionStorage, by message index),
+// A send shows its text at once (faded until the server has it) and is retried with the same Idempotency-Key
+// (stored and answered once); if every try fails the text goes back into the input box. The server keeps only masked text; this tab remembers what it typed (sessionStorage, by message index),
 // so after a reload the customer still sees their own words — no one else ever gets them.
 "use strict";
 (() => {
@@ -104,7 +104,7 @@
     }
   }
 
-  function setBusy(busy) { sending = busy; $("send").disabled = busy; $("text").readOnly = busy; }
+  function setBusy(busy) { sending = busy; $("send").disabled = busy; }
 
   async function send(text, fromBox) {
     text = (text || "").trim();
@@ -133,9 +133,9 @@
         showActions(final.pending_action);
       }, (n) => { $("error").textContent = `메시지를 보내지 못해 다시 보내는 중입니다… (${n}/${TRIES - 1})`; });
       mine.classList.remove("pending"); $("error").textContent = "";
-      if (fromBox) $("text").value = "";
     } catch (e) {
       mine.remove(); if (reply) reply.remove();
+      if (fromBox) $("text").value = [text, $("text").value.trim()].filter(Boolean).join(" ");  // nothing typed is lost
       showActions(offered);
       $("error").textContent = `${e.message} 보내지 못한 내용은 그대로 두었으니 다시 보내 주세요.`;
     }
@@ -146,7 +146,11 @@
   }
 
   $("login-btn").onclick = () => { key = $("key").value.trim(); start(); };
-  $("composer").onsubmit = (ev) => { ev.preventDefault(); send($("text").value, true); };
+  $("composer").onsubmit = (ev) => {
+    ev.preventDefault();
+    if (sending || !$("text").value.trim()) return;  // the next message waits in the box until this one is done
+    const text = $("text").value; $("text").value = ""; send(text, true);
+  };
   $("new-chat").onclick = () => { reset(); start(); };
   const fromUrl = new URLSearchParams(location.search).get("key");
   if (fromUrl) key = fromUrl;
