@@ -62,6 +62,14 @@ def test_related_notice_new_to_the_customer_is_still_given(demo) -> None:
     assert "참고로 약정이 2026년 12월 17일에 끝납니다" in bill
 
 
+def test_two_bills_each_keep_their_status_aside() -> None:
+    from sangdam.orchestrator.repetition import one_fact_once
+
+    bills = ["끝자리 0003 회선의 2026년 10월 청구 요금은 107,083원이며, 납부 기한은 2026년 11월 25일입니다. (납부 완료)",
+             "끝자리 0013 회선의 2026년 10월 청구 요금은 19,800원이며, 납부 기한은 2026년 11월 25일입니다. (납부 완료)"]
+    assert one_fact_once(bills) == bills
+
+
 def test_repeated_sentence_and_restated_fact_are_left_out() -> None:
     from sangdam.orchestrator.repetition import one_fact_once
 

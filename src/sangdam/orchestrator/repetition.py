@@ -23,7 +23,7 @@ from sangdam.orchestrator.resources import load_resource
 
 # values whose repetition makes a restatement: amounts, data sizes, speeds, dates and months
 _VALUE = re.compile(r"\d[\d,]*원|\d+(?:\.\d+)?GB|\d+(?:Mbps|kbps)|\d{4}년 \d{1,2}월(?: \d{1,2}일)?|\d+일 후")
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?!\()")  # "…입니다. (납부 완료)": the aside belongs to its sentence
 _LEAD_IN = re.compile(r"^참고로\s+")
 
 
