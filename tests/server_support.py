@@ -47,7 +47,7 @@ def free_port() -> int:
 def running_server(app) -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
     """Serve ``app`` with uvicorn on a free loopback port in a thread; yields the base URL."""
     port = free_port()
-    # open server-push streams never end by themselves: give them a second, then cancel them
+    # a stream that does not end when told to is cancelled after a second
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
                                            timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -60,6 +60,9 @@ def running_server(app) -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        centre = getattr(app.state, "centre", None)
+        if centre is not None:  # end open server-push streams first, as `sangdam serve` does on Ctrl-C
+            centre.events.close()
         server.should_exit = True
         thread.join(timeout=10)
 

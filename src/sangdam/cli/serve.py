@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -40,8 +42,21 @@ def serve(
     console.print(f"network guard on: outbound connections allowed to {allowed}")
     base = f"http://{host}:{port}"
     console.print(f"chat {base}/chat · console {base}/console · API docs {base}/docs")
-    # Open chat pages hold server-push streams that never end by themselves: on Ctrl-C give them 3 s, then close.
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=3)
+    config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
+    _run_until_exit(config, app.state.centre.events.close)
+
+
+def _run_until_exit(config: Any, close_streams: Callable[[], None]) -> None:
+    """Run uvicorn; on Ctrl-C/SIGTERM first end the open server-push streams (open chat pages would otherwise hold
+    the shutdown up until the graceful timeout, then be cancelled with a traceback)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            close_streams()
+            super().handle_exit(sig, frame)
+
+    Server(config).run()
 
 
 @keys_app.command("create")

@@ -6,7 +6,8 @@ verified, pending proposal), then waits. It wakes when this process stores somet
 (:meth:`ConversationEvents.publish`, called after a turn, a take-over, a hand-back and an agent message) and
 re-reads the database every ``recheck_s`` anyway, so changes written by another worker or the CLI arrive too.
 The wait ends with a comment line, which keeps proxies from closing an idle stream and finds clients that left.
-A stream ends after ``max_s``; the page reconnects where it stopped.
+A stream ends after ``max_s``, or at once when the server shuts down (:meth:`ConversationEvents.close`); the
+page reconnects where it stopped.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ConversationEvents:
     def __init__(self) -> None:
         self._subscribers: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
+        self.closed = False
 
     @contextmanager
     def subscribe(self, conv_id: str) -> Iterator[asyncio.Event]:
@@ -56,6 +58,17 @@ class ConversationEvents:
     def publish(self, conv_id: str) -> None:
         with self._lock:
             subs = list(self._subscribers.get(conv_id, ()))
+        self._wake(subs)
+
+    def close(self) -> None:
+        """The server is shutting down: every stream ends now (instead of holding the shutdown up)."""
+        self.closed = True
+        with self._lock:
+            subs = [entry for entries in self._subscribers.values() for entry in entries]
+        self._wake(subs)
+
+    @staticmethod
+    def _wake(subs: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
         for loop, event in subs:
             try:
                 loop.call_soon_threadsafe(event.set)
@@ -86,9 +99,11 @@ async def conversation_stream(events: ConversationEvents, changes: Changes, conv
             if state != shown_state:
                 yield sse("state", state)
                 shown_state = state
-            if time.monotonic() >= deadline:
+            if events.closed or time.monotonic() >= deadline:
                 return
             try:
                 await asyncio.wait_for(woken.wait(), timeout=min(recheck_s, max(deadline - time.monotonic(), 0.0)))
             except TimeoutError:
                 yield ": ping\n\n"
+            if events.closed:
+                return
