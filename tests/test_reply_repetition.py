@@ -96,3 +96,11 @@ def test_notice_comes_when_it_first_relates_to_a_question_and_only_once(demo) ->
     assert "약정" not in usage
     assert "참고로 약정이 2026년 12월 17일에 끝납니다" in bill
     assert "참고로" not in again
+
+
+def test_a_proposal_that_already_asks_is_not_asked_again(demo) -> None:
+    (mms,) = _replies(demo, "C-DEMO-MMS", "사진 문자가 안 보내져요")
+    assert mms.count("?") == 1 and "진행할까요?" not in mms
+    assert '("네" 또는 "아니요"로 답해 주세요)' in mms
+    (refill,) = _replies(demo, "C-DEMO-HEAVY", "데이터 2GB 충전해 주세요")
+    assert refill.endswith('진행할까요? ("네" 또는 "아니요"로 답해 주세요)')  # a statement of the effect gets the question

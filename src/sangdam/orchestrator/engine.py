@@ -236,7 +236,8 @@ class Orchestrator(FollowUps):
             turn.messages.extend(proposal_messages)
         self._proactive(turn)
         if proposals and not state.pending.choices:  # the question the customer answers comes last
-            turn.messages.append(say("confirm.question"))
+            asks = any("?" in m for m in proposal_messages)  # "…접수할까요?": only how to answer is left to say
+            turn.messages.append(say("confirm.answer_hint" if asks else "confirm.question"))
 
     # -- personalisation ------------------------------------------------------------------------------------
     def _remember_preferences(self, turn: Turn) -> None:
