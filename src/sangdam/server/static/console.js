@@ -129,7 +129,7 @@
     await refreshLists();
     localStorage.setItem("sangdam.console.key", key);
     $("login").hidden = true; $("console").hidden = false;
-    setInterval(refreshLists, 2000);
+    setInterval(() => { if (!document.hidden) refreshLists(); }, 3000);  // 40 requests a minute, none in a hidden tab
   }
 
   $("login-btn").onclick = () => { key = $("key").value.trim(); start(); };
