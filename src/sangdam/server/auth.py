@@ -6,8 +6,9 @@ to one bucket (its *subject*):
 
 - a request about one conversation (``/conversations/{id}/…``): that key's view of that conversation;
 - any other request (open a conversation, OpenAI-compatible chat, console lists): that key from that client IP;
-- unauthenticated or failed requests (no key, a wrong key, an unknown conversation): the client IP alone,
-  checked before the key is even looked up.
+- refused requests (no key, a wrong key, an unknown or foreign conversation): the client IP alone; once that
+  bucket is empty such requests answer 429 instead of 401/404, so keys and conversation ids cannot be guessed
+  at speed. Valid requests from the same address are not affected.
 """
 
 from __future__ import annotations
@@ -38,13 +39,6 @@ class RateLimiter:
 
     def allow(self, subject: str, per_minute: int | None = None) -> bool:
         """Take one token from ``subject``'s bucket; False when it is empty (the caller answers 429)."""
-        return self._take(subject, per_minute, cost=1.0)
-
-    def has_room(self, subject: str, per_minute: int | None = None) -> bool:
-        """Whether ``subject`` could make a request now (takes nothing)."""
-        return self._take(subject, per_minute, cost=0.0)
-
-    def _take(self, subject: str, per_minute: int | None, cost: float) -> bool:
         rate = per_minute or self.per_minute
         if rate <= 0:
             return True
@@ -53,7 +47,7 @@ class RateLimiter:
             tokens, last = self._buckets.pop(subject, (float(rate), now))
             tokens = min(float(rate), tokens + (now - last) * rate / 60.0)
             allowed = tokens >= 1.0
-            self._buckets[subject] = (tokens - cost if allowed else tokens, now)
+            self._buckets[subject] = (tokens - 1.0 if allowed else tokens, now)
             while len(self._buckets) > _MAX_BUCKETS:
                 self._buckets.popitem(last=False)
             return allowed
@@ -72,26 +66,20 @@ def rate_subject(request: Request, who: Principal) -> str:
     return f"key:{who.key_id}:ip:{client_ip(request)}"
 
 
-def anonymous_subject(request: Request) -> str:
-    return f"ip:{client_ip(request)}"
-
-
-def strike(request: Request) -> None:
-    """Charge a refused request (bad key, unknown conversation) to the caller's address."""
+def strike(request: Request) -> bool:
+    """Charge a refused request (bad key, unknown conversation) to the caller's address; False when that address
+    is over its rate (then the request answers 429)."""
     limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
-    if limiter is not None:
-        limiter.allow(anonymous_subject(request))
+    return limiter is None or limiter.allow(f"ip:{client_ip(request)}")
 
 
-def _rate_limited(what: str) -> ApiError:
+def rate_limited(what: str) -> ApiError:
     return ApiError(429, "rate_limited", f"rate limit exceeded for this {what}", headers={"Retry-After": "1"})
 
 
 def principal(request: Request) -> Principal:
     """The caller, from the bearer key (401 when missing or invalid; 429 when its subject is over the rate)."""
     limiter: RateLimiter = request.app.state.rate_limiter
-    if not limiter.has_room(anonymous_subject(request)):
-        raise _rate_limited("address")  # too many refused requests from here: no key lookups for a while
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -100,7 +88,7 @@ def principal(request: Request) -> Principal:
     if found is None:
         raise ApiError(401, "unauthorized", "invalid or revoked API key")
     if not limiter.allow(rate_subject(request, found), found.rate_per_minute):
-        raise _rate_limited("conversation" if request.path_params.get("conv_id") else "key and address")
+        raise rate_limited("conversation" if request.path_params.get("conv_id") else "key and address")
     return found
 
 

@@ -37,9 +37,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         if exc.status in (401, 404):  # a wrong key or a guessed conversation id costs the caller's address
-            from sangdam.server.auth import strike
+            from sangdam.server.auth import rate_limited, strike
 
-            strike(request)
+            if not strike(request):
+                exc = rate_limited("address")
         return JSONResponse(error_body(exc.code, exc.message, exc.message_ko), exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
