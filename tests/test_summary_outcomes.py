@@ -63,3 +63,9 @@ def test_policy_question_without_an_answer_is_unresolved(demo) -> None:
 def test_answered_question_stays_answered(demo) -> None:
     summary = _talk(demo, "C-DEMO-CONTRACT", "약정이 언제 끝나요?")
     assert (summary.category, summary.outcome, summary.follow_up) == ("약정 조회", "안내 완료", "없음")
+
+
+def test_options_left_unchosen_are_named_in_korean(demo) -> None:
+    summary = _talk(demo, "C-DEMO-ROAMING", "다음 주에 일본 가는데 로밍 켜주세요")
+    assert summary.outcome == "고객 확인 대기"
+    assert "로밍 신청" in summary.follow_up and "roaming." not in summary.follow_up

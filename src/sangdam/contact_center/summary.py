@@ -186,7 +186,7 @@ def _outcome(mode: str, state: dict[str, Any], traces: list[dict[str, Any]], act
         return "handed_off", text("summary.follow_up.handed_off")
     if state.get("pending"):
         pending = state["pending"]
-        action = ", ".join(_describe(c.get("tool", "")) for c in pending.get("calls") or []) or pending.get("intent", "")
+        action = ", ".join(_describe(c.get("tool", "")) for c in pending.get("calls") or []) or _intent_label(pending.get("intent", ""))
         return "awaiting_confirmation", text("summary.follow_up.awaiting_confirmation", action=action)
     if errors:
         return ("resolved" if done else "failed"), text("summary.follow_up.failed", errors=", ".join(errors))
