@@ -137,7 +137,7 @@
   $("handback").onclick = () => changeMode("handback");
   $("composer").onsubmit = async (ev) => {
     ev.preventDefault(); const text = $("text").value.trim(); if (!text) return;
-    try { await api("POST", `/api/v1/conversations/${selected}/agent-messages`, { text }); $("text").value = ""; }
+    try { await api("POST", `/api/v1/conversations/${selected}/agent-messages`, { text }); $("text").value = ""; refreshLists(); }
     catch (e) { $("error").textContent = e.message; }
   };
   if (key) { $("key").value = key; start(); }
