@@ -104,3 +104,13 @@ def test_a_proposal_that_already_asks_is_not_asked_again(demo) -> None:
     assert '("네" 또는 "아니요"로 답해 주세요)' in mms
     (refill,) = _replies(demo, "C-DEMO-HEAVY", "데이터 2GB 충전해 주세요")
     assert refill.endswith('진행할까요? ("네" 또는 "아니요"로 답해 주세요)')  # a statement of the effect gets the question
+
+
+def test_plan_details_state_data_and_speed_once(demo) -> None:
+    (reply,) = _replies(demo, "C-DEMO-LIGHT", "5G 스탠다드 요금제 알려주세요")
+    assert reply.count("110GB") == 1 and reply.count("5Mbps") == 1
+    assert "넉넉한 5G" in reply  # what the catalogue adds stays
+    (unlimited,) = _replies(demo, "C-DEMO-LIGHT", "5G 프리미엄 요금제 알려주세요")
+    assert unlimited.count("무제한") == 1 and "테더링 50GB" in unlimited
+    (mini,) = _replies(demo, "C-DEMO-LIGHT", "LTE 미니 요금제 알려주세요")
+    assert mini.count("1.5GB") == 1 and "통화 위주 고객용." in mini and "1. 5" not in mini

@@ -9,6 +9,7 @@ from sangdam.agents.base import Agent, AgentContext, Outcome
 from sangdam.agents.common import LINE_TOOLS, ask_line, confirm, fill_line_slot, resolve_line
 from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import gb, kdate, say, speed, won
+from sangdam.orchestrator.repetition import without_restated
 from sangdam.orchestrator.state import PendingAction, Step
 
 _MINE = re.compile(r"((?:^|\s)(내|제|저의|나의|우리)(?=\s|가|꺼|거)|지금\s*(쓰|사용|이용)|현재|쓰고\s*있는|이용\s*중|사용\s*중)")
@@ -135,7 +136,11 @@ class PlansAgent(Agent):
 
 
 def _detail(p: dict[str, Any]) -> str:
-    text = say("plans.detail", name=p["name"], network=p["network"], fee=won(p["monthly_fee_krw"]), data=gb(p["data_gb"]), description=p["description"])
-    if p.get("throttle_kbps"):
-        text += " " + say("plans.throttle", speed=speed(p["throttle_kbps"]))
+    fee, data = won(p["monthly_fee_krw"]), gb(p["data_gb"])
+    throttle = speed(p["throttle_kbps"]) if p.get("throttle_kbps") else ""
+    # the catalogue description adds taglines and extras; its data size and speed are the templates' to state
+    description = without_restated(p["description"] or "", [fee, data, throttle])
+    text = say("plans.detail", name=p["name"], network=p["network"], fee=fee, data=data, description=description)
+    if throttle:
+        text += " " + say("plans.throttle", speed=throttle)
     return text

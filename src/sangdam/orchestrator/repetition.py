@@ -87,6 +87,17 @@ def one_fact_once(messages: list[str]) -> list[str]:
     return out
 
 
+def without_restated(text: str, stated: list[str]) -> str:
+    """Free text (a catalogue description) without the clauses that restate one of the ``stated`` values:
+    "넉넉한 5G. 기본 데이터 110GB, 소진 후 최대 5Mbps." after a sentence that gives 110GB and 5Mbps → "넉넉한 5G."."""
+    sentences = []
+    for sentence in re.split(r"\.(?:\s+|$)", text.strip()):  # not inside "1.5GB"
+        clauses = [c for c in re.split(r",\s*", sentence) if c.strip() and not any(v and v in c for v in stated)]
+        if clauses:
+            sentences.append(", ".join(clauses) + ".")
+    return " ".join(sentences)
+
+
 def _is_structure(line: str) -> bool:
     stripped = line.strip()
     return not stripped or stripped.startswith(("-", "•", "※")) or stripped.endswith(":")
