@@ -250,3 +250,11 @@ def test_identity_given_unasked_and_alone_is_acknowledged_with_a_question(orch: 
     assert result.verified_customer_id == "C1"
     assert "무엇을 도와드릴까요" in result.reply
     assert "상담 범위를 벗어나" not in result.reply
+
+
+def test_a_stated_preference_alone_is_acknowledged_and_starts_no_task(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    result = orch.handle(conv, "앞으로는 이메일로 안내해 주세요")
+    assert "이메일로 드리겠습니다" in result.reply
+    assert result.pending_action is None and result.intents == []
+    assert "요금제" not in result.reply  # was: "어떤 요금제로 변경하실지 알려 주세요"

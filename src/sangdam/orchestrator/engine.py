@@ -158,7 +158,8 @@ class Orchestrator(FollowUps):
     def _dispatch(self, turn: Turn, original: str) -> None:
         state = turn.state
         asked = state.awaiting is not None or state.troubleshoot is not None  # the last reply asked something
-        self._remember_preferences(turn)
+        if self._remember_preferences(turn):  # "앞으로 문자로 안내해 주세요": nothing else to do
+            return
         if state.pending is not None and self._resolve_pending(turn):
             return
         if state.awaiting and state.awaiting.kind == "identity" and self._resolve_identity(turn, original, asked=True):
@@ -240,13 +241,16 @@ class Orchestrator(FollowUps):
             turn.messages.append(say("confirm.answer_hint" if asks else "confirm.question"))
 
     # -- personalisation ------------------------------------------------------------------------------------
-    def _remember_preferences(self, turn: Turn) -> None:
-        from sangdam.personalization.preferences import detect_preferences, save_preferences
+    def _remember_preferences(self, turn: Turn) -> bool:
+        """Save a preference the customer states; True when the message states nothing else (turn done)."""
+        from sangdam.personalization.preferences import detect_preferences, save_preferences, states_only_preferences
 
         prefs = detect_preferences(turn.ctx.text)
-        if prefs and turn.state.verified_customer_id:
-            save_preferences(self.engine, turn.state.verified_customer_id, prefs, now=self._now())
-            turn.messages.append(say("preferences.saved", channel=say(f"preferences.channels.{prefs['contact_channel']}")))
+        if not prefs or not turn.state.verified_customer_id:
+            return False
+        save_preferences(self.engine, turn.state.verified_customer_id, prefs, now=self._now())
+        turn.messages.append(say("preferences.saved", channel=say(f"preferences.channels.{prefs['contact_channel']}")))
+        return turn.state.pending is None and states_only_preferences(turn.ctx.text)
 
     def _proactive(self, turn: Turn) -> None:
         from sangdam.personalization.notices import proactive_notices, related_notices

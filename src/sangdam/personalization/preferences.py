@@ -27,6 +27,22 @@ def detect_preferences(text: str) -> dict[str, Any]:
     return {}
 
 
+# What may surround a stated preference without being a request of its own ("앞으로는 문자로 안내해 주세요").
+_PREFERENCE_FRAME = re.compile(r"(앞으로(는|도)?|이제(부터)?|다음부터(는)?|모든|안내(는|도)?|연락(은|도)?|알림(은|도)?|저는|제게|저한테"
+                               r"|해\s*주세요|해\s*줘요?|주세요|줘요?|주시겠어요|주실래요|받을게요|받고\s*싶어요|원해요|부탁(해요|드려요|드립니다)?"
+                               r"|을게요|을래요|고\s*싶어요|아\s*볼게요|요|[\s.,!~?])")
+
+
+def states_only_preferences(text: str) -> bool:
+    """Whether ``text`` only states a preference ("앞으로 이메일로 안내해 주세요"), with no request beside it."""
+    for _, pattern in _CHANNELS:
+        m = pattern.search(text)
+        if m:
+            rest = text[: m.start()] + text[m.end():]
+            return not _PREFERENCE_FRAME.sub("", rest)
+    return False
+
+
 def save_preferences(engine: Engine, customer_id: str, prefs: dict[str, Any], *, now: dt.datetime) -> dict[str, Any]:
     """Merge ``prefs`` into the customer's stored preferences (audited); returns the new preferences."""
     with session_scope(engine) as s:
