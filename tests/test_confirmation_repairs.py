@@ -258,3 +258,27 @@ def test_a_stated_preference_alone_is_acknowledged_and_starts_no_task(orch: Orch
     assert "이메일로 드리겠습니다" in result.reply
     assert result.pending_action is None and result.intents == []
     assert "요금제" not in result.reply  # was: "어떤 요금제로 변경하실지 알려 주세요"
+
+
+def test_a_symptom_reported_while_a_ticket_is_proposed_is_no_decline(db_engine) -> None:  # noqa: ANN001
+    world = copy.deepcopy(WORLD)
+    world["customers"][0]["lines"][0]["mms_enabled"] = False
+    with session_scope(db_engine) as s:
+        load_fixtures(s, world)
+    orch = Orchestrator(db_engine, today=TODAY)
+    conv = orch.start_conversation(customer_id="C1")
+    proposed = orch.handle(conv, "사진 문자가 안 보내져요")
+    assert proposed.pending_action is not None and proposed.pending_action["intent"] == "tech.troubleshoot"
+    still = orch.handle(conv, "해봤는데 안돼요")
+    assert still.pending_action is not None and "진행할까요" in still.reply
+    assert not [c for c in still.tool_calls if c.status == "declined"]
+    done = orch.handle(conv, "네 접수해주세요")
+    assert _written(done, "create_ticket")
+
+
+@pytest.mark.parametrize("text", ["네 접수해주세요", "접수해 주세요"])
+def test_a_cancellation_is_never_proposed_unless_the_customer_names_it(orch: Orchestrator, text: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    result = orch.handle(conv, text)
+    assert not any(c.name == "request_cancellation" for c in result.tool_calls), result.reply
+    assert result.pending_action is None or result.pending_action["intent"] != "contract.cancel"

@@ -6,6 +6,7 @@ from typing import Any
 
 from sangdam.agents.base import Agent, AgentContext, Outcome
 from sangdam.agents.common import LINE_TOOLS, ask_line, confirm, fill_line_slot, resolve_line
+from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import kdate, say, won
 from sangdam.orchestrator.state import PendingAction, Step
 
@@ -16,6 +17,8 @@ class ContractAgent(Agent):
     tools = ("get_contract", "request_cancellation", *LINE_TOOLS)
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        if step.intent == "contract.cancel" and not dialogue.names_cancellation(step.text or ctx.text):
+            return Outcome(messages=[say("contract.cancel_unnamed")])  # "네 접수해 주세요" is no cancellation
         line = resolve_line(step, ctx)
         if line is None:
             return ask_line(ctx)

@@ -28,7 +28,8 @@ def _has_any(text: str, cues: Iterable[str]) -> bool:
     return any(compact(cue) in c for cue in cues)
 
 
-_NEG_OVERRIDE = re.compile(r"(안\s*(해|할|돼|되)|하지\s*마|취소|아니|싫|됐어|그만|필요\s*없)")
+# "안 돼요" is left out: on a telecom line it mostly reports a symptom ("해 봤는데 안 돼요"), not a refusal.
+_NEG_OVERRIDE = re.compile(r"(안\s*(해|할)|하지\s*마|취소|아니|싫|됐어|그만|필요\s*없)")
 # A leading short answer ("네", "네, 그걸로요", "응 해줘"); inside a sentence these syllables mean other things.
 _SHORT_YES = re.compile(r"^(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ㄱㄱ|고고|ok|okay|yes|yep|yeah|sure|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜)(?=$|[\s.,!~?요])", re.I)
 
@@ -112,6 +113,12 @@ def after_correction(text: str) -> tuple[bool, str]:
     if not hits:
         return False, text
     return True, text[hits[-1].end():]
+
+
+def names_cancellation(text: str) -> bool:
+    """The customer says in words that they want the line ended ("해지", "해약", "끊을게요"): an irreversible
+    request is never started from a message that does not name it."""
+    return _has_any(text, lexicon()["cancellation"])
 
 
 def wants_immediate(text: str) -> bool:
