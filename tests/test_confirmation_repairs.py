@@ -282,3 +282,17 @@ def test_a_cancellation_is_never_proposed_unless_the_customer_names_it(orch: Orc
     result = orch.handle(conv, text)
     assert not any(c.name == "request_cancellation" for c in result.tool_calls), result.reply
     assert result.pending_action is None or result.pending_action["intent"] != "contract.cancel"
+
+
+def test_asking_about_timing_changes_nothing_and_urging_is_an_answer(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "요금제를 5G 스탠다드로 바꾸고 싶어요")
+    asked = orch.handle(conv, "바로적용되나요?")
+    assert _pending_arg(asked, "effective") == "next_cycle"  # the question is answered by showing it again
+    urged = orch.handle(conv, "지금 바로 해주세요")
+    assert not _written(urged, "change_plan")
+    assert _pending_arg(urged, "effective") == "immediate"  # a new value: previewed, asked again
+    again = orch.handle(conv, "지금 바로 해주세요")  # the same words now agree ("pay_bill" had been proposed)
+    assert _written(again, "change_plan")
+    assert not any(c.name == "pay_bill" for c in again.tool_calls)
+    assert _line(orch).plan_id == "P-5G-69"

@@ -152,6 +152,8 @@ class FollowUps:
             args = part.calls[0].args
             found = mentioned_args(args, instead, turn.ctx)
             diff = {k: v for k, v in found.items() if args.get(k) != v}
+            if dialogue.is_question(instead):  # "바로 적용되나요?" asks about the timing; it changes nothing
+                diff.pop("effective", None)
             if diff:
                 changes[i] = diff
         return changes
