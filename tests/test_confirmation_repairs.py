@@ -296,3 +296,13 @@ def test_asking_about_timing_changes_nothing_and_urging_is_an_answer(orch: Orche
     assert _written(again, "change_plan")
     assert not any(c.name == "pay_bill" for c in again.tool_calls)
     assert _line(orch).plan_id == "P-5G-69"
+
+
+def test_asking_for_the_roaming_status_never_proposes_turning_it_off(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "일본 로밍 아시아 5일로 켜주세요")
+    orch.handle(conv, "네")
+    assert _line(orch).roaming_enabled is True
+    status = orch.handle(conv, "로밍 상태 보여줘")
+    assert status.pending_action is None, status.reply
+    assert "켜져 있습니다. 이용 중인 로밍 요금제는 아시아 5일" in status.reply

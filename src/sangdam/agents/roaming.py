@@ -13,6 +13,7 @@ from sangdam.orchestrator.state import PendingAction, PlannedCall, Step
 from sangdam.tools.messages import country_codes, country_name_ko
 
 _ENABLE_VERB = re.compile(r"(켜\s*주|켜줘|켜\s*줘|신청|가입|활성화\s*해|해\s*주세요|해줘)")
+_DISABLE_VERB = re.compile(r"(꺼\s*주|꺼줘|끄|끌|해제|중지|비활성|off)", re.I)
 _STATUS = re.compile(r"(켜져|꺼져|되어\s*있|돼\s*있|상태|사용\s*중|이용\s*중|적용)")
 
 
@@ -42,9 +43,9 @@ class RoamingAgent(Agent):
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
         text = step.text or ctx.text
-        if (ctx.customer_id and step.intent != "roaming.disable" and _STATUS.search(text)
-                and find_country(text) is None and not _ENABLE_VERB.search(text)):
-            return self._status(step, ctx)  # "제 폰 지금 로밍 켜져 있어요?"
+        verb = _DISABLE_VERB if step.intent == "roaming.disable" else _ENABLE_VERB
+        if ctx.customer_id and _STATUS.search(text) and find_country(text) is None and not verb.search(text):
+            return self._status(step, ctx)  # "제 폰 지금 로밍 켜져 있어요?", "로밍 상태 보여줘"
         if step.intent == "roaming.info":
             return self._info(step, ctx)
         line = resolve_line(step, ctx, statuses=("active",) if step.intent == "roaming.enable" else None)
@@ -92,7 +93,7 @@ class RoamingAgent(Agent):
         if detail.roaming_pass_id:
             passes = {p.id: p for p in self._passes(None, ctx).passes}
             if detail.roaming_pass_id in passes:
-                pass_text = say("roaming.status_pass", name=passes[detail.roaming_pass_id].name)
+                pass_text = " " + say("roaming.status_pass", name=passes[detail.roaming_pass_id].name)
         return Outcome(messages=[say("roaming.status_on", pass_text=pass_text)])
 
     def _enable(self, step: Step, ctx: AgentContext) -> Outcome:
