@@ -160,7 +160,7 @@ def test_another_task_cancels_the_pending_write_and_says_so(orch: Orchestrator) 
     assert other.pending_action is not None and other.pending_action["intent"] == "roaming.enable"
 
 
-@pytest.mark.parametrize("decline", ["취소", "아니 됐어", "no thanks", "취소할게요"])
+@pytest.mark.parametrize("decline", ["취소", "아니 됐어", "no thanks", "취소할게요", "됐어요 그냥 취소"])
 def test_a_plain_decline_is_only_a_decline(orch: Orchestrator, decline: str) -> None:
     conv = orch.start_conversation(customer_id="C1")
     orch.handle(conv, "데이터 2기가 충전해줘")

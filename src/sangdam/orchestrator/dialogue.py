@@ -63,14 +63,15 @@ _GENERIC_TAIL = (r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*
                  r"(주세요|줘요?|주십시오|드려요|드릴게요|할게요|할께요|합니다|드립니다|요)?[\s.,!~?]*$")
 
 
-# "지금 바로", "빨리": urging, no content of its own ("지금 바로 해주세요" is an answer, not a new request).
-_URGE = r"((지금|바로|당장|즉시|얼른|빨리|어서|그냥)[\s.,!~]*){0,3}"
+# "지금 바로", "빨리", "그냥": urging, no content of its own ("지금 바로 해주세요" is an answer, not a request).
+_URGE = r"(지금|바로|당장|즉시|얼른|빨리|어서|그냥)"
+_GAP = r"[\s.,!~?]*"
 
 
 @lru_cache(maxsize=1)
 def _short_answer() -> re.Pattern[str]:
     anaphora = "|".join(re.escape(compact(a)) for a in sorted(lexicon()["anaphora"], key=len, reverse=True))
-    return re.compile(rf"^[\s.,!~?]*{_YES_NO}?[\s.,!~?]*{_YES_NO}?[\s.,!~?]*({anaphora})?{_URGE}{_GENERIC_TAIL}", re.I)
+    return re.compile(rf"^{_GAP}(({_YES_NO}|{_URGE}){_GAP}){{0,4}}({anaphora})?{_GAP}({_URGE}{_GAP}){{0,3}}{_GENERIC_TAIL}", re.I)
 
 
 _BARE_YES_NO = re.compile(rf"^[\s.,!~?]*{_YES_NO}[\s.,!~?]*{_YES_NO}?{_GENERIC_TAIL}", re.I)
