@@ -55,10 +55,10 @@ class FollowUps:
             return self._resolve_choice(turn, pending, agent)
         text = ctx.text
         takes_back, instead = dialogue.after_correction(text)
-        changes = self._corrections(turn, pending, instead)
+        changes, named = self._corrections(turn, pending, instead)
         if changes:
             return self._repropose(turn, pending, changes, instead)
-        if takes_back and self._restates(turn, pending, instead):  # "3기가 말고 2기가요" with 2 GB proposed
+        if takes_back and named:  # "3기가 말고 2기가요" with 2 GB proposed: the same values again
             return self._keep_pending(turn, pending, "confirm.same")
         negative = takes_back or dialogue.is_negative(text)
         about = dialogue.is_question(text) and self._about_proposal(text)  # "충전하면 얼마예요?"
@@ -82,15 +82,6 @@ class FollowUps:
         if dialogue.is_affirmative(text):
             return self._confirm(turn, pending)
         return self._keep_pending(turn, pending, "confirm.unclear")
-
-    def _restates(self, turn: Turn, pending: PendingAction, instead: str) -> bool:
-        """Whether ``instead`` names values, all of them the ones already proposed."""
-        for part in _parts(pending):
-            if part.calls:
-                turn.ctx.allowed = frozenset(self.agents[part.agent].tools)
-                if mentioned_args(part.calls[0].args, instead, turn.ctx):
-                    return True  # named, and (no correction was found) equal to the proposal
-        return False
 
     def _other_request(self, turn: Turn, pending: PendingAction) -> bool:
         """A different request while a proposal waits. Questions that only read (a bill, usage, a rule) are
@@ -142,21 +133,24 @@ class FollowUps:
         turn.state.pending = None
         return False
 
-    def _corrections(self, turn: Turn, pending: PendingAction, instead: str) -> dict[int, dict[str, Any]]:
-        """Per part of the proposal, the arguments the message gives a different value ("3기가로" → gb 3)."""
+    def _corrections(self, turn: Turn, pending: PendingAction, instead: str) -> tuple[dict[int, dict[str, Any]], bool]:
+        """Per part of the proposal, the arguments the message gives a different value ("3기가로" → gb 3), and
+        whether it names any value of the proposal at all."""
         changes: dict[int, dict[str, Any]] = {}
+        named = False
         for i, part in enumerate(_parts(pending)):
             if not part.calls:
                 continue
             turn.ctx.allowed = frozenset(self.agents[part.agent].tools)
             args = part.calls[0].args
             found = mentioned_args(args, instead, turn.ctx)
+            named = named or bool(found)
             diff = {k: v for k, v in found.items() if args.get(k) != v}
             if dialogue.is_question(instead):  # "바로 적용되나요?" asks about the timing; it changes nothing
                 diff.pop("effective", None)
             if diff:
                 changes[i] = diff
-        return changes
+        return changes, named
 
     def _repropose(self, turn: Turn, pending: PendingAction, changes: dict[int, dict[str, Any]], instead: str) -> bool:
         """Re-run the proposing steps with the corrected values: a new preview and a new question."""
