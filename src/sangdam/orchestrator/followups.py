@@ -18,6 +18,7 @@ from sangdam.orchestrator.state import Awaiting, PendingAction, Step
 from sangdam.orchestrator.turn import Turn
 from sangdam.orchestrator.types import ToolCallRecord
 from sangdam.tools.base import ToolError
+from sangdam.tools.execution import executed_keys
 
 MAX_VERIFY_ATTEMPTS = 3
 # A message routed to another task with at least this confidence is a new request, not a "yes".
@@ -51,6 +52,9 @@ class FollowUps:
         assert pending is not None
         agent = self.agents[pending.agent]
         ctx.allowed = frozenset(agent.tools)
+        reconciled = self._reconcile(turn, pending)
+        if reconciled is not None:
+            return reconciled
         if pending.choices:
             return self._resolve_choice(turn, pending, agent)
         text = ctx.text
@@ -98,6 +102,33 @@ class FollowUps:
         self._record_declined(turn, _parts(pending))  # the answer asks something itself: one question at a time
         turn.messages.append(say("confirm.dropped"))
         return True
+
+    def _reconcile(self, turn: Turn, pending: PendingAction) -> bool | None:
+        """A proposal whose writes already committed is done, whatever the customer answers now.
+
+        The turn that ran them may have died before it was saved (the pending state survived): its calls are
+        replayed under the same idempotency keys — reported, never charged twice. Parts that never ran stay
+        pending. None when nothing of the proposal ran.
+        """
+        conv = turn.ctx.conversation_id
+        parts = [p for p in _parts(pending) if p.calls]
+        keys = {_call_key(conv, p, i) for p in parts for i in range(len(p.calls))}
+        done = executed_keys(turn.ctx.engine, keys)
+        if not done:
+            return None
+        ran = [p for p in parts if any(_call_key(conv, p, i) in done for i in range(len(p.calls)))]
+        rest = [p for p in _parts(pending) if p not in ran]
+        turn.state.pending = None
+        turn.messages.append(say("confirm.already_done"))
+        for part in ran:
+            self._execute(turn, part)
+        if rest:
+            turn.state.pending = rest[0].model_copy(update={"then": rest[1:]})
+            return self._keep_pending(turn, turn.state.pending, "confirm.still_waiting")
+        queued, turn.state.queue = turn.state.queue, []
+        self._run_steps(turn, queued)
+        # an answer to the proposal ("아니요") is answered by the above; anything else is a request of its own
+        return dialogue.is_short_answer(turn.ctx.text) or dialogue.is_negative(turn.ctx.text) or bool(queued)
 
     def _confirm(self, turn: Turn, pending: PendingAction) -> bool:
         state = turn.state
@@ -220,7 +251,7 @@ class FollowUps:
         results: list[Any] = []
         try:
             for i, call in enumerate(pending.calls):
-                results.append(ctx.call(call.tool, _idempotency_key=f"{ctx.conversation_id}:{pending.id}:{i}", **call.args))
+                results.append(ctx.call(call.tool, _idempotency_key=_call_key(ctx.conversation_id, pending, i), **call.args))
         except ToolError as err:
             turn.messages.append(err.message_ko)
             return
@@ -321,6 +352,11 @@ class FollowUps:
             turn.state.pending = outcome.proposal
             turn.messages.append(say("confirm.question"))
         return True
+
+
+def _call_key(conversation_id: str, part: PendingAction, index: int) -> str:
+    """Idempotency key of one call of an agreed proposal: a retried or replayed turn never runs it twice."""
+    return f"{conversation_id}:{part.id}:{index}"
 
 
 def _parts(pending: PendingAction) -> list[PendingAction]:

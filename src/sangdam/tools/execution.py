@@ -49,6 +49,15 @@ def preview_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> Proposal
     )
 
 
+def executed_keys(engine: Any, keys: set[str]) -> set[str]:
+    """Which of ``keys`` already name a committed write (its idempotency record exists)."""
+    if not keys:
+        return set()
+    with session_factory(engine)() as session:
+        rows = session.query(ToolExecution.idempotency_key).filter(ToolExecution.idempotency_key.in_(sorted(keys)))
+        return {key for (key,) in rows}
+
+
 def args_hash(tool: Tool, ctx: ToolContext, parsed: ToolArgs) -> str:
     """Fingerprint of a call: the same key may only ever mean the same tool, customer and arguments."""
     payload = {"tool": tool.name, "customer_id": ctx.customer_id, "args": parsed.model_dump(mode="json")}
