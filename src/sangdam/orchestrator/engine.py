@@ -9,7 +9,6 @@ The same object serves the HTTP server, the CLI chat and the evaluation runner.
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from typing import Any
 
@@ -29,6 +28,7 @@ from sangdam.orchestrator.responder import Responder
 from sangdam.orchestrator.state import Awaiting, PendingAction, Step
 from sangdam.orchestrator.store import ConversationStore
 from sangdam.orchestrator.turn import Turn, elapsed_ms
+from sangdam.orchestrator.turn_lock import TurnLock
 from sangdam.orchestrator.types import ToolCallRecord, TurnResult
 from sangdam.tools.base import ToolError
 
@@ -68,10 +68,9 @@ class Orchestrator(FollowUps):
         self.privacy = Privacy()
         self.agents = build_agents(kb_name=kb_name, llm=llm)
         self.responder = Responder(self.engine, llm=llm)
-        # SQLite has one writer at a time, and a turn that read before another turn committed fails to write
-        # ("database is locked", no busy wait in WAL). Turns on a SQLite database therefore run one at a time
-        # in this process (~10-20 ms each); PostgreSQL turns run concurrently.
-        self._serialize = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        # One turn per conversation at a time: across worker processes on PostgreSQL (advisory lock), every turn
+        # of the process on SQLite (one writer). See turn_lock.py.
+        self.turn_lock = TurnLock(self.engine)
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -92,9 +91,7 @@ class Orchestrator(FollowUps):
 
     def handle(self, conversation_id: str, text: str) -> TurnResult:
         """Process one customer message and return the checked reply."""
-        if self._serialize is None:
-            return self._handle(conversation_id, text)
-        with self._serialize:
+        with self.turn_lock.hold(conversation_id):
             return self._handle(conversation_id, text)
 
     def _handle(self, conversation_id: str, text: str) -> TurnResult:
