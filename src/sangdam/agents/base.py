@@ -55,6 +55,8 @@ class AgentContext:
     mask: Any  # callable(str) -> str, masks PII in trace records
     actor: str = "bot"
     allowed: frozenset[str] = frozenset()  # tools the running step may call; set by the engine per agent
+    # digits of the phone numbers behind the placeholders of a masked text (None: not resolvable here)
+    phones_in: Any = lambda text: []  # noqa: E731
 
     @property
     def customer_id(self) -> str | None:

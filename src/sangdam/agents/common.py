@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sangdam.agents.base import AgentContext, Outcome
@@ -94,3 +95,35 @@ def mentioned_args(args: dict[str, Any], text: str, ctx: AgentContext) -> dict[s
         elif dialogue.wants_next_cycle(text):
             found["effective"] = "next_cycle"
     return found
+
+
+def foreign_target(step: Step, ctx: AgentContext) -> Outcome | None:
+    """Refuse or ask when the step names a target that is not one of the customer's own lines.
+
+    A phone number of the customer's own line is used exactly (it fills the line slot); another number, a
+    "끝자리" that none of their lines ends with, or another person's line ("아들 회선", "엄마 폰") without one of
+    their own lines named is never replaced by the customer's line. None: nothing foreign named.
+    """
+    if step.slots.get("line_id"):  # chosen from the customer's own lines already
+        return None
+    text = step.text or ctx.text
+    phones = ctx.phones_in(text)
+    named_last4 = dialogue.named_last4(text)
+    if not phones and not named_last4 and not dialogue.names_other_person(text):
+        return None
+    lines = [ln for ln in ctx.call("list_lines").model_dump(mode="json")["lines"] if ln["status"] != "closed"]
+    own = {re.sub(r"\D", "", ln["number"]): ln for ln in lines}
+    if phones:
+        hits = [own[p] for p in phones if p in own]
+        if len(hits) != len(phones):  # a number that is not the customer's (or cannot be checked)
+            return Outcome(messages=[say("slots.not_owned")])
+        step.slots["line_id"] = hits[0]["id"]
+        return None
+    if named_last4:
+        hits = [ln for digits, ln in own.items() if digits.endswith(named_last4)]
+        if len(hits) != 1:
+            return Outcome(messages=[say("slots.last4_not_owned"), ask_line(ctx).messages[0]], ask_slot="line")
+        step.slots["line_id"] = hits[0]["id"]
+        return None
+    outcome = ask_line(ctx)  # another person's line: which of the customer's own lines, if any
+    return Outcome(messages=[say("slots.other_person"), *outcome.messages], ask_slot="line")

@@ -226,6 +226,27 @@ def listed_position(text: str, count: int) -> int | None:
     return None
 
 
+_LAST4_REF = re.compile(r"(?:끝\s*자리|뒷\s*자리|뒷\s*번호|끝\s*번호)\s*(?:가|는|이|번호)?\s*(\d{4})(?!\d)|(?<!\d)(\d{4})\s*(?:번\s*)?(?:회선|번호|폰)")
+
+
+def named_last4(text: str) -> str | None:
+    """Four digits the customer names a line by ("끝자리 3333", "0013 회선"), or None."""
+    m = _LAST4_REF.search(text)
+    return (m.group(1) or m.group(2)) if m else None
+
+
+@lru_cache(maxsize=1)
+def _other_person() -> re.Pattern[str]:
+    people = "|".join(re.escape(p) for p in sorted(lexicon()["other_person"], key=len, reverse=True))
+    things = "|".join(re.escape(t) for t in sorted(lexicon()["line_things"], key=len, reverse=True))
+    return re.compile(rf"({people})\s*(?:의|네|님)?\s*(?:{things})|({people})\s*(?:이|가|님이)\s*(?:쓰는|사용하는|쓰고)")
+
+
+def names_other_person(text: str) -> bool:
+    """Another person's line, phone or bill ("아들 회선", "엄마 폰", "딸이 쓰는 번호")."""
+    return bool(_other_person().search(text))
+
+
 _LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 
 from sangdam.agents import build_agents
 from sangdam.agents.base import AgentContext, Outcome
+from sangdam.agents.common import foreign_target
 from sangdam.config import get_settings
 from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.blackboard import Blackboard
@@ -119,6 +120,7 @@ class Orchestrator(FollowUps):
         ctx = AgentContext(
             engine=self.engine, today=self.today, conversation_id=conversation_id, state=state, text=masked,
             blackboard=Blackboard(), tool_calls=[], mask=self.privacy.mask_only,
+            phones_in=lambda masked_text: self.privacy.phones_in(conversation_id, masked_text),
         )
         turn = Turn(ctx=ctx)
         stage = time.perf_counter()
@@ -205,7 +207,9 @@ class Orchestrator(FollowUps):
                 break
             t0 = time.perf_counter()
             try:
-                outcome = agent.handle(step, ctx)
+                # a line, number or person the customer named that is not theirs: refused or asked, never swapped
+                outcome = (foreign_target(step, ctx) if step.agent in ACCOUNT_AGENTS and ctx.customer_id else None)
+                outcome = outcome or agent.handle(step, ctx)
             except ToolError as err:  # a refused rule: explain, never drop silently
                 outcome = Outcome(messages=[err.message_ko])
             turn.steps.append({"agent": step.agent, "intent": step.intent, "slots": step.slots,

@@ -122,10 +122,21 @@ class Privacy:
             if held is not None:
                 held.new_phone = held.new_birth = False
 
+    def phones_in(self, conversation_id: str, masked_text: str) -> list[str | None]:
+        """Digits of each phone number placeholder in ``masked_text`` ("[전화번호#2]"), in order; None for one
+        this process cannot resolve (its vault did not survive a restart)."""
+        vault = self._vault(conversation_id)
+        known = {e.placeholder: re.sub(r"\D", "", e.canonical) for e in vault.entries(PiiType.PHONE)}
+        return [known.get(m.group(0)) for m in _phone_placeholder().finditer(masked_text)]
+
     def forget_identity(self, conversation_id: str) -> None:
         """Drop the held parts (verified, or verification refused for good)."""
         with self._lock:
             self._identity.pop(conversation_id, None)
+
+
+def _phone_placeholder() -> re.Pattern[str]:
+    return re.compile(rf"\[{re.escape(get_lexicon().labels[PiiType.PHONE])}#\d+\]")
 
 
 def _birth_words() -> re.Pattern[str]:
