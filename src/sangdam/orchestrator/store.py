@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from sangdam.domain.conversation_models import Conversation, Message, TurnTrace
 from sangdam.domain.db import session_scope
@@ -17,11 +20,26 @@ class ConversationNotFound(LookupError):
     """No conversation with this id."""
 
 
+@dataclass(frozen=True)
+class SavedTurn:
+    """What ``save_turn`` stored, as its hooks see it (inside the same transaction)."""
+
+    conversation_id: str
+    state: ConversationState
+    messages: list[tuple[int, str, str]]  # (index, role, masked text)
+    trace_id: str | None
+    trace: dict[str, Any] | None
+    mode: str
+
+
 class ConversationStore:
     """Reads and writes conversation rows; the state JSON is validated on the way in and out."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Called inside save_turn's transaction, so what they add commits with the turn or not at all (the server's
+        # record of an answered send: a retry after a crash then finds it exactly when the turn was stored).
+        self.turn_hooks: list[Callable[[Session, SavedTurn], None]] = []
 
     def create(self, *, customer_id: str | None, channel: str, now: dt.datetime) -> str:
         conv_id = "CV-" + uuid.uuid4().hex[:16]
@@ -71,9 +89,11 @@ class ConversationStore:
                 raise ConversationNotFound(conv_id)
             idx = s.scalar(select(func.max(Message.idx)).where(Message.conversation_id == conv_id))
             idx = -1 if idx is None else idx
+            stored = []
             for role, text in messages:
                 idx += 1
                 s.add(Message(conversation_id=conv_id, idx=idx, role=role, text=text, at=now))
+                stored.append((idx, role, text))
             conv.state = state.model_dump(mode="json")
             conv.verified_customer_id = state.verified_customer_id
             conv.updated_at = now
@@ -82,6 +102,9 @@ class ConversationStore:
             if trace is not None:
                 trace_id = "TR-" + uuid.uuid4().hex[:16]
                 s.add(TurnTrace(id=trace_id, conversation_id=conv_id, turn_index=state.turn_index, data=trace, at=now))
+            saved = SavedTurn(conv_id, state, stored, trace_id, trace, conv.mode)
+            for hook in self.turn_hooks:
+                hook(s, saved)
         return trace_id
 
     def set_mode(self, conv_id: str, mode: str, now: dt.datetime) -> None:

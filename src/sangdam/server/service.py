@@ -5,13 +5,18 @@ The orchestrator is synchronous: routes run it in the thread pool. Two turns of 
 interleave (state is loaded, changed and saved per turn), so each conversation has a lock; different
 conversations run in parallel. Every stored change of a conversation is published to :class:`ConversationEvents`
 so open streams push it at once.
+
+With several worker processes (PostgreSQL), the conversation lock is the orchestrator's advisory turn lock and the
+idempotent-send memory lives in the database (``shared_state.SentMessages``), so a retry reaching another worker —
+or arriving after the first worker died — is still answered once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,13 +30,14 @@ from sangdam.domain.conversation_models import Message
 from sangdam.domain.db import session_scope
 from sangdam.orchestrator.engine import InvalidMessage
 from sangdam.orchestrator.store import ConversationNotFound
+from sangdam.orchestrator.turn_lock import ConversationBusy
 from sangdam.orchestrator.types import TurnResult
 from sangdam.server.errors import ApiError
 from sangdam.server.events import ConversationEvents
 from sangdam.server.keys import Principal
+from sangdam.server.shared_state import SentMessages
 
 _LOCK_WAIT_S = 30.0
-_REMEMBERED_SENDS = 10_000  # idempotency keys kept in memory (a retry comes within seconds)
 
 
 @dataclass(frozen=True)
@@ -55,8 +61,8 @@ class ContactCentre:
         self.events = ConversationEvents()
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self._sent: OrderedDict[tuple[str, str], Delivery] = OrderedDict()
-        self._sent_guard = threading.Lock()
+        self.sent = SentMessages(engine)
+        self.orch.store.turn_hooks.append(self.sent.on_saved_turn)
         self._drafter: AnswerDrafter | None = None
 
     @property
@@ -71,20 +77,27 @@ class ContactCentre:
 
     # -- conversations ------------------------------------------------------------------------------------
     def open(self, who: Principal, customer_id: str | None, channel: str) -> str:
-        """Start a conversation owned by ``who``'s key. A bound key fixes the customer; no one else may set it."""
-        if who.customer_id is not None:
-            if customer_id not in (None, who.customer_id):
-                raise ApiError(403, "forbidden", "this key is bound to another customer")
-            customer_id = who.customer_id
-        if customer_id is not None and not self._customer_exists(customer_id):
-            raise ApiError(422, "invalid_request", f"unknown customer_id {customer_id!r}")
+        """Start a conversation owned by ``who`` (its key or web session).
+
+        Only a trusted channel (and admin) may name the customer the conversation is verified as. A bound key or a
+        session bound by a login assertion opens every conversation as its own customer. Anyone else naming a
+        customer gets 403 before any lookup, so the answer says nothing about whether that customer exists.
+        """
+        if customer_id is not None and not who.may_assert_customer and customer_id != who.customer_id:
+            raise ApiError(403, "forbidden", "this key or session may not name a customer (only channel-trusted keys may)")
+        customer_id = who.customer_id or customer_id
+        if customer_id is not None and who.may_assert_customer and not self._customer_exists(customer_id):
+            raise ApiError(422, "unknown_customer", "customer_id names no customer")
+        if who.session_id is not None:
+            channel = "web"
         conv_id = self.orch.start_conversation(customer_id=customer_id, channel=channel)
         with session_scope(self.engine) as s:
-            s.add(ConversationOwner(conversation_id=conv_id, api_key_id=who.key_id))
+            s.add(ConversationOwner(conversation_id=conv_id, api_key_id=who.key_id, session_id=who.session_id))
         return conv_id
 
     def check_access(self, who: Principal, conv_id: str) -> dict[str, Any]:
-        """The conversation row if ``who`` may see it: staff see all, channel keys only their own (else 404)."""
+        """The conversation row if ``who`` may see it: staff see all; a channel key or a web session only the
+        conversations it opened (else 404)."""
         try:
             row = handoff.conversation_row(self.engine, conv_id)
         except ConversationNotFound:
@@ -93,11 +106,26 @@ class ContactCentre:
             return row
         with session_scope(self.engine) as s:
             owner = s.get(ConversationOwner, conv_id)
-            owned = owner is not None and owner.api_key_id == who.key_id
+            owned = owner is not None and (
+                (who.session_id is not None and owner.session_id == who.session_id)
+                or (who.key_id is not None and owner.api_key_id == who.key_id))
         bound_ok = who.customer_id is None or row["customer_id"] == who.customer_id
         if not (owned and bound_ok):  # 404, not 403: do not reveal that another customer's conversation exists
             raise ApiError(404, "not_found", f"no conversation {conv_id!r}")
         return row
+
+    @staticmethod
+    def check_text(text: str) -> None:
+        """Refuse a message the orchestrator would refuse (empty, too long) before anything is opened for it."""
+        from sangdam.orchestrator.engine import MAX_MESSAGE_CHARS
+        from sangdam.orchestrator.format import say
+
+        text = (text or "").strip()
+        if not text:
+            raise ApiError(422, "empty_message", "message text is empty", say("errors.empty_message"))
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise ApiError(413, "message_too_long", f"message longer than {MAX_MESSAGE_CHARS} characters",
+                           say("errors.message_too_long", limit=MAX_MESSAGE_CHARS))
 
     def send(self, conv_id: str, text: str, idempotency_key: str | None = None) -> Delivery:
         """One customer message through the orchestrator (serialised per conversation).
@@ -105,27 +133,24 @@ class ContactCentre:
         A retry with the same ``idempotency_key`` (the page retries when a send failed in transit) gets the first
         delivery back instead of a second turn: the message is stored once and answered once.
         """
-        lock = self._lock(conv_id)
-        if not lock.acquire(timeout=_LOCK_WAIT_S):
-            raise ApiError(409, "busy", "a previous message of this conversation is still being processed")
         try:
-            remembered = self._remembered(conv_id, idempotency_key)
-            if remembered is not None:
-                return remembered
-            row = handoff.conversation_row(self.engine, conv_id)
-            if row["mode"] == "closed":
-                raise ApiError(409, "conversation_closed", "conversation is closed")
-            result = self.orch.handle(conv_id, text)
-            delivery = self._delivery(conv_id, result)
-            if idempotency_key:
-                self._remember(conv_id, idempotency_key, delivery)
+            with self._turn_guard(conv_id):
+                remembered = self.sent.lookup(conv_id, idempotency_key)
+                if remembered is not None:
+                    return _remembered_delivery(remembered)
+                row = handoff.conversation_row(self.engine, conv_id)
+                if row["mode"] == "closed":
+                    raise ApiError(409, "conversation_closed", "conversation is closed")
+                with self.sent.recording(conv_id, idempotency_key):  # the answer is stored with the turn
+                    result = self.orch.handle(conv_id, text)
+                delivery = self._delivery(conv_id, result)
+        except ConversationBusy:
+            raise ApiError(409, "busy", "a previous message of this conversation is still being processed") from None
         except InvalidMessage as exc:
             status = 413 if exc.code == "message_too_long" else 422
             raise ApiError(status, exc.code, exc.message_en, exc.message_ko) from None
         except ConversationNotFound:
             raise ApiError(404, "not_found", f"no conversation {conv_id!r}") from None
-        finally:
-            lock.release()
         self.events.publish(conv_id)
         return delivery
 
@@ -200,21 +225,23 @@ class ContactCentre:
                 "pending_action": state.get("pending"), "handed_off": bool(state.get("handed_off")),
                 "agent_joined": row["mode"] == "human" and handoff.agent_present(self.engine, row["id"])}
 
-    def _remembered(self, conv_id: str, idempotency_key: str | None) -> Delivery | None:
-        if not idempotency_key:
-            return None
-        with self._sent_guard:
-            return self._sent.get((conv_id, idempotency_key))
-
-    def _remember(self, conv_id: str, idempotency_key: str, delivery: Delivery) -> None:
-        with self._sent_guard:
-            self._sent[(conv_id, idempotency_key)] = delivery
-            while len(self._sent) > _REMEMBERED_SENDS:
-                self._sent.popitem(last=False)
-
-    def _lock(self, conv_id: str) -> threading.Lock:
+    @contextmanager
+    def _turn_guard(self, conv_id: str) -> Iterator[None]:
+        """One send of the conversation at a time: across workers (the orchestrator's advisory turn lock on
+        PostgreSQL), else within this process (a lock per conversation; SQLite serves one process)."""
+        turn_lock = getattr(self.orch, "turn_lock", None)
+        if turn_lock is not None and turn_lock.shared:
+            with turn_lock.hold(conv_id):
+                yield
+            return
         with self._locks_guard:
-            return self._locks.setdefault(conv_id, threading.Lock())
+            lock = self._locks.setdefault(conv_id, threading.Lock())
+        if not lock.acquire(timeout=_LOCK_WAIT_S):
+            raise ConversationBusy(conv_id)
+        try:
+            yield
+        finally:
+            lock.release()
 
     def _customer_exists(self, customer_id: str) -> bool:
         from sangdam.domain.models import Customer
@@ -222,3 +249,9 @@ class ContactCentre:
         with session_scope(self.engine) as s:
             return s.get(Customer, customer_id) is not None
 
+
+def _remembered_delivery(stored: dict) -> Delivery:
+    """The first answer of a retried send, as stored with its turn (``shared_state.delivery_of``)."""
+    fields = {k: v for k, v in stored.items() if k not in ("mode", "customer_idx", "reply_idx")}
+    return Delivery(result=TurnResult(**fields), mode=stored["mode"], customer_idx=stored["customer_idx"],
+                    reply_idx=stored["reply_idx"])
