@@ -153,3 +153,60 @@ def test_validators() -> None:
     assert rrn_checksum_ok("8503151408751") and not rrn_checksum_ok("8503151408752")
     assert foreigner_checksum_ok("8808085970394")
     assert rrn_birth_date("000229", "3") is not None and rrn_birth_date("010229", "3") is None
+
+
+# --- issue 11 item 6: card security data, and numbers glued to Latin letters -----------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("카드 4190-9378-6579-7547, 유효기간 09/27, CVC 123이요",
+         [("card", "4190-9378-6579-7547"), ("card_expiry", "09/27"), ("card_cvc", "123")]),
+        ("신용카드 유효기간은 12/2028이고 cvv는 456입니다", [("card_expiry", "12/2028"), ("card_cvc", "456")]),
+        ("카드 만료일 0829 보안코드 789", [("card_expiry", "0829"), ("card_cvc", "789")]),
+        ("카드 뒷면 보안코드 세 자리는 321이에요", [("card_cvc", "321")]),
+        ("CVC123 맞아요", [("card_cvc", "123")]),
+        ("card exp 11/29 cvv2: 042", [("card_expiry", "11/29"), ("card_cvc", "042")]),
+    ],
+)
+def test_card_expiry_and_security_code_are_masked_near_their_words(text: str, expected: list) -> None:
+    assert _found(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "데이터 쿠폰 유효기간 12/31까지인가요?",  # no card in sight: a date
+        "12/27에 카드로 납부했어요",  # a payment date, no expiry word
+        "카드 결제일이 25일이고 123번 청구서요",  # no security-code word
+        "보안코드 문자 인증번호 123456 왔어요",  # a one-time code, six digits
+    ],
+)
+def test_dates_and_short_numbers_without_card_security_words_stay_readable(text: str) -> None:
+    assert detect(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "pii_type", "value"),
+    [
+        ("phone01012345678 로 연락 주세요", "phone", "01012345678"),
+        ("연락처:mobile010-9000-0005입니다", "phone", "010-9000-0005"),
+        ("계좌ABC110-123-456789로 환불해 주세요", "account", "110-123-456789"),
+        ("card4111111111111111 결제 취소요", "card", "4111111111111111"),
+        ("주민번호rrn8503151408751입니다", "rrn", "8503151408751"),
+        ("IMEI356563212233073 분실 신고요", "imei", "356563212233073"),
+    ],
+)
+def test_numbers_glued_to_latin_letters_are_still_found(text: str, pii_type: str, value: str) -> None:
+    assert _found(text) == [(pii_type, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "주문번호 ORD01012345678 배송 조회요",  # an order number next to its word
+        "모델 SM-S928N1234 펌웨어 문의",
+        "시리얼 SN2026112912 확인해 주세요",
+    ],
+)
+def test_identifiers_with_letters_are_not_glued_personal_data(text: str) -> None:
+    assert detect(text) == []

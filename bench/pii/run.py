@@ -3,6 +3,7 @@
     .venv/bin/python bench/pii/run.py                 # Sangdam's detector
     .venv/bin/python bench/pii/run.py --presidio      # also Presidio's pattern recognisers, if importable
     .venv/bin/python bench/pii/run.py --errors        # list every miss and false alarm
+    .venv/bin/python bench/pii/run.py --data bench/pii/issue11.jsonl   # glued numbers, card expiry and CVC
 
 Scoring is strict (same type and exact span) with an "overlap" column that accepts any overlapping span of the
 same type. Presidio runs without an NLP engine (there is no Korean spaCy model installable offline), i.e. only

@@ -19,7 +19,9 @@ _PRIORITY = {
     PiiType.PHONE: 4,
     PiiType.PASSPORT: 5,
     PiiType.ACCOUNT: 6,
-    PiiType.BIRTH_DATE: 7,
+    PiiType.CARD_EXPIRY: 7,
+    PiiType.CARD_CVC: 7,
+    PiiType.BIRTH_DATE: 8,
 }
 
 

@@ -19,6 +19,8 @@ class PiiType(StrEnum):
     PASSPORT = "passport"
     DRIVER_LICENSE = "driver_license"
     IMEI = "imei"
+    CARD_EXPIRY = "card_expiry"  # 카드 유효기간 (MM/YY), only next to its words and a card
+    CARD_CVC = "card_cvc"  # CVC/CVV security code, only right after its word
     # The second identity factor. Not found by ``detect`` (dates stay readable in general): the privacy stage
     # masks a date the customer gives to identify themselves (``sangdam.korean.extract.find_birth_date``).
     BIRTH_DATE = "birth_date"

@@ -28,30 +28,44 @@ from sangdam.korean.pii.validators import (
 _LB = r"(?<![0-9A-Za-z\-_./@+#*])"
 # Not followed by more identifier characters; a trailing sentence "." or "-" is fine unless a digit follows.
 _RB = r"(?![0-9A-Za-z_@*]|[-.,][0-9])"
+# The same, but a Latin letter may touch the number ("phone01012345678", "계좌ABC110-…"): numbers with a strong
+# shape or checksum are still found there, at a lower score (``GLUED_PENALTY``), so that order numbers and model
+# codes (ORD…, SN…) need a context word they do not have.
+_LBG = r"(?<![0-9\-_./@+#*])"
+_RBG = r"(?![0-9_@*]|[-.,][0-9])"
+GLUED_PENALTY = 0.3
 
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9\-])")
 _PHONE = re.compile(
-    _LB + r"\(?(?:\+82[ \-]?(?:\(0\)|0)?|0)"
+    _LBG + r"\(?(?:\+82[ \-]?(?:\(0\)|0)?|0)"
     r"(?P<code>1[016789]|2|3[1-3]|4[1-4]|5[1-5]|6[1-4]|70|50[2-8])\)?"
-    r"[ \-.]?(?P<mid>\d{3,4})[ \-.]?(?P<last>\d{4})" + _RB
+    r"[ \-.]?(?P<mid>\d{3,4})[ \-.]?(?P<last>\d{4})" + _RBG
 )
-_RRN = re.compile(_LB + r"(?P<front>\d{6})(?P<sep> ?- ?| )?(?P<back>\d{7}|[0-8][*xX●•○]{6})" + _RB.replace("*", ""))
+_RRN = re.compile(_LBG + r"(?P<front>\d{6})(?P<sep> ?- ?| )?(?P<back>\d{7}|[0-8][*xX●•○]{6})" + _RBG.replace("*", ""))
 _RRN_GENDER_ONLY = re.compile(_LB + r"(?P<front>\d{6}) ?- ?(?P<g>[1-8])(?![0-9*●•○xX])")
 _SIX = re.compile(_LB + r"(?P<front>\d{6})" + r"(?![0-9A-Za-z_@*]|[-.,]?[0-9])")
 _SEVEN = re.compile(_LB + r"(?P<back>[1-8]\d{6}|[1-8][*●•○xX]{6})" + _RB.replace("*", ""))
 _CARD_GROUPED = re.compile(
-    _LB + r"(?:\d{4}(?P<s>[ \-])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,3})?|\d{4}(?P<t>[ \-])\d{6}(?P=t)\d{4,5})"
-    + _RB
+    _LBG + r"(?:\d{4}(?P<s>[ \-])\d{4}(?P=s)\d{4}(?P=s)\d{4}(?:(?P=s)\d{1,3})?|\d{4}(?P<t>[ \-])\d{6}(?P=t)\d{4,5})"
+    + _RBG
 )
-_LONG_DIGITS = re.compile(_LB + r"\d{12,19}" + _RB)
-_IMEI_GROUPED = re.compile(_LB + r"\d{2}(?P<s>[ \-])\d{6}(?P=s)\d{6}(?P=s)\d" + _RB)
-_ACCOUNT = re.compile(_LB + r"(?:\d{2,6}(?:[ \-]\d{2,8}){1,4}|\d{10,14})" + _RB)
+_LONG_DIGITS = re.compile(_LBG + r"\d{12,19}" + _RBG)
+_IMEI_GROUPED = re.compile(_LBG + r"\d{2}(?P<s>[ \-])\d{6}(?P=s)\d{6}(?P=s)\d" + _RBG)
+_ACCOUNT = re.compile(_LBG + r"(?:\d{2,6}(?:[ \-]\d{2,8}){1,4}|\d{10,14})" + _RBG)
 _REGIONS = "서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산|세종"
 _DRIVER = re.compile(
     r"(?:(?<![가-힣])(?P<region>" + _REGIONS + r") ?|" + _LB + r"(?P<rc>\d{2})[ \-])\d{2}[ \-]\d{6}[ \-]\d{2}" + _RB
 )
 _PASSPORT = re.compile(_LB + r"[A-Za-z](?:\d{8}|\d{3}[A-Za-z]\d{4})" + _RB)
 _YEAR_LIKE = re.compile(r"(?:19|20)\d\d$")
+# Card security data: MM/YY, MM/YYYY or MMYY; a 3–4 digit security code (letters may touch: "CVC123").
+_EXPIRY = re.compile(
+    r"(?<![0-9\-./])(?P<mm>0[1-9]|1[0-2])(?:(?P<slash> ?/ ?)(?:20)?\d\d|\d\d)(?![0-9]|[-./][0-9])"
+)
+_CVC = re.compile(r"(?<![0-9\-./])\d{3,4}(?![0-9]|[-./][0-9])")
+_ANY_CARD_DIGITS = re.compile(r"\d(?:[ \-]?\d){12,18}")
+# Where a security code may be: its word at most this many characters before it.
+_CVC_WINDOW = 16
 
 THRESHOLD = 0.5
 _KOREAN_PASSPORT_LETTERS = frozenset("MSRGDO")
@@ -87,6 +101,12 @@ class Context:
             break
         return best
 
+    def glued(self, start: int, end: int) -> float:
+        """``GLUED_PENALTY`` when a Latin letter touches ``[start, end)`` ("phone01012345678"), else 0."""
+        before = self.text[start - 1] if start > 0 else ""
+        after = self.text[end] if end < len(self.text) else ""
+        return GLUED_PENALTY if (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha()) else 0.0
+
     def anywhere(self, pattern: re.Pattern[str]) -> bool:
         """Whether ``pattern`` occurs anywhere in the utterance."""
         return pattern.search(self.lower) is not None
@@ -113,7 +133,7 @@ class Context:
 
 
 def _clip(score: float) -> float:
-    return max(0.0, min(0.99, score))
+    return round(max(0.0, min(0.99, score)), 6)  # rounded: 0.85 - 0.35 must not fall a hair below 0.5
 
 
 def emails(ctx: Context) -> Iterator[Candidate]:
@@ -128,7 +148,10 @@ def phones(ctx: Context) -> Iterator[Candidate]:
         if mobile and code == "10" and len(m.group("mid")) != 4:
             continue  # 010 numbers always have a 4-digit middle part
         score = 0.92 if mobile else 0.82
-        score += ctx.adjust(PiiType.PHONE, m.start(), m.end(), 0.05, 0.1)
+        context, glued = ctx.adjust(PiiType.PHONE, m.start(), m.end(), 0.05, 0.1), ctx.glued(m.start(), m.end())
+        if glued and context < 0:
+            continue  # "주문번호 ORD01012345678": an identifier that only contains a number
+        score += context - glued
         yield Candidate(PiiType.PHONE, m.start(), m.end(), _clip(score))
 
 
@@ -157,7 +180,7 @@ def registration_numbers(ctx: Context) -> Iterator[Candidate]:
                 score = 0.8
             else:
                 score = 0.45
-        score += ctx.adjust(kind, m.start(), m.end(), 0.3, 0.4)
+        score += ctx.adjust(kind, m.start(), m.end(), 0.3, 0.4) - ctx.glued(m.start(), m.end())
         yield Candidate(kind, m.start(), m.end(), _clip(score))
     for m in _RRN_GENDER_ONLY.finditer(ctx.text):
         if rrn_birth_date(m.group("front"), m.group("g")) is None:
@@ -212,7 +235,8 @@ def cards_and_imeis(ctx: Context) -> Iterator[Candidate]:
                 card = 0.7 if card_ctx else 0.35 if grouped else 0.0
             if imei_ctx:
                 card -= 0.4
-            card += ctx.adjust(PiiType.CARD, *span, 0.1, 0.4)
+            glued = ctx.glued(*span)
+            card += ctx.adjust(PiiType.CARD, *span, 0.1, 0.4) - glued
             if card > 0:
                 yield Candidate(PiiType.CARD, *span, _clip(card))
             # IMEI score (15 digits only).
@@ -221,7 +245,7 @@ def cards_and_imeis(ctx: Context) -> Iterator[Candidate]:
                     imei = 0.95 if valid else 0.7
                 else:
                     imei = 0.6 if valid and not amex and not card_ctx else 0.2
-                imei += ctx.adjust(PiiType.IMEI, *span, 0.0, 0.4)
+                imei += ctx.adjust(PiiType.IMEI, *span, 0.0, 0.4) - glued
                 yield Candidate(PiiType.IMEI, *span, _clip(imei))
 
 
@@ -243,6 +267,7 @@ def accounts(ctx: Context) -> Iterator[Candidate]:
         else:
             score = 0.3
         score += ctx.adjust(PiiType.ACCOUNT, m.start(), m.end(), 0.3 if score < 0.5 else 0.25, 0.4)
+        score -= ctx.glued(m.start(), m.end())
         yield Candidate(PiiType.ACCOUNT, m.start(), m.end(), _clip(score))
 
 
@@ -258,7 +283,7 @@ def driver_licenses(ctx: Context) -> Iterator[Candidate]:
         if len(m.group(0)) == 12 and 11 <= int(m.group(0)[:2]) <= 28 and ctx.near(
             ctx.lex.positive[PiiType.DRIVER_LICENSE], m.start(), m.end()
         ):
-            yield Candidate(PiiType.DRIVER_LICENSE, m.start(), m.end(), 0.9)
+            yield Candidate(PiiType.DRIVER_LICENSE, m.start(), m.end(), _clip(0.9 - ctx.glued(m.start(), m.end())))
 
 
 def passports(ctx: Context) -> Iterator[Candidate]:
@@ -270,6 +295,28 @@ def passports(ctx: Context) -> Iterator[Candidate]:
         yield Candidate(PiiType.PASSPORT, m.start(), m.end(), _clip(score))
 
 
+def card_security(ctx: Context) -> Iterator[Candidate]:
+    """Card expiry (MM/YY, MM/YYYY, MMYY) next to an expiry word in an utterance about a card, and a 3–4 digit
+    security code right after CVC/CVV/보안코드. Dates and short numbers elsewhere stay readable."""
+    lex = ctx.lex
+    cvc_word = lex.positive[PiiType.CARD_CVC]
+    about_card = (
+        ctx.anywhere(lex.positive[PiiType.CARD]) or ctx.anywhere(cvc_word) or _ANY_CARD_DIGITS.search(ctx.text)
+    )
+    expiry_spans: list[tuple[int, int]] = []
+    if about_card:
+        for m in _EXPIRY.finditer(ctx.text):
+            if ctx.near(lex.positive[PiiType.CARD_EXPIRY], m.start(), m.end()):
+                expiry_spans.append((m.start(), m.end()))
+                yield Candidate(PiiType.CARD_EXPIRY, m.start(), m.end(), 0.9)
+    for m in _CVC.finditer(ctx.text):
+        if (m.start(), m.end()) in expiry_spans:
+            continue
+        lo = max(0, m.start() - _CVC_WINDOW)
+        if cvc_word.search(ctx.lower, lo, m.start()):
+            yield Candidate(PiiType.CARD_CVC, m.start(), m.end(), 0.85)
+
+
 RECOGNIZERS = (
     emails,
     phones,
@@ -279,4 +326,5 @@ RECOGNIZERS = (
     accounts,
     driver_licenses,
     passports,
+    card_security,
 )
