@@ -121,3 +121,10 @@ def test_a_long_subject_is_stored_as_a_digest() -> None:
     assert bucket_name("key:K:conv:CV-1") == "key:K:conv:CV-1"
     long = bucket_name("key:K:conv:" + "x" * 5000)
     assert long.startswith("sha256:") and len(long) <= 160
+
+
+@pytest.mark.postgres
+def test_a_server_on_postgresql_counts_its_rates_in_the_database(pg_engine: Engine) -> None:
+    from sangdam.server.app import create_app
+
+    assert isinstance(create_app(pg_engine, today=TODAY, rate_per_minute=5).state.rate_limiter, SharedRateLimiter)

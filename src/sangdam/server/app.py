@@ -16,9 +16,9 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from sangdam.server import api, errors, openai_compat
-from sangdam.server.auth import RateLimiter
 from sangdam.server.events import MAX_STREAM_S, RECHECK_S
 from sangdam.server.service import ContactCentre
+from sangdam.server.shared_state import rate_limiter_for
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_RATE_PER_MINUTE = 120
@@ -43,7 +43,7 @@ def create_app(engine: Engine | None = None, *, today: dt.date | None = None, ll
     )
     app.state.engine = engine
     app.state.centre = ContactCentre(engine, today=today, llm=llm, orchestrator=orchestrator)
-    app.state.rate_limiter = RateLimiter(rate_per_minute)
+    app.state.rate_limiter = rate_limiter_for(engine, rate_per_minute)  # shared by every worker on PostgreSQL
     app.state.push = {"recheck_s": push_recheck_s, "max_s": push_max_s}
     errors.install(app)
     app.include_router(api.router)

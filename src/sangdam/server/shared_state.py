@@ -148,3 +148,13 @@ def bucket_name(subject: str) -> str:
     if len(subject) <= 120:
         return subject
     return "sha256:" + hashlib.sha256(subject.encode()).hexdigest()
+
+
+def rate_limiter_for(engine: Engine, per_minute: int) -> Any:
+    """The rate limiter of a server on ``engine``: buckets in PostgreSQL (counted across every worker), or in this
+    process's memory on SQLite (one process)."""
+    if engine.dialect.name == "postgresql":
+        return SharedRateLimiter(engine, per_minute)
+    from sangdam.server.auth import RateLimiter
+
+    return RateLimiter(per_minute)
