@@ -27,6 +27,16 @@ class Settings(BaseSettings):
     today: dt.date | None = Field(default=None, description="Override of today's date (demos, tests).")
     log_level: str = Field(default="WARNING", description="Python logging level name.")
     llm_config: Path | None = Field(default=None, description="YAML file mapping LLM roles to backends.")
+    # Web chat and channels (docs/server.md): signed login assertions, sessions, request limits, API docs page.
+    assertion_key: str | None = Field(default=None, description="HS256 secret or PEM public key of login assertions.")
+    assertion_key_file: Path | None = Field(default=None, description="File holding the assertion key (PEM).")
+    assertion_algorithms: str = Field(default="HS256", description="Accepted JWT algorithms, comma-separated.")
+    assertion_issuer: str | None = Field(default=None, description="Required `iss` of login assertions.")
+    assertion_audience: str = Field(default="sangdam", description="Required `aud` of login assertions.")
+    session_idle_minutes: int = Field(default=30, description="A web-chat session ends after this long unused.")
+    session_max_hours: int = Field(default=12, description="A web-chat session ends this long after it opened.")
+    max_body_bytes: int = Field(default=64 * 1024, description="Largest request body accepted (else 413).")
+    api_docs: bool = Field(default=True, description="Serve /docs (self-hosted Swagger UI); /openapi.json always.")
 
     @property
     def resolved_home(self) -> Path:

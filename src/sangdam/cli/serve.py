@@ -1,4 +1,5 @@
-"""Contact-centre commands: ``serve`` (HTTP API, web chat, agent console), ``keys create|list``, ``summarize``."""
+"""Contact-centre commands: ``serve`` (HTTP API, web chat, agent console), ``keys create|list|revoke``,
+``summarize``."""
 
 from __future__ import annotations
 
@@ -59,46 +60,83 @@ def _run_until_exit(config: Any, close_streams: Callable[[], None]) -> None:
     Server(config).run()
 
 
-@keys_app.command("create")
-def keys_create(
-    role: str = typer.Option(..., "--role", help="customer-channel | agent | admin"),
-    customer: str | None = typer.Option(None, "--customer", help="Bind a customer-channel key to one customer id."),
-    label: str = typer.Option("", "--label", help="Free text to recognise the key by."),
-    rate_limit: int | None = typer.Option(None, "--rate-limit", help="Requests per minute for this key."),
-) -> None:
-    """Create a key and print it once (only its hash is stored)."""
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str) -> dt.timedelta:
+    """``90d``, ``12h``, ``30m``, ``45s`` (or plain seconds) → a duration; typer.BadParameter otherwise."""
+    value = value.strip().lower()
+    number, unit = (value[:-1], value[-1]) if value[-1:] in _UNITS else (value, "s")
+    if not number.isdigit() or int(number) <= 0:
+        raise typer.BadParameter(f"{value!r} is not a duration like 90d, 12h, 30m")
+    return dt.timedelta(seconds=int(number) * _UNITS[unit])
+
+
+def _keys_engine() -> Any:
     from sangdam.config import get_settings
     from sangdam.domain.db import get_engine, migrate
-    from sangdam.server.keys import KeyError_, create_key
 
     engine = get_engine(get_settings().db_url)
     migrate(engine)
+    return engine
+
+
+@keys_app.command("create")
+def keys_create(
+    role: str = typer.Option(..., "--role", help="channel-trusted | customer-channel | agent | admin"),
+    customer: str | None = typer.Option(None, "--customer", help="Bind a customer-channel key to one customer id."),
+    label: str = typer.Option("", "--label", help="Free text to recognise the key by."),
+    rate_limit: int | None = typer.Option(None, "--rate-limit", help="Requests per minute for this key."),
+    expires_in: str | None = typer.Option(None, "--expires-in", help="The key stops working after this long: 90d, 12h, 30m."),
+) -> None:
+    """Create a key and print it once (only its hash is stored). channel-trusted: the operator's backend, may name
+    the customer of a conversation — never give it to a browser."""
+    from sangdam.server.keys import KeyError_, create_key, utc_now
+
+    expires_at = utc_now().replace(microsecond=0) + parse_duration(expires_in) if expires_in else None
     try:
-        created = create_key(engine, role, customer_id=customer, label=label, rate_per_minute=rate_limit)
+        created = create_key(_keys_engine(), role, customer_id=customer, label=label, rate_per_minute=rate_limit,
+                             expires_at=expires_at)
     except KeyError_ as exc:
         console.print(f"[red]error[/red] {exc}")
         raise typer.Exit(2) from None
     bound = f" customer={created.customer_id}" if created.customer_id else ""
-    console.print(f"[green]created[/green] role={created.role}{bound} id={created.key_id} (shown once, store it now):")
+    until = f" expires={created.expires_at.isoformat()}Z" if created.expires_at else ""
+    console.print(f"[green]created[/green] role={created.role}{bound}{until} id={created.key_id} (shown once, store it now):")
     typer.echo(created.key)
 
 
 @keys_app.command("list")
-def keys_list() -> None:
-    """List keys (ids, roles, bound customers; never the keys)."""
+def keys_list(as_json: bool = typer.Option(False, "--json", help="Print JSON (for scripts).")) -> None:
+    """List keys (ids, roles, bound customers, expiry, revoked; never the keys)."""
+    import json
+
     from rich.table import Table
 
-    from sangdam.config import get_settings
-    from sangdam.domain.db import get_engine, migrate
     from sangdam.server.keys import list_keys
 
-    engine = get_engine(get_settings().db_url)
-    migrate(engine)
-    table = Table("id", "role", "customer", "label", "created", "revoked")
-    for k in list_keys(engine):
+    keys = list_keys(_keys_engine())
+    if as_json:
+        typer.echo(json.dumps(keys, ensure_ascii=False, indent=1))
+        return
+    table = Table("id", "role", "customer", "label", "created (UTC)", "expires (UTC)", "revoked")
+    for k in keys:
         table.add_row(str(k["key_id"]), str(k["role"]), str(k["customer_id"] or ""), str(k["label"]),
-                      str(k["created_at"]), "yes" if k["revoked"] else "")
+                      str(k["created_at"]), str(k["expires_at"] or ""), "yes" if k["revoked"] else "")
     console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str = typer.Argument(..., help="The key's id (the part between 'sd-' and '.').")) -> None:
+    """Revoke a key now: every request with it answers 401 from the next one on."""
+    from sangdam.server.keys import KeyError_, revoke_key
+
+    try:
+        changed = revoke_key(_keys_engine(), key_id.removeprefix("sd-").split(".")[0])
+    except KeyError_ as exc:
+        console.print(f"[red]error[/red] {exc}")
+        raise typer.Exit(2) from None
+    console.print(f"[green]revoked[/green] {key_id}" if changed else f"{key_id} was already revoked")
 
 
 def summarize(

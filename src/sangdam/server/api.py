@@ -1,27 +1,35 @@
-"""``/api/v1``: conversations for channels (customer-channel keys) and the agent console (agent keys)."""
+"""``/api/v1``: web-chat sessions, conversations for channels (keys and sessions) and the agent console."""
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from sangdam.contact_center import handoff
 from sangdam.contact_center.assist import Assist, build_assist
 from sangdam.contact_center.summary import ConversationSummary
-from sangdam.server.auth import require
+from sangdam.server.auth import allow_new_session, require
 from sangdam.server.errors import ApiError
 from sangdam.server.events import conversation_stream, sse
+from sangdam.server.inputs import CleanText
 from sangdam.server.keys import Principal
 from sangdam.server.service import ContactCentre, Delivery
+from sangdam.server.sessions import InvalidAssertion
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1")
-channel_or_staff = require("customer-channel", "agent")
+CHANNELS = ("channel-trusted", "customer-channel")
+channel_or_staff = require(*CHANNELS, "web-session", "agent")
+channel_keys_or_staff = require(*CHANNELS, "agent")  # not web sessions: traces are for operators
+session_only = require("web-session")
 staff = require("agent")
 
 
@@ -29,9 +37,26 @@ def centre(request: Request) -> ContactCentre:
     return request.app.state.centre
 
 
+class NewSession(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assertion: CleanText | None = Field(default=None, max_length=8192, description=(
+        "A signed login assertion (JWT) from the operator's login: binds the session to the customer it names."))
+
+
+class SessionOpened(BaseModel):
+    """A web-chat session: keep ``token`` in memory or ``sessionStorage`` and send it as ``Authorization: Bearer``."""
+
+    token: str
+    expires_at: dt.datetime = Field(description="UTC; pushed forward while the session is in use.")
+    ends_at: dt.datetime = Field(description="UTC; the latest the session lives, in use or not.")
+    idle_timeout_s: int
+    verified: bool = Field(description="True when a login assertion bound the session to a customer.")
+
+
 class NewConversation(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    customer_id: str | None = Field(default=None, max_length=40)
+    customer_id: CleanText | None = Field(default=None, max_length=40, description=(
+        "Only for channel-trusted keys: the customer the conversation is verified as. Anyone else: 403."))
     channel: Literal["web", "api"] = "api"
 
 
@@ -41,7 +66,7 @@ class ConversationId(BaseModel):
 
 class CustomerMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(description="The customer's message (1–2000 characters after trimming).")
+    text: CleanText = Field(description="The customer's message (1–2000 characters after trimming).")
 
 
 class TurnReply(BaseModel):
@@ -61,7 +86,7 @@ class TurnReply(BaseModel):
 
 class AgentMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000)
+    text: CleanText = Field(min_length=1, max_length=2000)
 
 
 def _reply(delivery: Delivery) -> TurnReply:
@@ -78,10 +103,37 @@ def _chunks(text: str) -> Iterator[str]:
         yield piece
 
 
+@router.post("/sessions", response_model=SessionOpened, status_code=201)
+async def open_session(request: Request, body: NewSession | None = None) -> SessionOpened:
+    """Open a web-chat session (no key needed; limited per address). With ``assertion`` the session is bound to the
+    customer the operator's login signed for; a bad assertion is 401 ``invalid_assertion`` and opens nothing."""
+    allow_new_session(request)
+    customer_id = None
+    sessions = request.app.state.sessions
+    try:
+        if body is not None and body.assertion is not None:
+            customer_id = request.app.state.assertions.customer_of(body.assertion, request.app.state.clock())
+        opened = await run_in_threadpool(sessions.open, customer_id)
+    except InvalidAssertion as exc:
+        log.info("login assertion refused: %s", exc)
+        raise ApiError(401, "invalid_assertion", "login assertion not accepted") from None
+    return SessionOpened(token=opened.token, expires_at=opened.expires_at, ends_at=opened.ends_at,
+                         idle_timeout_s=int(sessions.idle.total_seconds()), verified=opened.customer_id is not None)
+
+
+@router.delete("/sessions/current", status_code=204)
+async def end_session(request: Request, who: Principal = Depends(session_only)) -> Response:
+    """End the caller's web-chat session now (its token stops working)."""
+    await run_in_threadpool(request.app.state.sessions.end, who.session_id)
+    return Response(status_code=204)
+
+
 @router.post("/conversations", response_model=ConversationId, status_code=201)
 async def create_conversation(body: NewConversation, who: Principal = Depends(channel_or_staff),
                               cc: ContactCentre = Depends(centre)) -> ConversationId:
-    """Open a conversation. A customer-bound key fixes ``customer_id``."""
+    """Open a conversation. Only a ``channel-trusted`` key may name ``customer_id`` (verified as that customer); a
+    bound key or an assertion-bound session opens it as its own customer; sessions and other keys naming a customer
+    get 403."""
     return ConversationId(id=await run_in_threadpool(cc.open, who, body.customer_id, body.channel))
 
 
@@ -135,7 +187,7 @@ async def conversation_events(conv_id: str, request: Request, after: int | None 
 
 
 @router.get("/conversations/{conv_id}/trace")
-async def get_trace(conv_id: str, who: Principal = Depends(channel_or_staff),
+async def get_trace(conv_id: str, who: Principal = Depends(channel_keys_or_staff),
                     cc: ContactCentre = Depends(centre)) -> dict:
     """Per-turn traces: intents, plan, tool calls (masked), verifier verdicts, latencies."""
     await run_in_threadpool(cc.check_access, who, conv_id)

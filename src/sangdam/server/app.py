@@ -1,12 +1,14 @@
 """The FastAPI application: API, OpenAI-compatible endpoint, customer chat page and agent console.
 
 ``create_app(engine, today=...)`` builds one app around one :class:`ContactCentre` (one orchestrator, reused by
-every request). Pages and assets are served from ``server/static`` (no CDN: works offline).
+every request). Pages and assets are served from ``server/static`` (no CDN: works offline); security headers, the
+body limit and the API docs page come from :mod:`sangdam.server.security`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,11 @@ from sqlalchemy import Engine
 
 from sangdam.server import api, errors, openai_compat
 from sangdam.server.events import MAX_STREAM_S, RECHECK_S
+from sangdam.server.keys import utc_now
+from sangdam.server.security import SecurityOptions, install_security
 from sangdam.server.service import ContactCentre
 from sangdam.server.shared_state import rate_limiter_for
+from sangdam.server.sessions import SessionStore
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_RATE_PER_MINUTE = 120
@@ -26,26 +31,34 @@ DEFAULT_RATE_PER_MINUTE = 120
 
 def create_app(engine: Engine | None = None, *, today: dt.date | None = None, llm: Any = None,
                rate_per_minute: int = DEFAULT_RATE_PER_MINUTE, orchestrator: Any = None,
-               push_recheck_s: float = RECHECK_S, push_max_s: float = MAX_STREAM_S) -> FastAPI:
+               push_recheck_s: float = RECHECK_S, push_max_s: float = MAX_STREAM_S,
+               security: SecurityOptions | None = None, clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
     """Build the app.
 
     ``rate_per_minute`` is the default limit of each rate subject — one conversation, one key from one address,
     one address without a valid key (a key may carry its own; 0 = off). ``push_*`` tune the server-push streams
-    (database re-check interval, stream lifetime before the page reconnects).
+    (database re-check interval, stream lifetime before the page reconnects). ``security``: sessions,
+    login assertions, body limit, docs page (default: from the ``SANGDAM_*`` settings); ``clock``: the wall clock
+    (naive UTC) of key and session expiry.
     """
     from sangdam.domain.db import get_engine
 
     engine = engine or get_engine()
+    options = security or SecurityOptions.from_settings()
     app = FastAPI(
         title="Sangdam contact centre",
         description="Korean-first AI contact centre: conversations API, OpenAI-compatible chat, agent console.",
-        version="0.1.0",
+        version="0.1.0", docs_url=None, redoc_url=None,
     )
     app.state.engine = engine
+    app.state.clock = clock
+    app.state.sessions = SessionStore(engine, idle_s=options.session_idle_s, max_s=options.session_max_s, clock=clock)
+    app.state.assertions = options.assertions
     app.state.centre = ContactCentre(engine, today=today, llm=llm, orchestrator=orchestrator)
     app.state.rate_limiter = rate_limiter_for(engine, rate_per_minute)  # shared by every worker on PostgreSQL
     app.state.push = {"recheck_s": push_recheck_s, "max_s": push_max_s}
     errors.install(app)
+    install_security(app, options)
     app.include_router(api.router)
     app.include_router(openai_compat.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,6 +1,8 @@
 """One JSON error shape for every 4xx/5xx: ``{"error": {"code", "message", "message_ko"}}``.
 
-``message`` is English (operators, logs); ``message_ko`` is shown to customers.
+``message`` is English (operators, logs); ``message_ko`` is shown to customers. A database that cannot take the
+request now (locked, disk full, unreachable) answers 503 ``unavailable`` with a ``Retry-After`` that says how soon
+trying again makes sense, never a generic 500.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sangdam.contact_center.texts import texts
@@ -24,11 +27,33 @@ class ApiError(Exception):
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
-        self.message_ko = message_ko or texts()["errors"].get(code) or texts()["errors"]["invalid_request"]
+        self.message_ko = message_ko or korean(code)
 
 
 def error_body(code: str, message: str, message_ko: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message, "message_ko": message_ko}}
+
+
+def korean(code: str) -> str:
+    """The customer's message for an error code (the generic one when the code has none)."""
+    return texts()["errors"].get(code) or texts()["errors"]["invalid_request"]
+
+
+# (words in the driver's message, seconds until a retry makes sense, what the operator is told)
+_UNAVAILABLE = [
+    (("locked", "busy", "deadlock", "could not obtain lock", "lock timeout"), 2, "database is busy (locked)"),
+    (("disk is full", "no space", "could not extend", "disk i/o", "readonly", "read-only"), 60,
+     "database cannot write (disk full or read-only)"),
+]
+
+
+def unavailable(exc: OperationalError) -> ApiError:
+    """503 for a database that cannot serve now; ``Retry-After``: 2 s when it is busy, 60 s when it cannot write
+    (a full disk does not free itself in seconds), 10 s when it is unreachable."""
+    said = str(exc.orig if exc.orig is not None else exc).lower()
+    retry, why = next(((s, w) for words, s, w in _UNAVAILABLE if any(x in said for x in words)),
+                      (10, "database unreachable"))
+    return ApiError(503, "unavailable", f"{why}; retry in {retry} s", headers={"Retry-After": str(retry)})
 
 
 def install(app: FastAPI) -> None:
@@ -54,9 +79,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail), texts()["errors"].get(code, texts()["errors"]["invalid_request"])),
-                            exc.status_code)
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail), korean(code)), exc.status_code)
+
+    @app.exception_handler(OperationalError)
+    async def _database(_: Request, exc: OperationalError) -> JSONResponse:
+        log.warning("database unavailable: %s", exc.orig if exc.orig is not None else exc)
+        refusal = unavailable(exc)
+        return JSONResponse(error_body(refusal.code, refusal.message, refusal.message_ko), 503, headers=refusal.headers)
 
     @app.exception_handler(Exception)
     async def _crash(_: Request, exc: Exception) -> JSONResponse:

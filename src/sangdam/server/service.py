@@ -77,20 +77,27 @@ class ContactCentre:
 
     # -- conversations ------------------------------------------------------------------------------------
     def open(self, who: Principal, customer_id: str | None, channel: str) -> str:
-        """Start a conversation owned by ``who``'s key. A bound key fixes the customer; no one else may set it."""
-        if who.customer_id is not None:
-            if customer_id not in (None, who.customer_id):
-                raise ApiError(403, "forbidden", "this key is bound to another customer")
-            customer_id = who.customer_id
-        if customer_id is not None and not self._customer_exists(customer_id):
-            raise ApiError(422, "invalid_request", f"unknown customer_id {customer_id!r}")
+        """Start a conversation owned by ``who`` (its key or web session).
+
+        Only a trusted channel (and admin) may name the customer the conversation is verified as. A bound key or a
+        session bound by a login assertion opens every conversation as its own customer. Anyone else naming a
+        customer gets 403 before any lookup, so the answer says nothing about whether that customer exists.
+        """
+        if customer_id is not None and not who.may_assert_customer and customer_id != who.customer_id:
+            raise ApiError(403, "forbidden", "this key or session may not name a customer (only channel-trusted keys may)")
+        customer_id = who.customer_id or customer_id
+        if customer_id is not None and who.may_assert_customer and not self._customer_exists(customer_id):
+            raise ApiError(422, "unknown_customer", "customer_id names no customer")
+        if who.session_id is not None:
+            channel = "web"
         conv_id = self.orch.start_conversation(customer_id=customer_id, channel=channel)
         with session_scope(self.engine) as s:
-            s.add(ConversationOwner(conversation_id=conv_id, api_key_id=who.key_id))
+            s.add(ConversationOwner(conversation_id=conv_id, api_key_id=who.key_id, session_id=who.session_id))
         return conv_id
 
     def check_access(self, who: Principal, conv_id: str) -> dict[str, Any]:
-        """The conversation row if ``who`` may see it: staff see all, channel keys only their own (else 404)."""
+        """The conversation row if ``who`` may see it: staff see all; a channel key or a web session only the
+        conversations it opened (else 404)."""
         try:
             row = handoff.conversation_row(self.engine, conv_id)
         except ConversationNotFound:
@@ -99,11 +106,26 @@ class ContactCentre:
             return row
         with session_scope(self.engine) as s:
             owner = s.get(ConversationOwner, conv_id)
-            owned = owner is not None and owner.api_key_id == who.key_id
+            owned = owner is not None and (
+                (who.session_id is not None and owner.session_id == who.session_id)
+                or (who.key_id is not None and owner.api_key_id == who.key_id))
         bound_ok = who.customer_id is None or row["customer_id"] == who.customer_id
         if not (owned and bound_ok):  # 404, not 403: do not reveal that another customer's conversation exists
             raise ApiError(404, "not_found", f"no conversation {conv_id!r}")
         return row
+
+    @staticmethod
+    def check_text(text: str) -> None:
+        """Refuse a message the orchestrator would refuse (empty, too long) before anything is opened for it."""
+        from sangdam.orchestrator.engine import MAX_MESSAGE_CHARS
+        from sangdam.orchestrator.format import say
+
+        text = (text or "").strip()
+        if not text:
+            raise ApiError(422, "empty_message", "message text is empty", say("errors.empty_message"))
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise ApiError(413, "message_too_long", f"message longer than {MAX_MESSAGE_CHARS} characters",
+                           say("errors.message_too_long", limit=MAX_MESSAGE_CHARS))
 
     def send(self, conv_id: str, text: str, idempotency_key: str | None = None) -> Delivery:
         """One customer message through the orchestrator (serialised per conversation).
