@@ -21,7 +21,7 @@ from sangdam.domain.db import make_engine, migrate, session_scope
 from sangdam.domain.models import Customer, Line
 from tools_fixtures import TODAY, populate
 
-__all__ = ["TODAY", "make_server_world", "running_server", "served_world", "free_port"]
+__all__ = ["TODAY", "make_server_world", "running_server", "served_world", "free_port", "login_assertion"]
 
 
 def make_server_world(path: Path) -> Engine:
@@ -67,18 +67,35 @@ def running_server(app) -> Iterator[str]:  # noqa: ANN001 - a FastAPI app
         thread.join(timeout=10)
 
 
+ASSERTION_SECRET = "test-operator-login-secret-0123456789abcdef"  # HS256 key of the test world's login assertions
+ASSERTION_ISSUER = "https://login.nuri.test"
+
+
+def login_assertion(customer_id: str, *, lifetime_s: int = 300) -> str:
+    """A signed login assertion for ``customer_id``, as the operator's login would issue it (server clock: now)."""
+    import jwt
+
+    now = int(time.time())
+    claims = {"sub": customer_id, "iss": ASSERTION_ISSUER, "aud": "sangdam", "iat": now, "exp": now + lifetime_s}
+    return jwt.encode(claims, ASSERTION_SECRET, algorithm="HS256")
+
+
 @contextmanager
 def served_world(path: Path, *, rate_per_minute: int = 0) -> Iterator[tuple[str, dict[str, str]]]:
-    """The test world served on loopback: (base URL, {"c": key bound to C-C, "web": unbound channel key (the web
-    chat's shared key), "agent": agent key}). ``rate_per_minute``: the server's rate limit (0 = off)."""
+    """The test world served on loopback: (base URL, {"c": key bound to C-C, "web": unbound customer-channel key,
+    "trusted": channel-trusted key, "agent": agent key}). The web chat needs no key: it opens sessions, bound to a
+    customer by :func:`login_assertion`. ``rate_per_minute``: the server's rate limit (0 = off)."""
     from sangdam.server.app import create_app
     from sangdam.server.keys import create_key
+    from sangdam.server.security import SecurityOptions
 
     engine = make_server_world(path)
     keys = {"c": create_key(engine, "customer-channel", customer_id="C-C").key,
-            "web": create_key(engine, "customer-channel").key, "agent": create_key(engine, "agent").key}
+            "web": create_key(engine, "customer-channel").key, "trusted": create_key(engine, "channel-trusted").key,
+            "agent": create_key(engine, "agent").key}
+    security = SecurityOptions(assertion_key=ASSERTION_SECRET, assertion_issuer=ASSERTION_ISSUER)
     try:
-        with running_server(create_app(engine, today=TODAY, rate_per_minute=rate_per_minute)) as base:
+        with running_server(create_app(engine, today=TODAY, rate_per_minute=rate_per_minute, security=security)) as base:
             yield base, keys
     finally:
         engine.dispose()

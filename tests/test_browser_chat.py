@@ -5,6 +5,7 @@ Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from sqlalchemy import Engine, select
 from sangdam.domain.conversation_models import Message
 from sangdam.domain.db import make_engine, session_scope
 from sangdam.domain.models import Bill, Line
-from server_support import served_world
+from server_support import login_assertion, served_world
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -27,8 +28,8 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium i
 
 @dataclass
 class World:
-    """A served test world: base URL, keys ("c": bound to C-C 박솔, "web": the shared web-chat key, "agent") and
-    the database, to check what was stored."""
+    """A served test world: base URL, keys ("agent" for the console; the chat page needs none) and the database,
+    to check what was stored."""
 
     base: str
     keys: dict[str, str]
@@ -76,20 +77,27 @@ def browser():  # noqa: ANN201
         b.close()
 
 
-def new_page(browser, *, width: int = 1280, height: int = 800, clock: bool = False):  # noqa: ANN001, ANN201
-    page = browser.new_context(locale="ko-KR", viewport={"width": width, "height": height}).new_page()
+def new_page(browser, *, width: int = 1280, height: int = 800, clock: bool = False, csp: bool = False):  # noqa: ANN001, ANN201
+    """A fresh tab. The pages' Content-Security-Policy forbids eval, which Playwright's ``wait_for_function`` needs:
+    tests bypass it unless ``csp`` (the test that the pages work under their own policy keeps it)."""
+    context = browser.new_context(locale="ko-KR", viewport={"width": width, "height": height}, bypass_csp=not csp)
+    page = context.new_page()
     page.set_default_timeout(TIMEOUT_MS)
     if clock:  # timers under the test's control: a minute of an open page passes in no time
         page.clock.install()
     return page
 
 
-def open_chat(browser, base: str, key: str, **page_options: int):  # noqa: ANN001, ANN201
+def open_chat(browser, base: str, customer: str | None = None, **page_options: bool | int):  # noqa: ANN001, ANN201
+    """A customer opens /chat — no key. With ``customer`` the operator's login has signed them in: its assertion
+    waits in sessionStorage (as a same-origin login page leaves it) and the chat opens verified as them."""
     page = new_page(browser, **page_options)
+    if customer:
+        token = json.dumps(login_assertion(customer))
+        page.add_init_script("if (!sessionStorage.getItem('sangdam.chat.session')) "
+                             f"sessionStorage.setItem('sangdam.chat.assertion', {token});")
     page.goto(f"{base}/chat")
-    page.get_by_test_id("key").fill(key)
-    page.get_by_test_id("login").click()
-    page.wait_for_function("document.body.dataset.conversation")
+    page.locator("body[data-conversation]").wait_for(state="attached")
     return page
 
 
@@ -135,10 +143,84 @@ def transfer_to_agent(page) -> None:  # noqa: ANN001
     page.wait_for_function("document.body.dataset.mode === 'human'")
 
 
+# -- issue 11, items 1 and 7: no key in the browser, nothing it holds names a customer --------------------------
+STORAGE = "() => ({session: {...sessionStorage}, local: {...localStorage}, url: location.href})"
+
+
+def test_customer_opens_the_chat_without_any_key(browser, served) -> None:  # noqa: ANN001
+    page = open_chat(browser, served.base)
+    assert page.get_by_test_id("key").count() == 0  # nothing to paste
+    held = page.evaluate(STORAGE)
+    assert held["local"] == {} and "ws-" not in held["url"] and "sd-" not in held["url"]
+    assert held["session"]["sangdam.chat.session"].startswith("ws-")  # this tab's session, gone with the tab
+    assert page.evaluate("document.body.dataset.verified") == "no"
+    send(page, "이번 달 요금 알려주세요")
+    assert "본인 확인" in page.locator(".msg.bot").last.inner_text()  # identity is checked in the conversation
+
+
+def test_chat_and_console_work_under_their_own_content_security_policy(browser, served) -> None:  # noqa: ANN001
+    refused: list[str] = []
+    chat = new_page(browser, csp=True)
+    chat.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    chat.goto(f"{served.base}/chat")
+    chat.locator("body[data-conversation]").wait_for(state="attached")
+    chat.get_by_test_id("text").fill("요금제 알려주세요")
+    chat.get_by_test_id("send").click()
+    chat.locator(".msg.bot").first.wait_for()
+    console = new_page(browser, csp=True)
+    console.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    console.goto(f"{served.base}/console")
+    console.get_by_test_id("key").fill(served.keys["agent"])
+    console.get_by_test_id("login").click()
+    console.locator(f"#list [data-id='{chat.evaluate('document.body.dataset.conversation')}']").wait_for()
+    docs = new_page(browser, csp=True)
+    docs.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    docs.goto(f"{served.base}/docs")
+    docs.get_by_text("/api/v1/sessions").first.wait_for()
+    assert refused == []
+
+
+def test_nothing_the_browser_holds_opens_a_conversation_as_another_customer(browser, served) -> None:  # noqa: ANN001
+    page = open_chat(browser, served.base, "C-C")  # even a page signed in as 박솔
+    assert page.evaluate("document.body.dataset.verified") == "yes"
+    held = page.evaluate(STORAGE)
+    tries = page.evaluate("""async (held) => {
+      const out = [];
+      for (const token of [...Object.values(held.session), ...Object.values(held.local), ""]) {
+        for (const customer_id of ["C-A", "C-B", "C-NOBODY"]) {
+          const res = await fetch("/api/v1/conversations", {method: "POST", body: JSON.stringify({customer_id}),
+            headers: {"Content-Type": "application/json", ...(token ? {"Authorization": "Bearer " + token} : {})}});
+          out.push([customer_id, res.status, await res.text()]);
+        }
+      }
+      return out;
+    }""", held)
+    assert tries and all(status in (401, 403) for _, status, _ in tries), tries
+    assert not any("C-NOBODY" in body for _, _, body in tries)
+
+
+def test_an_ended_session_starts_a_new_chat_and_keeps_what_was_typed(browser, served) -> None:  # noqa: ANN001
+    from sangdam.domain.auth_models import WebSession
+
+    page = open_chat(browser, served.base, clock=True)
+    first = conversation(page)
+    session_id = page.evaluate("sessionStorage.getItem('sangdam.chat.session')")[3:].split(".")[0]
+    with session_scope(served.engine) as s:  # idle past its expiry
+        row = s.get(WebSession, session_id)
+        row.expires_at = row.created_at
+    page.get_by_test_id("text").fill("요금 알려주세요")
+    page.get_by_test_id("send").click()
+    page.wait_for_function(f"document.body.dataset.conversation && document.body.dataset.conversation !== '{first}'")
+    assert "만료" in page.get_by_test_id("notice").inner_text()
+    assert page.get_by_test_id("text").input_value() == "요금 알려주세요"  # nothing typed is lost
+    assert page.evaluate("sessionStorage.getItem('sangdam.chat.session')").split(".")[0] != f"ws-{session_id}"
+    assert stored(served, first) == []
+
+
 def test_customer_activates_roaming_with_confirmation(browser, served) -> None:  # noqa: ANN001
     base, keys = served.base, served.keys
     ARTIFACTS.mkdir(exist_ok=True)
-    page = open_chat(browser, base, keys["c"])
+    page = open_chat(browser, base, "C-C")
     send(page, "다음 주에 일본 가는데 로밍 켜주세요")
     assert "아시아 5일" in page.locator(".msg.bot").last.inner_text()
     assert page.get_by_test_id("choice").count() >= 2  # the proposal's options are buttons
@@ -151,7 +233,7 @@ def test_customer_activates_roaming_with_confirmation(browser, served) -> None: 
 
 def test_customer_confirms_a_proposal_with_the_yes_button(browser, served) -> None:  # noqa: ANN001
     base, keys = served.base, served.keys
-    page = open_chat(browser, base, keys["c"])
+    page = open_chat(browser, base, "C-C")
     send(page, "상담원 연결해주세요")
     bots = page.locator(".msg.bot").count()
     page.get_by_test_id("confirm-yes").click()
@@ -162,7 +244,7 @@ def test_customer_confirms_a_proposal_with_the_yes_button(browser, served) -> No
 def test_agent_takes_over_and_the_customer_sees_the_agent_message(browser, served) -> None:  # noqa: ANN001
     base, keys = served.base, served.keys
     ARTIFACTS.mkdir(exist_ok=True)
-    chat = open_chat(browser, base, keys["c"])
+    chat = open_chat(browser, base, "C-C")
     send(chat, "요금 알려줘")
     conv = chat.evaluate("document.body.dataset.conversation")
 
@@ -183,7 +265,7 @@ def test_agent_takes_over_and_the_customer_sees_the_agent_message(browser, serve
 
 # -- issue 10, item 2: a choice button leads to the preview, never straight to the booking ------------------------
 def test_pass_choice_button_shows_the_preview_and_books_only_after_yes(browser, fresh) -> None:  # noqa: ANN001
-    page = open_chat(browser, fresh.base, fresh.keys["c"])
+    page = open_chat(browser, fresh.base, "C-C")
     send(page, "다음 주에 일본 가는데 로밍 켜주세요")
     preview = click_and_wait_for_reply(page, page.get_by_test_id("choice").filter(has_text="아시아 5일"))
     assert "19,800원" in preview and "진행할까요" in preview
@@ -199,9 +281,9 @@ def test_pass_choice_button_shows_the_preview_and_books_only_after_yes(browser, 
         assert (line.roaming_enabled, line.roaming_pass_id) == (True, "R-ASIA5")
 
 
-# -- issue 10, item 4: open chats on one shared key never starve each other's sends --------------------------------
-def test_open_chats_on_one_shared_key_can_all_still_send(browser, limited) -> None:  # noqa: ANN001
-    pages = [open_chat(browser, limited.base, limited.keys["web"], clock=True) for _ in range(4)]
+# -- issue 10, item 4: open chats from one address never starve each other's sends -------------------------------
+def test_open_chats_from_one_address_can_all_still_send(browser, limited) -> None:  # noqa: ANN001
+    pages = [open_chat(browser, limited.base, clock=True) for _ in range(4)]
     for page in pages:  # each page stays open a minute (the old page polled 40 times in it)
         page.clock.run_for(60_000)
     for page in pages:
@@ -216,7 +298,7 @@ def test_open_chats_on_one_shared_key_can_all_still_send(browser, limited) -> No
 
 
 def test_a_send_that_keeps_failing_leaves_its_text_in_the_box(browser, served) -> None:  # noqa: ANN001
-    page = open_chat(browser, served.base, served.keys["c"], clock=True)
+    page = open_chat(browser, served.base, "C-C", clock=True)
     attempts: list[str] = []
 
     def unavailable(route) -> None:  # noqa: ANN001
@@ -238,7 +320,7 @@ def test_a_send_that_keeps_failing_leaves_its_text_in_the_box(browser, served) -
 
 
 def test_a_send_whose_answer_was_lost_is_retried_and_stored_once(browser, served) -> None:  # noqa: ANN001
-    page = open_chat(browser, served.base, served.keys["c"], clock=True)
+    page = open_chat(browser, served.base, "C-C", clock=True)
     first = []
 
     def lose_first_answer(route) -> None:  # noqa: ANN001
@@ -286,7 +368,7 @@ LINES_OF_TEXT = """(el) => {
 
 def test_korean_words_wrap_between_words_never_inside_one(browser, served) -> None:  # noqa: ANN001
     ARTIFACTS.mkdir(exist_ok=True)
-    page = open_chat(browser, served.base, served.keys["c"], width=390, height=844)
+    page = open_chat(browser, served.base, "C-C", width=390, height=844)
     send(page, "로밍 요금제 알려주세요")
     send(page, "이번 달 데이터 사용량이랑 요금제 혜택을 자세하게 설명해 주시겠어요? 해외 출장이 잦아서 궁금합니다")
     assert page.locator(".msg.bot").last.evaluate(LINES_OF_TEXT) > 2  # long enough to wrap
@@ -296,7 +378,7 @@ def test_korean_words_wrap_between_words_never_inside_one(browser, served) -> No
 
 def test_customer_sees_their_own_number_after_reload_while_stored_copies_stay_masked(browser, served) -> None:  # noqa: ANN001
     typed = "제 번호는 010-5555-6666이고 생일은 1995년 5월 5일이에요"
-    page = open_chat(browser, served.base, served.keys["web"])
+    page = open_chat(browser, served.base)
     send(page, typed)
     conv = conversation(page)
     page.reload()
@@ -311,10 +393,10 @@ def test_customer_sees_their_own_number_after_reload_while_stored_copies_stay_ma
 
 def test_console_cards_show_the_customer_name_waiting_time_and_last_activity(browser, served) -> None:  # noqa: ANN001
     ARTIFACTS.mkdir(exist_ok=True)
-    chat = open_chat(browser, served.base, served.keys["c"])
+    chat = open_chat(browser, served.base, "C-C")
     transfer_to_agent(chat)
     waiting = conversation(chat)
-    anonymous = open_chat(browser, served.base, served.keys["web"])
+    anonymous = open_chat(browser, served.base)
     send(anonymous, "요금제 종류 알려주세요")
     console = open_console(browser, served.base, served.keys["agent"], width=1024, height=768)
     card = console.locator(f"#queue [data-id='{waiting}']")
@@ -330,7 +412,7 @@ def test_console_cards_show_the_customer_name_waiting_time_and_last_activity(bro
 
 def test_console_header_buttons_stay_on_one_line_at_1024px(browser, served) -> None:  # noqa: ANN001
     ARTIFACTS.mkdir(exist_ok=True)
-    chat = open_chat(browser, served.base, served.keys["c"])
+    chat = open_chat(browser, served.base, "C-C")
     send(chat, "요금 알려줘")
     console = open_console(browser, served.base, served.keys["agent"], width=1024, height=768)
     console.locator(f"#list [data-id='{conversation(chat)}']").click()
@@ -344,7 +426,7 @@ def test_console_header_buttons_stay_on_one_line_at_1024px(browser, served) -> N
 
 
 def test_customer_is_told_when_an_agent_joins_after_a_bot_transfer(browser, served) -> None:  # noqa: ANN001
-    chat = open_chat(browser, served.base, served.keys["c"])
+    chat = open_chat(browser, served.base, "C-C")
     transfer_to_agent(chat)
     console = open_console(browser, served.base, served.keys["agent"])
     console.locator(f"#queue [data-id='{conversation(chat)}']").click()
@@ -358,12 +440,12 @@ def test_customer_is_told_when_an_agent_joins_after_a_bot_transfer(browser, serv
 
 
 def test_suggested_reply_answers_the_question_the_customer_asked_while_waiting(browser, served) -> None:  # noqa: ANN001
-    chat = open_chat(browser, served.base, served.keys["c"])
+    chat = open_chat(browser, served.base, "C-C")
     transfer_to_agent(chat)
     chat.get_by_test_id("text").fill("기다리는 동안 궁금한데 데이터 얼마나 남았어요?")
     chat.get_by_test_id("send").click()
     chat.wait_for_function("!document.getElementById('send').disabled && document.getElementById('text').value === ''")
-    reference = open_chat(browser, served.base, served.keys["c"])  # what the bot answers to the same question
+    reference = open_chat(browser, served.base, "C-C")  # what the bot answers to the same question
     send(reference, "데이터 얼마나 남았어요?")
     answer = reference.locator(".msg.bot").last.inner_text().replace("AI 상담원", "").strip()
     console = open_console(browser, served.base, served.keys["agent"])

@@ -393,6 +393,12 @@ def test_api_docs_can_be_turned_off_while_the_openapi_document_stays(world) -> N
         assert c.get("/openapi.json").status_code == 200
 
 
+def test_the_chat_page_holds_no_key_input(client) -> None:  # noqa: ANN001
+    page = client.get("/chat").text + client.get("/static/chat.js").text + client.get("/static/common.js").text
+    assert "localStorage" not in page and 'data-testid="key"' not in page
+    assert "location.search" not in page  # no key or token taken from the URL
+
+
 # -- keys: expiry, revoke, list ---------------------------------------------------------------------------------
 def test_an_expired_key_is_refused(world, clock) -> None:  # noqa: ANN001
     key = create_key(world, "agent", expires_at=clock.now + dt.timedelta(hours=1)).key

@@ -1,13 +1,19 @@
-// Customer web chat. One server-push stream (SSE) brings every message of the conversation — agent and system
-// lines, and the transcript after a reload; a send streams its checked reply and shows buttons for proposals.
+// Customer web chat. No key: the page opens its own short-lived session (POST /api/v1/sessions), kept in this
+// tab's sessionStorage (nothing that outlives the tab, never the URL) and sent as the bearer; it owns the chat. An
+// operator page on the same origin that logged its customer in may leave a signed login assertion in
+// sessionStorage["sangdam.chat.assertion"]: it is used once, to open a session bound to that customer.
+// One server-push stream (SSE) brings every message of the conversation — agent and system lines, and the
+// transcript after a reload; a send streams its checked reply and shows buttons for proposals.
 // A send shows its text at once (faded until the server has it) and is retried with the same Idempotency-Key
-// (stored and answered once); if every try fails the text goes back into the input box. The server keeps only masked text; this tab remembers what it typed (sessionStorage, by message index),
-// so after a reload the customer still sees their own words — no one else ever gets them.
+// (stored and answered once); if every try fails the text goes back into the input box. The server keeps only
+// masked text; this tab remembers what it typed (sessionStorage, by message index), so after a reload the customer
+// still sees their own words — no one else ever gets them. A session that has ended starts a new chat.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const TRIES = 5;
-  let key = Sangdam.key("sangdam.chat.key"), conv = sessionStorage.getItem("sangdam.chat.conv");
+  const SESSION = "sangdam.chat.session", CONV = "sangdam.chat.conv", ASSERTION = "sangdam.chat.assertion";
+  let key = sessionStorage.getItem(SESSION) || "", conv = sessionStorage.getItem(CONV);
   let lastIdx = -1, sending = false, held = [], drawn = new Set(), listener = null, shownPending = null;
 
   // What this tab typed, by message index (this browser tab only; never sent back to the server).
@@ -54,7 +60,6 @@
     } else if (event === "state") {
       document.body.dataset.mode = data.mode;
       if (!sending) showActions(data.pending_action);
-      localStorage.setItem("sangdam.chat.key", key);
       document.body.dataset.conversation = conv;  // connected: the transcript so far is on screen
     }
   }
@@ -62,30 +67,55 @@
   function connect() {
     if (listener) listener.stop();
     listener = Sangdam.listen(key, () => `/api/v1/conversations/${conv}/events?after=${lastIdx}`, onEvent, (e) => {
-      if (e.status === 404) { reset(); start(); } else showLogin(e.message);
+      if (e.status === 401) ended();
+      else if (e.status === 404) { reset(); start(); }
+      else showConnectError(e.message);
     });
   }
 
-  function showLogin(message) {
+  function showConnectError(message) {
     if (listener) listener.stop();
-    $("login").hidden = false; $("chat").hidden = true; $("login-error").textContent = message;
+    $("connecting").hidden = false; $("chat").hidden = true;
+    $("connect-error").textContent = message; $("retry").hidden = false;
   }
 
   function reset() {
     if (listener) listener.stop();
-    sessionStorage.removeItem("sangdam.chat.conv"); conv = null;
+    sessionStorage.removeItem(CONV); conv = null;
     $("messages").innerHTML = ""; lastIdx = -1; drawn = new Set(); held = []; showActions(null);
     delete document.body.dataset.conversation;
   }
 
+  function forgetSession() { sessionStorage.removeItem(SESSION); key = ""; }
+
+  // The session has ended (idle too long, or at its maximum age): a new session and a new chat.
+  function ended() {
+    forgetSession(); reset();
+    $("notice").textContent = "상담 연결 시간이 만료되어 새 상담을 시작했습니다. 이전 대화는 이 화면에서 더 이상 볼 수 없습니다.";
+    start();
+  }
+
+  async function openSession() {
+    const assertion = sessionStorage.getItem(ASSERTION);
+    sessionStorage.removeItem(ASSERTION);  // used once
+    const opened = await retrying(() => Sangdam.call("", "POST", "/api/v1/sessions", assertion ? { assertion } : {}));
+    key = opened.token; sessionStorage.setItem(SESSION, key);
+    document.body.dataset.verified = opened.verified ? "yes" : "no";
+  }
+
   async function start() {
-    $("login-error").textContent = "";
-    if (!conv) {
-      try { conv = (await retrying(() => Sangdam.call(key, "POST", "/api/v1/conversations", { channel: "web" }))).id; }
-      catch (e) { showLogin(e.message); return; }
-      sessionStorage.setItem("sangdam.chat.conv", conv);
+    $("connect-error").textContent = ""; $("retry").hidden = true;
+    try {
+      if (!key) await openSession();
+      if (!conv) {
+        conv = (await retrying(() => Sangdam.call(key, "POST", "/api/v1/conversations", { channel: "web" }))).id;
+        sessionStorage.setItem(CONV, conv);
+      }
+    } catch (e) {
+      if (e.status === 401 && key) { forgetSession(); reset(); return start(); }  // a stored session that ended
+      showConnectError(e.message); return;
     }
-    $("login").hidden = true; $("chat").hidden = false; $("new-chat").hidden = false;
+    $("connecting").hidden = true; $("chat").hidden = false; $("new-chat").hidden = false;
     connect();
     $("text").focus();
   }
@@ -138,6 +168,7 @@
       if (fromBox) $("text").value = [text, $("text").value.trim()].filter(Boolean).join(" ");  // nothing typed is lost
       showActions(offered);
       $("error").textContent = `${e.message} 보내지 못한 내용은 그대로 두었으니 다시 보내 주세요.`;
+      if (e.status === 401) { setBusy(false); ended(); return; }
     }
     setBusy(false);
     const later = held; held = [];
@@ -145,14 +176,15 @@
     $("text").focus();
   }
 
-  $("login-btn").onclick = () => { key = $("key").value.trim(); start(); };
   $("composer").onsubmit = (ev) => {
     ev.preventDefault();
     if (sending || !$("text").value.trim()) return;  // the next message waits in the box until this one is done
     const text = $("text").value; $("text").value = ""; send(text, true);
   };
-  $("new-chat").onclick = () => { reset(); start(); };
-  const fromUrl = new URLSearchParams(location.search).get("key");
-  if (fromUrl) key = fromUrl;
-  if (key) { $("key").value = key; start(); }
+  $("new-chat").onclick = () => {  // a new chat is a new session: the old one's token stops working
+    if (key) Sangdam.call(key, "DELETE", "/api/v1/sessions/current").catch(() => {});
+    forgetSession(); reset(); $("notice").textContent = ""; start();
+  };
+  $("retry").onclick = () => start();
+  start();
 })();

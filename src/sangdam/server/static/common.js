@@ -1,8 +1,10 @@
-// Shared helpers of the chat page and the console: the stored key, JSON calls, SSE parsing, server-push streams.
+// Shared helpers of the chat page and the console: JSON calls with the bearer (a session token or the agent's
+// key, held by this tab only), SSE parsing, server-push streams.
 "use strict";
 const Sangdam = {
-  key(name) { return localStorage.getItem(name) || ""; },
-  headers(key, extra) { return { "Authorization": "Bearer " + key, "Content-Type": "application/json", ...(extra || {}) }; },
+  headers(key, extra) {
+    return { ...(key ? { "Authorization": "Bearer " + key } : {}), "Content-Type": "application/json", ...(extra || {}) };
+  },
   // An Error carrying the HTTP status, the Korean message and the server's Retry-After (seconds).
   async failure(res) {
     const data = await res.json().catch(() => ({}));
@@ -13,7 +15,7 @@ const Sangdam = {
   async call(key, method, path, body) {
     const res = await fetch(path, { method, headers: Sangdam.headers(key), body: body === undefined ? undefined : JSON.stringify(body) });
     if (!res.ok) throw await Sangdam.failure(res);
-    return res.json();
+    return res.status === 204 ? null : res.json();
   },
   // POST with Accept: text/event-stream; calls onEvent(name, data) for each SSE event.
   async stream(key, path, body, onEvent, extraHeaders) {

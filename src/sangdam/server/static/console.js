@@ -3,7 +3,8 @@
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
-  let key = Sangdam.key("sangdam.console.key"), selected = null, shownIdx = -1, listener = null, details = null;
+  // The agent's key lives in this tab only (sessionStorage): closing the tab logs out, other sites never see it.
+  let key = sessionStorage.getItem("sangdam.console.key") || "", selected = null, shownIdx = -1, listener = null, details = null;
   const rows = new Map();
   const api = (method, path, body) => Sangdam.call(key, method, path, body);
   const LABELS = { category: "분류", customer_request: "고객 요청", verified: "본인 확인", actions_taken: "처리 내역",
@@ -127,7 +128,7 @@
   async function start() {
     try { await api("GET", "/api/v1/console/conversations?limit=1"); } catch (e) { $("login-error").textContent = e.message; return; }
     await refreshLists();
-    localStorage.setItem("sangdam.console.key", key);
+    sessionStorage.setItem("sangdam.console.key", key);
     $("login").hidden = true; $("console").hidden = false;
     setInterval(() => { if (!document.hidden) refreshLists(); }, 3000);  // 40 requests a minute, none in a hidden tab
   }
