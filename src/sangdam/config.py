@@ -7,11 +7,14 @@ evaluation scenarios can pin the calendar (code never calls ``date.today()`` dir
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
+import secrets
+import stat
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,6 +30,11 @@ class Settings(BaseSettings):
     today: dt.date | None = Field(default=None, description="Override of today's date (demos, tests).")
     log_level: str = Field(default="WARNING", description="Python logging level name.")
     llm_config: Path | None = Field(default=None, description="YAML file mapping LLM roles to backends.")
+    hash_secret: SecretStr | None = Field(
+        default=None,
+        description="Key of the HMAC that pseudonymises phone numbers and client addresses in the audit log "
+        "(docs/data-at-rest.md); default: a random key generated once into SANGDAM_HOME/hash-secret (0600).",
+    )
     # Web chat and channels (docs/server.md): signed login assertions, sessions, request limits, API docs page.
     assertion_key: str | None = Field(default=None, description="HS256 secret or PEM public key of login assertions.")
     assertion_key_file: Path | None = Field(default=None, description="File holding the assertion key (PEM).")
@@ -61,10 +69,63 @@ class Settings(BaseSettings):
         return self.today or dt.date.today()
 
     def ensure_home(self) -> Path:
-        home = self.resolved_home
-        for sub in (home, self.models_dir, self.kb_dir):
+        """Create SANGDAM_HOME (owner-only, 0700: it holds the database and secrets) and its folders."""
+        home = private_dir(self.resolved_home)
+        for sub in (self.models_dir, self.kb_dir):
             sub.mkdir(parents=True, exist_ok=True)
         return home
+
+    def hash_key(self) -> bytes:
+        """The HMAC key for pseudonyms: ``SANGDAM_HASH_SECRET`` or the key file under SANGDAM_HOME (created once,
+        owner-only; every process sharing the home reads the same key)."""
+        if self.hash_secret is not None and self.hash_secret.get_secret_value():
+            return self.hash_secret.get_secret_value().encode("utf-8")
+        return _key_file(self.ensure_home() / HASH_SECRET_FILE)
+
+
+HASH_SECRET_FILE = "hash-secret"
+_log = logging.getLogger(__name__)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a folder only its owner may enter (0700); an existing one of ours open to others is closed."""
+    if not path.exists():
+        path.mkdir(parents=True, mode=0o700)
+    owner_only(path, 0o700)
+    return path
+
+
+def owner_only(path: Path, mode: int) -> None:
+    """Set ``mode`` on ``path`` when it is ours and gives other users access; say so in the log."""
+    st = path.stat()
+    if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.getuid():
+        _log.warning("%s was accessible to other users (%o); now %o", path, stat.S_IMODE(st.st_mode), mode)
+        path.chmod(mode)
+
+
+@lru_cache(maxsize=4)
+def _key_file(path: Path) -> bytes:
+    """The key stored in ``path``; when there is none, 32 random bytes (hex) are written to it, mode 0600.
+
+    The file appears whole or not at all (written aside, then hard-linked into place), so processes starting
+    together all read the one key that won.
+    """
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process was first: its key is the key
+        finally:
+            tmp.unlink()
+    owner_only(path, 0o600)
+    key = path.read_text(encoding="ascii").strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: set SANGDAM_HASH_SECRET or delete the file to generate a new key")
+    return key.encode("ascii")
 
 
 @lru_cache(maxsize=1)
