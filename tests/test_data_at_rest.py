@@ -1,14 +1,21 @@
-"""Issue 11 item 6: personal data at rest — file permissions and the key of the audit log's pseudonyms
-(docs/data-at-rest.md)."""
+"""Issue 11 item 6: personal data at rest — file permissions, the keyed pseudonym of the audit log, and what a
+realistic conversation leaves in every stored table (docs/data-at-rest.md)."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import stat
 from pathlib import Path
 
-from sangdam.config import HASH_SECRET_FILE, Settings
+from sqlalchemy import Engine
+from tools_fixtures import TODAY, audit_rows, world, world_template  # noqa: F401 - fixtures
+
+from sangdam.config import HASH_SECRET_FILE, Settings, get_settings, reset_settings
 from sangdam.domain.db import make_engine, migrate
+from sangdam.tools import get_tool
+from sangdam.tools.base import ToolContext
 
 
 def mode(path: Path) -> int:
@@ -54,3 +61,25 @@ def test_a_configured_hash_secret_is_used_and_nothing_is_written(tmp_path: Path)
     settings = Settings(home=tmp_path / "h", hash_secret="operator-secret-from-vault")
     assert settings.hash_key() == b"operator-secret-from-vault"
     assert not (tmp_path / "h" / HASH_SECRET_FILE).exists()
+
+
+def test_the_audit_log_holds_a_keyed_hmac_of_the_phone_not_a_plain_hash(world: Engine, monkeypatch) -> None:  # noqa: ANN001
+    def phone_hash_with(secret: str) -> str:
+        monkeypatch.setenv("SANGDAM_HASH_SECRET", secret)
+        reset_settings()
+        ctx = ToolContext(engine=world, today=TODAY, conversation_id=f"conv-{secret}", source="203.0.113.5")
+        get_tool("verify_identity").run(ctx, {"phone": "010-1111-2222", "birth_date": "1985-03-14"})
+        return audit_rows(world, "verify_identity")[-1].args["phone_hash"]
+
+    try:
+        first, second = phone_hash_with("secret-one"), phone_hash_with("secret-two")
+    finally:
+        monkeypatch.delenv("SANGDAM_HASH_SECRET")
+        reset_settings()
+    digits = "01011112222"
+    assert first != second  # keyed: without the key, no table of all numbers matches
+    assert first == hmac.new(b"secret-one", f"phone:{digits}".encode(), hashlib.sha256).hexdigest()[:32]
+    assert hashlib.sha256(digits.encode()).hexdigest()[:16] not in first
+    row = audit_rows(world, "verify_identity")[-1]
+    assert "203.0.113.5" not in str(row.args) and digits not in str(row.args) and row.args["phone_last4"] == "2222"
+    assert get_settings().hash_key()  # the default (generated) key is back

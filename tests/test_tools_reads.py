@@ -49,13 +49,13 @@ def test_verify_identity_rejects_malformed_phone(world):
     assert info.value.code == "invalid_args" and "휴대폰 번호" in info.value.message_ko
 
 
-def test_verify_identity_locks_number_after_repeated_failures(world):
-    for _ in range(policy.IDENTITY_MAX_FAILURES_PER_DAY):
+def test_verify_identity_closes_a_conversation_after_repeated_failures(world):
+    # the throttles in detail (source, number, agents): tests/test_identity_throttle.py
+    for _ in range(policy.IDENTITY_CONVERSATION_MAX_FAILURES):
         assert not run(world, "verify_identity", None, phone="01011112222", birth_date="2000-01-01").verified
-    with pytest.raises(ToolError) as info:  # even the right birth date is refused now
+    with pytest.raises(ToolError) as info:  # even the right birth date is refused in this conversation now
         run(world, "verify_identity", None, phone="01011112222", birth_date="1985-03-14")
-    assert info.value.code == "too_many_attempts"
-    assert run(world, "verify_identity", None, phone="01033334444", birth_date="1990-07-01").verified
+    assert info.value.code == "verification_closed"
     assert all("phone" not in row.args for row in audit_rows(world, "verify_identity"))  # no PII in the audit log
 
 

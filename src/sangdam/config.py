@@ -99,7 +99,7 @@ def owner_only(path: Path, mode: int) -> None:
     """Set ``mode`` on ``path`` when it is ours and gives other users access; say so in the log."""
     st = path.stat()
     if stat.S_IMODE(st.st_mode) & 0o077 and st.st_uid == os.getuid():
-        _log.warning("%s was accessible to other users (%o); now %o", path, stat.S_IMODE(st.st_mode), mode)
+        _log.info("%s was accessible to other users (%o); now %o", path, stat.S_IMODE(st.st_mode), mode)
         path.chmod(mode)
 
 

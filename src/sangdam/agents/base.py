@@ -54,6 +54,7 @@ class AgentContext:
     tool_calls: list[ToolCallRecord]
     mask: Any  # callable(str) -> str, masks PII in trace records
     actor: str = "bot"
+    source: str | None = None  # client address or session of the message (identity checks are throttled by it)
     allowed: frozenset[str] = frozenset()  # tools the running step may call; set by the engine per agent
     # digits of the phone numbers behind the placeholders of a masked text (None: not resolvable here)
     phones_in: Any = lambda text: []  # noqa: E731
@@ -70,6 +71,7 @@ class AgentContext:
             customer_id=self.customer_id,
             idempotency_key=idempotency_key,
             conversation_id=self.conversation_id,
+            source=self.source,
         )
 
     def _check(self, name: str) -> None:

@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from sangdam.cli import chat, core, kb, llm, pii, route, serve, tools
+from sangdam.cli import chat, core, identity, kb, llm, pii, route, serve, tools
 from sangdam.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app = typer.Typer(
 core.register(app)
 app.add_typer(tools.app, name="tools")
 app.add_typer(pii.app, name="pii")
+app.add_typer(identity.app, name="identity")
 app.add_typer(kb.app, name="kb")
 app.add_typer(llm.app, name="llm")
 route.register(app)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from dataclasses import dataclass
 
 # --- data refill -------------------------------------------------------------------------------------------
 REFILL_MIN_GB = 1
@@ -28,7 +29,33 @@ SUSPEND_REASONS = ("lost", "temporary", "military")
 WRITABLE_LINE_STATUSES = ("active",)
 
 # --- identity ----------------------------------------------------------------------------------------------
-IDENTITY_MAX_FAILURES_PER_DAY = 5  # failed phone + birth-date checks before the number is locked for the day
+@dataclass(frozen=True)
+class Backoff:
+    """Failed identity checks allowed before waiting: ``free`` failures within ``window``, then a wait after the
+    latest failure of ``first_wait``, doubling with each further failure, at most ``max_wait``."""
+
+    free: int
+    first_wait: dt.timedelta
+    max_wait: dt.timedelta
+    window: dt.timedelta
+
+    def locked_until(self, failures: list[dt.datetime]) -> dt.datetime | None:
+        """When the next attempt may be made, given the failures (oldest first) counted in the window."""
+        extra = len(failures) - self.free
+        if extra < 0:
+            return None
+        return max(failures) + min(self.first_wait * 2**extra, self.max_wait)
+
+
+# A conversation never verifies again after this many failures (tool calls stop; "상담사 연결" is offered).
+IDENTITY_CONVERSATION_MAX_FAILURES = 3
+# One client address or session, across conversations and numbers: 3 free per hour, then 30 s, 60 s … ≤ 15 min.
+IDENTITY_SOURCE_BACKOFF = Backoff(free=3, first_wait=dt.timedelta(seconds=30), max_wait=dt.timedelta(minutes=15),
+                                  window=dt.timedelta(hours=1))
+# One number, in-chat only (agents and authenticated channels are never blocked): 5 free a day, then 5 min,
+# 10 min … ≤ 1 h. Short on purpose: a stranger who knows the number must not lock its owner out for the day.
+IDENTITY_NUMBER_BACKOFF = Backoff(free=5, first_wait=dt.timedelta(minutes=5), max_wait=dt.timedelta(hours=1),
+                                  window=dt.timedelta(days=1))
 
 
 def months_elapsed(start: dt.date, today: dt.date) -> int:

@@ -18,7 +18,7 @@ from sangdam.agents import build_agents
 from sangdam.agents.base import AgentContext, Outcome
 from sangdam.agents.common import foreign_target
 from sangdam.config import get_settings
-from sangdam.orchestrator import dialogue
+from sangdam.orchestrator import dialogue, identity
 from sangdam.orchestrator.blackboard import Blackboard
 from sangdam.orchestrator.followups import FollowUps
 from sangdam.orchestrator.format import say
@@ -90,12 +90,13 @@ class Orchestrator(FollowUps):
         """Open a conversation; ``customer_id`` is set when the channel already authenticated the customer."""
         return self.store.create(customer_id=customer_id, channel=channel, now=self._now())
 
-    def handle(self, conversation_id: str, text: str) -> TurnResult:
-        """Process one customer message and return the checked reply."""
+    def handle(self, conversation_id: str, text: str, source: str | None = None) -> TurnResult:
+        """Process one customer message and return the checked reply. ``source``: where it came from (client
+        address or session id), so identity checks from one source are throttled across conversations."""
         with self.turn_lock.hold(conversation_id):
-            return self._handle(conversation_id, text)
+            return self._handle(conversation_id, text, source)
 
-    def _handle(self, conversation_id: str, text: str) -> TurnResult:
+    def _handle(self, conversation_id: str, text: str, source: str | None = None) -> TurnResult:
         t0 = time.perf_counter()
         text = (text or "").strip()
         if not text:
@@ -119,7 +120,7 @@ class Orchestrator(FollowUps):
 
         ctx = AgentContext(
             engine=self.engine, today=self.today, conversation_id=conversation_id, state=state, text=masked,
-            blackboard=Blackboard(), tool_calls=[], mask=self.privacy.mask_only,
+            blackboard=Blackboard(), tool_calls=[], mask=self.privacy.mask_only, source=source,
             phones_in=lambda masked_text: self.privacy.phones_in(conversation_id, masked_text),
         )
         turn = Turn(ctx=ctx)
@@ -201,6 +202,9 @@ class Orchestrator(FollowUps):
             agent = self.agents[step.agent]
             ctx.allowed = frozenset(agent.tools)
             if not state.verified_customer_id and agent.needs_identity(step, ctx):
+                if identity.closed(state):  # verification failed too often here: say so, ask nothing
+                    turn.messages.append(say("identity.closed"))
+                    break
                 state.awaiting = Awaiting(kind="identity")
                 deferred.extend([step, *steps])
                 turn.messages.append(say("identity.ask"))

@@ -20,7 +20,6 @@ from sangdam.orchestrator.types import ToolCallRecord
 from sangdam.tools.base import ToolError
 from sangdam.tools.execution import executed_keys
 
-MAX_VERIFY_ATTEMPTS = 3
 # A message routed to another task with at least this confidence is a new request, not a "yes".
 OTHER_REQUEST_CONFIDENCE = 0.7
 # Requests that only read: asked while a proposal waits, they are answered and the proposal stays pending.
@@ -283,23 +282,31 @@ class FollowUps:
         answer (``asked``: a new request to route; otherwise nothing to verify yet)."""
         state, ctx = turn.state, turn.ctx
         held = self.privacy.held(ctx.conversation_id)
+        if identity.closed(state):  # failed too often here: never checked again, whatever is offered
+            self.privacy.forget_identity(ctx.conversation_id)
+            state.awaiting = None
+            turn.messages.append(say("identity.closed"))
+            return True
         if not held.ready:
             return identity.answer_without_attempt(turn, held, self.router) if asked else False
         ctx.allowed = frozenset({"verify_identity"})
         try:
             result = ctx.call("verify_identity", phone=held.phone, birth_date=held.birth.isoformat())
-        except ToolError as err:
+        except ToolError as err:  # a throttle: wait (minutes), or closed for this conversation
             self.privacy.forget_identity(ctx.conversation_id)
-            turn.messages.append(err.message_ko)
+            state.awaiting = None
+            if err.code == "verification_closed":
+                state.verify_attempts = max(state.verify_attempts, identity.MAX_FAILURES)
+            turn.messages.append(say("identity.closed") if identity.closed(state) else err.message_ko)
             return True
         if not result.verified:
             self.privacy.attempted(ctx.conversation_id)  # kept: a correction of one part is tried with the other
             state.verify_attempts += 1
-            if state.verify_attempts >= MAX_VERIFY_ATTEMPTS:
+            if identity.closed(state):
                 self.privacy.forget_identity(ctx.conversation_id)
                 state.awaiting = None
                 state.queue = []
-                turn.messages.append(say("identity.locked", attempts=MAX_VERIFY_ATTEMPTS))
+                turn.messages.append(say("identity.locked", attempts=identity.MAX_FAILURES))
             else:
                 state.awaiting = Awaiting(kind="identity")
                 turn.messages.append(say("identity.failed"))

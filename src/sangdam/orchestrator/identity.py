@@ -5,20 +5,22 @@ succeeds or is refused for good, so a customer who corrects one part is checked 
 This module decides what to say when nothing can be verified yet: ask for the part still missing; name the
 part of a birth date that is missing ("12월 4일" without a year); and after ``MISSES_BEFORE_EXAMPLE`` answers in
 a row in which nothing could be read, say exactly which part is missing, with an example form. A message that
-is clearly another request ("상담사 연결해 주세요") is routed instead.
+is clearly another request ("상담사 연결해 주세요") is routed instead. After ``MAX_FAILURES`` failed checks the
+conversation is closed to verification (``closed``): nothing offered is checked again.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sangdam.domain import policy
 from sangdam.korean.normalize import normalize
 from sangdam.korean.pii.validators import digits_of
 from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.privacy import HeldIdentity
 from sangdam.orchestrator.resources import load_resource
-from sangdam.orchestrator.state import Awaiting
+from sangdam.orchestrator.state import Awaiting, ConversationState
 from sangdam.orchestrator.turn import Turn
 
 # Unreadable answers in a row after which the reply names what is missing and shows an example form.
@@ -26,6 +28,14 @@ MISSES_BEFORE_EXAMPLE = 2
 # A message routed to a task with at least this confidence is a new request, not an identity answer.
 NEW_REQUEST_CONFIDENCE = 0.7
 _NOT_TASKS = frozenset({"chitchat", "out_of_scope"})
+# Failed checks after which a conversation never verifies again (the tool refuses a further one too).
+MAX_FAILURES = policy.IDENTITY_CONVERSATION_MAX_FAILURES
+
+
+def closed(state: ConversationState) -> bool:
+    """Whether identity checks failed too often in this conversation to be tried again: the customer is told so
+    (and offered an agent) instead of being asked for their number."""
+    return state.verify_attempts >= MAX_FAILURES
 
 
 def prompt_key(held: HeldIdentity, misses: int) -> str:

@@ -1,18 +1,15 @@
-"""Read tools about the customer and the account: identity, profile, lines, bills, plans."""
+"""Read tools about the customer and the account: profile, lines, bills, plans (identity: ``tools/identity.py``)."""
 
 from __future__ import annotations
-
-import datetime as dt
-import hashlib
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sangdam.domain import policy
-from sangdam.domain.models import AuditLog, Bill, Customer, Line, Plan
+from sangdam.domain.models import Bill, Customer, Line, Plan
 from sangdam.tools import lookups
-from sangdam.tools.base import NoArgs, RiskTier, Tool, ToolContext, ToolError
-from sangdam.tools.inputs import BillArgs, GetBillsArgs, LineArgs, ListPlansArgs, VerifyIdentityArgs
+from sangdam.tools.base import NoArgs, RiskTier, Tool, ToolContext
+from sangdam.tools.inputs import BillArgs, GetBillsArgs, LineArgs, ListPlansArgs
 from sangdam.tools.results import (
     BillExplanation,
     BillItemChange,
@@ -21,51 +18,8 @@ from sangdam.tools.results import (
     LineDetail,
     LineList,
     PlanList,
-    VerifyIdentityResult,
 )
 from sangdam.tools.views import bill_info, line_summary, plan_info
-
-
-def _phone_variants(digits: str) -> list[str]:
-    """Spellings a stored phone number may have (the lookup stays an indexed ``IN`` query)."""
-    rest = digits[1:]
-    mid = 3 if len(digits) == 10 else 4
-    dashed = f"{digits[:3]}-{digits[3:3 + mid]}-{digits[3 + mid:]}"
-    return [digits, dashed, f"+82{rest}", f"+82 {dashed[1:]}", f"+82-{dashed[1:]}", dashed.replace("-", " ")]
-
-
-def verify_identity(session: Session, ctx: ToolContext, args: VerifyIdentityArgs) -> VerifyIdentityResult:
-    """Match phone + birth date; every attempt is audited and failures lock the number for the day."""
-    phone_hash = hashlib.sha256(args.phone.encode()).hexdigest()[:16]  # no phone number in the audit log
-    day_start = dt.datetime.combine(ctx.today, dt.time())
-    attempts = session.scalars(
-        select(AuditLog).where(AuditLog.tool == "verify_identity", AuditLog.at >= day_start)
-    ).all()
-    failures = sum(
-        1 for a in attempts if (a.args or {}).get("phone_hash") == phone_hash and not (a.result or {}).get("verified")
-    )
-    if failures >= policy.IDENTITY_MAX_FAILURES_PER_DAY:
-        raise ToolError(
-            "too_many_attempts",
-            f"identity verification locked for this number today after {failures} failed attempts",
-            {"failures": failures},
-        )
-    candidates = session.scalars(select(Customer).where(Customer.phone.in_(_phone_variants(args.phone)))).all()
-    match = next((c for c in candidates if c.birth_date == args.birth_date), None)
-    session.add(
-        AuditLog(
-            who=ctx.actor,
-            tool="verify_identity",
-            args={"phone_hash": phone_hash, "phone_last4": args.phone[-4:]},
-            result={"verified": match is not None, "customer_id": match.id if match else None,
-                    "conversation_id": ctx.conversation_id},
-            at=ctx.now(),
-        )
-    )
-    session.commit()
-    if match is None:
-        return VerifyIdentityResult(verified=False)
-    return VerifyIdentityResult(verified=True, customer_id=match.id, customer_name=match.name)
 
 
 def get_customer(session: Session, ctx: ToolContext, args: NoArgs) -> CustomerInfo:
@@ -167,8 +121,6 @@ def list_plans(session: Session, ctx: ToolContext, args: ListPlansArgs) -> PlanL
 
 
 TOOLS = [
-    Tool("verify_identity", "Verify the caller with mobile number and birth date; returns the customer id if they match.",
-         RiskTier.read, False, VerifyIdentityArgs, VerifyIdentityResult, handler=verify_identity),
     Tool("get_customer", "Profile of the verified customer (name, contact, address, preferences, lines).",
          RiskTier.read, True, NoArgs, CustomerInfo, handler=get_customer),
     Tool("list_lines", "The verified customer's lines with number, status and plan.",

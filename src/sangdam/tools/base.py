@@ -71,6 +71,7 @@ class ToolContext:
     customer_id: str | None = None
     idempotency_key: str | None = None
     conversation_id: str | None = None
+    source: str | None = None  # where the customer's message came from (client address or session); throttling
     clock: Callable[[], dt.datetime] = field(default=dt.datetime.now, repr=False)
 
     def now(self) -> dt.datetime:

@@ -18,9 +18,10 @@ CANONICAL_NAMES = (
 
 @lru_cache(maxsize=1)
 def _tools() -> dict[str, Tool]:
-    from sangdam.tools import account, account_writes, line_writes, network, usage
+    from sangdam.tools import account, account_writes, identity, line_writes, network, usage
 
-    found = {t.name: t for module in (account, usage, network, line_writes, account_writes) for t in module.TOOLS}
+    modules = (identity, account, usage, network, line_writes, account_writes)
+    found = {t.name: t for module in modules for t in module.TOOLS}
     missing = set(CANONICAL_NAMES) - set(found)
     if missing:  # a programming error, caught by the first test that touches the registry
         raise RuntimeError(f"canonical tools without an implementation: {sorted(missing)}")
