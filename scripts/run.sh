@@ -33,18 +33,22 @@ VENV=.venv scripts/models.sh \
 
 if [[ ! -s "$KEYS" ]]; then
   # Keys are stored hashed; the demo file (under SANGDAM_HOME, git-ignored) is the only copy of the plaintext.
+  # No key is for browsers: the customer chat opens its own sessions. No channel-trusted key is made for the demo
+  # (it may name any customer: create one for your app backend with `sangdam keys create --role channel-trusted`).
   umask 077
   {
-    echo "customer-channel $($SD keys create --role customer-channel --label demo-web | tail -1)"
     echo "agent            $($SD keys create --role agent --label demo-agent | tail -1)"
     echo "admin            $($SD keys create --role admin --label demo-admin | tail -1)"
+    echo "customer-channel $($SD keys create --role customer-channel --label demo-api | tail -1)"
   } > "$KEYS"
 fi
 echo "Sangdam contact centre ($SANGDAM_HOME)"
-echo "  customer chat : http://$HOST:$PORT/chat     (log in with the customer-channel key)"
+echo "  customer chat : http://$HOST:$PORT/chat     (no key: each browser tab opens its own short-lived session)"
 echo "  agent console : http://$HOST:$PORT/console  (log in with the agent key)"
 echo "  API docs      : http://$HOST:$PORT/docs"
 echo "  demo keys     : $KEYS"
+echo "    for the console and server-side clients only, never for a customer's browser; customer-channel: the"
+echo "    API and /v1 (OpenAI) clients, anonymous conversations (the bot checks identity), cannot name a customer"
 sed 's/^/    /' "$KEYS"
 if [[ "${1:-}" == "--prepare-only" ]]; then
   exit 0

@@ -67,6 +67,7 @@ def keys(world) -> dict[str, str]:  # noqa: ANN001
         "web": create_key(world, "customer-channel").key,  # the old shared web-chat key (unbound)
         "a": create_key(world, "customer-channel", customer_id="C-A").key,
         "agent": create_key(world, "agent").key,
+        "admin": create_key(world, "admin").key,  # typed into the console, in a browser: may not name customers
     }
 
 
@@ -115,7 +116,7 @@ def test_web_chat_session_needs_no_key_and_cannot_assert_a_customer(client, worl
 
 def test_customer_existence_is_not_revealed_to_those_who_may_not_assert(client, keys) -> None:  # noqa: ANN001
     token = new_session(client)
-    for who in (keys["web"], token, keys["a"]):
+    for who in (keys["web"], token, keys["a"], keys["agent"], keys["admin"]):
         real = client.post("/api/v1/conversations", json={"customer_id": "C-B"}, headers=auth(who))
         made_up = client.post("/api/v1/conversations", json={"customer_id": "C-NOBODY"}, headers=auth(who))
         assert real.status_code == made_up.status_code == 403
@@ -440,3 +441,25 @@ def test_keys_commands_create_with_expiry_list_and_revoke(tmp_path, monkeypatch)
         reset_settings()
         engine.dispose()
 
+
+
+def test_ended_sessions_without_conversations_are_deleted(world, clock) -> None:  # noqa: ANN001
+    from sangdam.domain.auth_models import WebSession
+
+    with TestClient(create_app(world, today=TODAY, rate_per_minute=0, security=OPTIONS, clock=clock)) as c:
+        idle = new_session(c)
+        kept = new_session(c)
+        c.post("/api/v1/conversations", json={}, headers=auth(kept))
+        clock.now += dt.timedelta(hours=13)
+        try:
+            new_session(c)  # opening a session prunes the ended ones now and then
+        finally:
+            clock.now = dt.datetime(2026, 11, 29, 9, 0, 0)
+    with session_scope(world) as s:
+        assert s.get(WebSession, idle[3:].split(".")[0]) is None
+        assert s.get(WebSession, kept[3:].split(".")[0]) is not None  # it owns a conversation
+
+
+def test_a_body_that_is_not_utf8_is_a_400_invalid_json(client, keys) -> None:  # noqa: ANN001
+    res = client.post("/api/v1/sessions", content=b'{"assertion": "\xff\xfe"}', headers={"Content-Type": "application/json"})
+    assert res.status_code == 400 and res.json()["error"]["code"] == "invalid_json"

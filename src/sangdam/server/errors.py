@@ -79,7 +79,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(exc.status_code, "http_error")
+        # 400 from FastAPI: a body that is not even text (invalid UTF-8, nesting too deep for the parser)
+        code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed",
+                413: "body_too_large"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail), korean(code)), exc.status_code)
 
     @app.exception_handler(OperationalError)

@@ -8,7 +8,7 @@ hash covers the whole key. Roles:
 - ``customer-channel``: an untrusted channel. Unbound, it opens anonymous conversations (the bot checks identity);
   bound to one customer (``--customer``), every conversation it opens is that customer's. It never names a
   customer itself.
-- ``agent`` (console), ``admin`` (everything).
+- ``agent`` (console), ``admin`` (everything but naming a customer).
 
 Web-chat browsers hold no key at all: they get short-lived sessions (:mod:`sangdam.server.sessions`).
 """
@@ -52,8 +52,9 @@ class Principal(BaseModel):
 
     @property
     def may_assert_customer(self) -> bool:
-        """Only the operator's trusted backend (and staff) may name the customer a conversation is verified as."""
-        return self.role in ("channel-trusted", "admin")
+        """Only the operator's trusted backend may name the customer a conversation is verified as (not even admin:
+        admin and agent keys are typed into the console, in a browser)."""
+        return self.role == "channel-trusted"
 
     @property
     def subject(self) -> str:

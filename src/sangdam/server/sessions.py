@@ -18,14 +18,15 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete, select
 
-from sangdam.domain.auth_models import WebSession
+from sangdam.domain.auth_models import ConversationOwner, WebSession
 from sangdam.domain.db import session_scope
 from sangdam.domain.models import Customer
 from sangdam.server.keys import Principal, token_hash
 
 _TOUCH_EVERY = dt.timedelta(minutes=1)
+_PRUNE_EVERY = dt.timedelta(minutes=5)
 _LEEWAY_S = 30  # clock skew between the operator's login server and this one
 
 
@@ -93,10 +94,12 @@ class SessionStore:
 
     def __init__(self, engine: Engine, *, idle_s: int, max_s: int, clock: Callable[[], dt.datetime]) -> None:
         self.engine, self.idle, self.max, self.clock = engine, dt.timedelta(seconds=idle_s), dt.timedelta(seconds=max_s), clock
+        self._next_prune = dt.datetime.min
 
     def open(self, customer_id: str | None = None) -> OpenedSession:
         """A new session, bound to ``customer_id`` when a verified assertion named one."""
         now = self.clock()
+        self._prune(now)
         session_id = secrets.token_hex(8)
         token = f"ws-{session_id}.{secrets.token_urlsafe(32)}"
         ends = now + self.max
@@ -125,6 +128,16 @@ class SessionStore:
             if renewed - row.expires_at >= _TOUCH_EVERY:  # one write a minute at most, not one per request
                 row.expires_at = renewed
             return Principal(session_id=row.id, role="web-session", customer_id=row.customer_id)
+
+    def _prune(self, now: dt.datetime) -> None:
+        """Now and then, delete ended sessions that opened no conversation (a page opened and left, or a flood of
+        session requests); sessions that own conversations stay, as their owners."""
+        if now < self._next_prune:
+            return
+        self._next_prune = now + _PRUNE_EVERY
+        owners = select(ConversationOwner.session_id).where(ConversationOwner.session_id.is_not(None))
+        with session_scope(self.engine) as s:
+            s.execute(delete(WebSession).where(WebSession.expires_at < now, WebSession.id.not_in(owners)))
 
     def end(self, session_id: str) -> None:
         """End a session now (the page's "new chat" or log-out)."""
