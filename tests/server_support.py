@@ -21,20 +21,26 @@ from sangdam.domain.db import make_engine, migrate, session_scope
 from sangdam.domain.models import Customer, Line
 from tools_fixtures import TODAY, populate
 
-__all__ = ["TODAY", "make_server_world", "running_server", "served_world", "free_port", "login_assertion"]
+__all__ = ["TODAY", "make_server_world", "populate_server_world", "running_server", "served_world", "free_port",
+           "login_assertion"]
 
 
 def make_server_world(path: Path) -> Engine:
     """A fresh migrated database at ``path`` with the test customers."""
     engine = make_engine(f"sqlite:///{path}")
     migrate(engine)
+    populate_server_world(engine)
+    return engine
+
+
+def populate_server_world(engine: Engine) -> None:
+    """The test customers in a migrated, empty database (SQLite or PostgreSQL)."""
     with session_scope(engine) as s:
         populate(s)
         s.add(Customer(id="C-C", name="박솔", birth_date=dt.date(1995, 5, 5), phone="010-5555-6666",
                        email=None, address="서울특별시 마포구 1", segment="standard", preferences={}))
         s.flush()
         s.add(Line(id="L-C1", customer_id="C-C", number="010-5555-6666", plan_id="P-5G-SLIM", status="active"))
-    return engine
 
 
 def free_port() -> int:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,35 +17,96 @@ keys_app = typer.Typer(help="API keys for channels, agents and admins (stored ha
                        no_args_is_help=True)
 
 
+_WORKER_RATE_ENV = "SANGDAM_SERVE_RATE_LIMIT"  # the parent's --rate-limit, read by each worker's app factory
+
+
 def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
     port: int = typer.Option(8000, "--port", help="TCP port."),
     rate_limit: int = typer.Option(120, "--rate-limit", help="Requests per minute per conversation, per key and address, per refusing address (0 = off)."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Server processes on one port (PostgreSQL only): turns of a conversation are serialised across them, rate limits and answered sends are shared, a worker that dies is replaced."),
 ) -> None:
     """Serve the API (/api/v1, /v1/chat/completions, /docs), the customer chat (/chat) and the console (/console)."""
     import uvicorn
 
     from sangdam.config import get_settings
     from sangdam.domain.db import get_engine, migrate
-    from sangdam.server.app import create_app
 
     settings = get_settings()
     settings.ensure_home()
     engine = get_engine(settings.db_url)
     migrate(engine)
-    from sangdam.llm.router import get_llm_router
-    from sangdam.security.sovereignty import enforce_sovereignty
-
-    # Models load lazily and are asked only where their profile allows (intent fallback, phrasing).
-    app = create_app(engine, today=settings.today, rate_per_minute=rate_limit, llm=get_llm_router())
-    # From here on the process may connect only to the configured LLM endpoints and the database.
-    guard = enforce_sovereignty()
-    allowed = ", ".join(f"{e.host}:{e.port}" for e in guard.allowed) or "none (embedded model, SQLite)"
-    console.print(f"network guard on: outbound connections allowed to {allowed}")
     base = f"http://{host}:{port}"
+    if workers > 1:
+        if engine.dialect.name != "postgresql":
+            console.print("[red]error[/red] --workers needs PostgreSQL (SANGDAM_DATABASE_URL=postgresql+psycopg://…): "
+                          "SQLite has one writer, so one process serves it")
+            raise typer.Exit(2)
+        engine.dispose()  # each worker opens its own connections
+        os.environ[_WORKER_RATE_ENV] = str(rate_limit)  # spawned workers inherit the environment
+        console.print(f"{workers} workers · chat {base}/chat · console {base}/console · API docs {base}/docs")
+        # uvicorn's supervisor starts the workers (each builds the app with worker_app), restarts one that dies, and
+        # ends them on Ctrl-C/SIGTERM.
+        uvicorn.run("sangdam.cli.serve:worker_app", factory=True, host=host, port=port, workers=workers,
+                    log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
+        return
+    app = _build_app(rate_limit)
     console.print(f"chat {base}/chat · console {base}/console · API docs {base}/docs")
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
     _run_until_exit(config, app.state.centre.events.close)
+
+
+def worker_app() -> Any:
+    """App factory of one worker process of ``serve --workers N`` (runs in the worker; see ``_build_app``).
+
+    The worker names its database connections ``sangdam-worker-<pid>`` (``pg_stat_activity`` shows who holds which
+    turn lock) and warms up — router loaded, database reached — before uvicorn lets it accept: a worker started in
+    place of one that died takes requests only once it can answer them at full speed.
+    """
+    import signal
+
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from sangdam.config import get_settings
+
+    url = make_url(get_settings().db_url).update_query_dict({"application_name": f"sangdam-worker-{os.getpid()}"})
+    app = _build_app(int(os.environ.get(_WORKER_RATE_ENV, "120")), db_url=url.render_as_string(hide_password=False),
+                     quiet=True)
+    app.state.centre.orch.router.route("안녕하세요")
+    with app.state.engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    close_streams = app.state.centre.events.close
+    # uvicorn installed its exit handler before calling this factory: end the open server-push streams first, as
+    # one process does (_run_until_exit), then let uvicorn shut down.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        then = signal.getsignal(sig)
+        if callable(then):
+            signal.signal(sig, lambda s, f, then=then: (close_streams(), then(s, f)))
+    return app
+
+
+def _build_app(rate_limit: int, *, db_url: str | None = None, quiet: bool = False) -> Any:
+    """The app of one server process, with the network guard on (and the crash tests' fault hook when asked)."""
+    from sangdam.config import get_settings
+    from sangdam.domain.db import get_engine
+    from sangdam.llm.router import get_llm_router
+    from sangdam.security.sovereignty import enforce_sovereignty
+    from sangdam.server import faults
+    from sangdam.server.app import create_app
+
+    settings = get_settings()
+    # Models load lazily and are asked only where their profile allows (intent fallback, phrasing).
+    app = create_app(get_engine(db_url or settings.db_url), today=settings.today, rate_per_minute=rate_limit,
+                     llm=get_llm_router())
+    # From here on the process may connect only to the configured LLM endpoints and the database.
+    guard = enforce_sovereignty()
+    if faults.install_from_env():
+        console.print(f"[yellow]fault injection on[/yellow] ({faults.FAULT_FILE_ENV}): for crash tests only")
+    if not quiet:
+        allowed = ", ".join(f"{e.host}:{e.port}" for e in guard.allowed) or "none (embedded model, SQLite)"
+        console.print(f"network guard on: outbound connections allowed to {allowed}")
+    return app
 
 
 def _run_until_exit(config: Any, close_streams: Callable[[], None]) -> None:
