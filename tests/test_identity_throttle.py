@@ -213,3 +213,28 @@ def test_the_cli_lists_and_clears_identity_locks(world: Engine, clock: Clock, mo
         assert json.loads(again.output) == []
     finally:
         reset_settings()
+
+
+def test_the_http_api_throttles_by_client_address(tmp_path) -> None:  # noqa: ANN001
+    from fastapi.testclient import TestClient
+
+    from sangdam.server.app import create_app
+    from sangdam.server.keys import create_key
+    from server_support import TODAY as SERVER_TODAY
+    from server_support import make_server_world
+
+    engine = make_server_world(tmp_path / "sangdam.db")
+    key = create_key(engine, "customer-channel").key
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(engine, today=SERVER_TODAY, rate_per_minute=0)) as client:  # one client address
+        def conversation_answering(identity: str) -> str:
+            conv = client.post("/api/v1/conversations", json={"channel": "api"}, headers=headers).json()["id"]
+            client.post(f"/api/v1/conversations/{conv}/messages", json={"text": "요금 알려주세요"}, headers=headers)
+            res = client.post(f"/api/v1/conversations/{conv}/messages", json={"text": identity}, headers=headers)
+            assert res.status_code == 200, res.text
+            return res.json()["reply"]
+
+        for i in range(policy.IDENTITY_SOURCE_BACKOFF.free):
+            assert "일치하는 가입 정보를 찾지 못했습니다" in conversation_answering(f"010-5555-6666 2000-01-0{i + 1}")
+        assert "분 후에 다시 시도" in conversation_answering("010-1111-2222 1985-03-14")
+    engine.dispose()

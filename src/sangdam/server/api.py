@@ -148,7 +148,8 @@ async def post_message(conv_id: str, body: CustomerMessage, request: Request,
     A retry carrying the same ``Idempotency-Key`` header gets the first answer back; the message is stored once.
     """
     await run_in_threadpool(cc.check_access, who, conv_id)
-    reply = _reply(await run_in_threadpool(cc.send, conv_id, body.text, idempotency_key))
+    source = request.client.host if request.client else None  # identity checks are throttled per client address
+    reply = _reply(await run_in_threadpool(cc.send, conv_id, body.text, idempotency_key, source))
     if "text/event-stream" not in request.headers.get("accept", ""):
         return reply
 

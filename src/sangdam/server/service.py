@@ -127,7 +127,7 @@ class ContactCentre:
             raise ApiError(413, "message_too_long", f"message longer than {MAX_MESSAGE_CHARS} characters",
                            say("errors.message_too_long", limit=MAX_MESSAGE_CHARS))
 
-    def send(self, conv_id: str, text: str, idempotency_key: str | None = None) -> Delivery:
+    def send(self, conv_id: str, text: str, idempotency_key: str | None = None, source: str | None = None) -> Delivery:
         """One customer message through the orchestrator (serialised per conversation).
 
         A retry with the same ``idempotency_key`` (the page retries when a send failed in transit) gets the first
@@ -142,7 +142,7 @@ class ContactCentre:
                 if row["mode"] == "closed":
                     raise ApiError(409, "conversation_closed", "conversation is closed")
                 with self.sent.recording(conv_id, idempotency_key):  # the answer is stored with the turn
-                    result = self.orch.handle(conv_id, text)
+                    result = self.orch.handle(conv_id, text, source)  # source: identity checks throttled per client
                 delivery = self._delivery(conv_id, result)
         except ConversationBusy:
             raise ApiError(409, "busy", "a previous message of this conversation is still being processed") from None
