@@ -1,6 +1,8 @@
 """Browser-like web-chat clients for load tests (pytest and ``bench/load/web_chat_load.py``).
 
-Each client does what one open chat page does, over HTTP on one shared ``customer-channel`` key:
+Each client does what one open chat page does, over HTTP: with no key it opens its own web-chat session
+(``POST /api/v1/sessions``, today's page); given a ``customer-channel`` key it uses that instead (the page before
+sessions, when every page shared one key).
 
 - ``push`` (today's page): open a conversation, hold the server-push stream (``GET …/events``) open, send each
   message with an ``Idempotency-Key`` and retry it on a network error, 429, 409 busy or 5xx, with back-off;
@@ -126,12 +128,19 @@ async def _poll(client: httpx.AsyncClient, headers: dict, conv: str, page: _Page
         await asyncio.sleep(POLL_S)
 
 
-async def web_chat_client(client: httpx.AsyncClient, key: str, texts: list[str], *, think_s: float = 0.0,
+async def web_chat_client(client: httpx.AsyncClient, key: str | None, texts: list[str], *, think_s: float = 0.0,
                           mode: Literal["push", "poll"] = "push", reply_timeout_s: float = 60.0) -> ClientReport:
-    """One chat page: open a conversation, listen, send ``texts`` one after another (``think_s`` apart)."""
+    """One chat page: open a session (``key`` None), a conversation, listen, send ``texts`` one after another
+    (``think_s`` apart)."""
     report = ClientReport()
-    headers = {"Authorization": f"Bearer {key}"}
     tries = TRIES if mode == "push" else 1
+    if key is None:
+        res = await _with_retries(lambda: client.post("/api/v1/sessions", json={}), report, tries)
+        if not isinstance(res, httpx.Response) or res.status_code != 201:
+            report.errors.append(f"session: {getattr(res, 'status_code', type(res).__name__)}")
+            return report
+        key = res.json()["token"]
+    headers = {"Authorization": f"Bearer {key}"}
     res = await _with_retries(lambda: client.post("/api/v1/conversations", json={"channel": "web"}, headers=headers),
                               report, tries)
     if not isinstance(res, httpx.Response) or res.status_code != 201:  # the page stays on its error: nothing typed

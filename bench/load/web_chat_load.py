@@ -1,8 +1,10 @@
-"""Load test of the customer web chat: N open chat pages on ONE shared channel key, counting lost messages.
+"""Load test of the customer web chat: N open chat pages, each with its own web-chat session (as the page opens
+one), counting lost messages; ``--shared-key`` runs them on ONE customer-channel key instead (the page before
+sessions).
 
 Starts a real uvicorn server in a thread on a fresh test database with the production default rate limit
 (``--rate``, 120 requests a minute), then for each N runs N browser-like clients at once
-(``tests/web_chat_clients.py``): each opens a conversation, holds the server-push stream, and sends
+(``tests/web_chat_clients.py``): each opens a session and a conversation, holds the server-push stream, and sends
 ``--messages`` messages ``--think`` seconds apart, retrying like the page does. The load generator runs in a
 separate process (no shared GIL with the server). ``--addresses K`` spreads the clients over K loopback source
 addresses (127.0.0.2 …); the default 1 is the worst case, every customer behind one NAT.
@@ -36,7 +38,7 @@ TODAY = dt.date(2026, 11, 29)
 TEXTS = ["이번 달 요금 얼마 나왔어요?", "데이터 얼마나 남았어요?", "로밍 요금제 알려주세요", "약정 언제 끝나요?"]
 
 
-async def level(base: str, key: str, n: int, messages: int, think_s: float, mode: str, addresses: int) -> dict:
+async def level(base: str, key: str | None, n: int, messages: int, think_s: float, mode: str, addresses: int) -> dict:
     from web_chat_clients import web_chat_client
 
     texts = [TEXTS[i % len(TEXTS)] for i in range(messages)]
@@ -90,6 +92,7 @@ def main() -> None:
     ap.add_argument("--mode", choices=["push", "poll"], default="push")
     ap.add_argument("--addresses", type=int, default=1)
     ap.add_argument("--rate", type=int, default=120, help="server rate limit per subject and minute (0 = off)")
+    ap.add_argument("--shared-key", action="store_true", help="all pages on one customer-channel key, no sessions")
     args = ap.parse_args()
 
     from sangdam.orchestrator.router import get_intent_model
@@ -99,11 +102,11 @@ def main() -> None:
     from server_support import make_server_world, running_server
 
     engine = make_server_world(Path(tempfile.mkdtemp(prefix="sangdam-webload-")) / "sangdam.db")
-    key = create_key(engine, "customer-channel").key  # the one key every web-chat customer shares
+    key = create_key(engine, "customer-channel").key if args.shared_key else None  # None: a session per page
     get_intent_model()
     app = create_app(engine, today=TODAY, rate_per_minute=args.rate)
     print(f"mode={args.mode} messages/client={args.messages} think={args.think}s rate={args.rate}/min "
-          f"addresses={args.addresses}")
+          f"addresses={args.addresses} {'one shared key' if key else 'a session per page'}")
     print(f"{'clients':>7} {'unopened':>8} {'sent':>5} {'lost':>5} {'failed':>6} {'retries':>7} {'wall s':>7} "
           f"{'reply p50':>9} {'p95':>7} {'push p50':>9} {'p95':>7}  retried/failed because")
     with running_server(app) as base:
