@@ -237,4 +237,11 @@ def test_the_http_api_throttles_by_client_address(tmp_path) -> None:  # noqa: AN
         for i in range(policy.IDENTITY_SOURCE_BACKOFF.free):
             assert "일치하는 가입 정보를 찾지 못했습니다" in conversation_answering(f"010-5555-6666 2000-01-0{i + 1}")
         assert "분 후에 다시 시도" in conversation_answering("010-1111-2222 1985-03-14")
+        # agents see the lock in the console API; a channel key does not
+        agent = {"Authorization": f"Bearer {create_key(engine, 'agent').key}"}
+        locks = client.get("/api/v1/console/identity-locks", headers=agent)
+        assert locks.status_code == 200, locks.text
+        assert [(lock["kind"], lock["failures"]) for lock in locks.json()] == [("source", 3)]
+        assert "testclient" not in locks.text and "010" not in locks.text
+        assert client.get("/api/v1/console/identity-locks", headers=headers).status_code in (401, 403)
     engine.dispose()

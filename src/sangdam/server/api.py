@@ -22,6 +22,7 @@ from sangdam.server.events import conversation_stream, sse
 from sangdam.server.inputs import CleanText
 from sangdam.server.keys import Principal
 from sangdam.server.service import ContactCentre, Delivery
+from sangdam.tools.identity import IdentityLock, identity_locks
 from sangdam.server.sessions import InvalidAssertion
 
 log = logging.getLogger(__name__)
@@ -221,6 +222,13 @@ async def console_queue(_: Principal = Depends(staff), cc: ContactCentre = Depen
         return [{**r.model_dump(mode="json"), "summary": cc.summary(r.id).model_dump(mode="json")} for r in rows]
 
     return await run_in_threadpool(build)
+
+
+@router.get("/console/identity-locks", response_model=list[IdentityLock])
+async def console_identity_locks(_: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> Any:
+    """Numbers (last 4 digits) and client addresses (pseudonyms) whose in-chat identity checks must wait now,
+    longest first; an agent clears a number's lock with ``sangdam identity unlock`` (tools/identity.py)."""
+    return await run_in_threadpool(identity_locks, cc.engine, cc.now())
 
 
 def _mode_change(action: str):  # noqa: ANN202 - route factory
