@@ -81,7 +81,7 @@ def main() -> None:
     from server_support import make_server_world, running_server
 
     engine = make_server_world(Path(tempfile.mkdtemp(prefix="sangdam-load-")) / "sangdam.db")
-    key = create_key(engine, "customer-channel").key
+    key = create_key(engine, "channel-trusted").key  # server to server: may open conversations verified as C-A
     get_intent_model()  # warm the router outside the measurement
     app = create_app(engine, today=TODAY, rate_per_minute=0)
     with running_server(app) as base:
