@@ -463,3 +463,31 @@ def test_ended_sessions_without_conversations_are_deleted(world, clock) -> None:
 def test_a_body_that_is_not_utf8_is_a_400_invalid_json(client, keys) -> None:  # noqa: ANN001
     res = client.post("/api/v1/sessions", content=b'{"assertion": "\xff\xfe"}', headers={"Content-Type": "application/json"})
     assert res.status_code == 400 and res.json()["error"]["code"] == "invalid_json"
+
+
+@pytest.mark.parametrize("algorithms", [("RS256",), ("RS256", "HS256")])
+def test_rs256_assertions_are_verified_and_the_public_key_is_no_hmac_secret(world, algorithms) -> None:  # noqa: ANN001
+    import base64
+    import hashlib
+    import hmac
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public_pem = private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    now = int(dt.datetime(2026, 11, 29, 9, 0, 0, tzinfo=dt.UTC).timestamp())
+    claims = {"sub": "C-C", "aud": "sangdam", "iat": now, "exp": now + 300}
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    unsigned = f"{b64(json.dumps({'alg': 'HS256', 'typ': 'JWT'}).encode())}.{b64(json.dumps(claims).encode())}"
+    confused = f"{unsigned}.{b64(hmac.new(public_pem.encode(), unsigned.encode(), hashlib.sha256).digest())}"
+    options = SecurityOptions(assertion_key=public_pem, assertion_algorithms=algorithms)
+    with TestClient(create_app(world, today=TODAY, rate_per_minute=0, security=options, clock=Clock())) as c:
+        good = c.post("/api/v1/sessions", json={"assertion": jwt.encode(claims, private, algorithm="RS256")})
+        assert good.status_code == 201 and good.json()["verified"] is True
+        forged = c.post("/api/v1/sessions", json={"assertion": confused})  # HS256 "signed" with the public key
+        assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_assertion"
