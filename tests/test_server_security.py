@@ -296,6 +296,35 @@ def test_the_connection_stays_open_after_a_refused_body(tmp_path) -> None:  # no
         engine.dispose()
 
 
+def test_an_unexpected_error_is_a_json_500_and_the_connection_stays_open(tmp_path) -> None:  # noqa: ANN001
+    engine = make_server_world(tmp_path / "sangdam.db")
+    key = create_key(engine, "agent").key
+    app = create_app(engine, today=TODAY, rate_per_minute=0, security=OPTIONS)
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    app.state.centre.view = broken
+    try:
+        with running_server(app) as base:
+            conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
+            conv = json.loads(_request(conn, "POST", "/api/v1/conversations", key)[1])["id"]
+            status, body = _request(conn, "GET", f"/api/v1/conversations/{conv}", key)
+            sock = conn.sock
+            assert (status, json.loads(body)["error"]["code"]) == (500, "internal")
+            assert _request(conn, "GET", "/healthz", key)[0] == 200 and conn.sock is sock
+            conn.close()
+    finally:
+        engine.dispose()
+
+
+def _request(conn: http.client.HTTPConnection, method: str, path: str, key: str) -> tuple[int, bytes]:
+    conn.request(method, path, body=b"{}" if method == "POST" else None,
+                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    res = conn.getresponse()
+    return res.status, res.read()
+
+
 def test_a_body_over_the_limit_is_a_413_before_anything_is_read(client, keys) -> None:  # noqa: ANN001
     conv = client.post("/api/v1/conversations", json={}, headers=auth(keys["trusted"])).json()["id"]
     big = json.dumps({"text": "가" * 30_000}).encode()  # 90 kB

@@ -7,6 +7,7 @@ trying again makes sense, never a generic 500.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sangdam.contact_center.texts import texts
 
@@ -56,8 +58,40 @@ def unavailable(exc: OperationalError) -> ApiError:
     return ApiError(503, "unavailable", f"{why}; retry in {retry} s", headers={"Retry-After": str(retry)})
 
 
+class CrashGuard:
+    """ASGI middleware: an unexpected exception is logged and answered with the JSON 500, and the connection stays
+    open. (Starlette's own error middleware re-raises after answering, and the server then drops the keep-alive
+    connection: the client's next request on it failed too.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except Exception:
+            log.exception("unhandled server error")
+            if started:  # half a response is out: nothing else can be said on this connection
+                raise
+            body = json.dumps(error_body("internal", "internal server error", korean("internal"))).encode()
+            await send({"type": "http.response.start", "status": 500,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every failure into the JSON error shape."""
+    app.add_middleware(CrashGuard)
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -90,7 +124,3 @@ def install(app: FastAPI) -> None:
         refusal = unavailable(exc)
         return JSONResponse(error_body(refusal.code, refusal.message, refusal.message_ko), 503, headers=refusal.headers)
 
-    @app.exception_handler(Exception)
-    async def _crash(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled server error")
-        return JSONResponse(error_body("internal", "internal server error", texts()["errors"]["internal"]), 500)
