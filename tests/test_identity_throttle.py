@@ -245,3 +245,16 @@ def test_the_http_api_throttles_by_client_address(tmp_path) -> None:  # noqa: AN
         assert "testclient" not in locks.text and "010" not in locks.text
         assert client.get("/api/v1/console/identity-locks", headers=headers).status_code in (401, 403)
     engine.dispose()
+
+
+def test_an_identity_given_alone_gets_only_the_identity_reply(db_engine: Engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation()
+    assert orch.handle(conv, "010-2222-3333 1990-01-01", source="s").reply == say("identity.failed")
+    orch.handle(conv, "010-2222-3333 1990-01-02", source="s")
+    assert orch.handle(conv, "010-2222-3333 1990-01-03", source="s").reply == say("identity.locked", attempts=3)
+    assert orch.handle(conv, "010-2222-3333 1990-04-12", source="s").reply == say("identity.closed")
+    assert "상담사" in orch.handle(conv, "상담사 연결해 주세요", source="s").reply  # a new request is still served
+    throttled = orch.start_conversation()
+    refused = orch.handle(throttled, "010-5555-6666 1985-01-30", source="s")
+    assert refused.reply.startswith("본인 확인에 여러 번 실패하여 잠시") and "\n" not in refused.reply

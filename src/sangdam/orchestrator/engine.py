@@ -173,10 +173,12 @@ class Orchestrator(FollowUps):
             state.awaiting = None
             return
         # identity offered together with a request ("010-… 1990-04-12인데 요금 알려줘")
-        just_verified = False
+        just_verified = attempted = False
         if not state.verified_customer_id and self.privacy.identity(turn.ctx.conversation_id)[0]:
+            said = len(turn.messages)
             self._resolve_identity(turn, original, asked=False)
-            just_verified = state.verified_customer_id is not None
+            just_verified, attempted = state.verified_customer_id is not None, len(turn.messages) > said
+        identity_question = state.awaiting  # a failed attempt asks again; kept when nothing else was asked
         if turn.route is None:  # not already routed while judging an answer to a proposal
             stage = time.perf_counter()
             turn.route = self.router.route(turn.ctx.text)
@@ -184,8 +186,9 @@ class Orchestrator(FollowUps):
         if turn.route.via == "llm":
             turn.llm_calls.append({"role": "fast", "purpose": "route"})
         state.awaiting = None
-        if just_verified and NON_TASK_INTENTS.issuperset(turn.route.intents):  # only the identity was given
+        if attempted and NON_TASK_INTENTS.issuperset(turn.route.intents):  # only the identity was given
             turn.messages = [say("identity.ok_ask") if m == say("identity.ok") else m for m in turn.messages]
+            state.awaiting = None if just_verified else identity_question
             return
         self._run_steps(turn, plan(list(turn.route.intents), turn.ctx.text))
 

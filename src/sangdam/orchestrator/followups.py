@@ -284,9 +284,7 @@ class FollowUps:
         held = self.privacy.held(ctx.conversation_id)
         if identity.closed(state):  # failed too often here: never checked again, whatever is offered
             self.privacy.forget_identity(ctx.conversation_id)
-            state.awaiting = None
-            turn.messages.append(say("identity.closed"))
-            return True
+            return identity.refuse(turn, held, self.router, say("identity.closed"), asked=asked)
         if not held.ready:
             return identity.answer_without_attempt(turn, held, self.router) if asked else False
         ctx.allowed = frozenset({"verify_identity"})
@@ -294,11 +292,10 @@ class FollowUps:
             result = ctx.call("verify_identity", phone=held.phone, birth_date=held.birth.isoformat())
         except ToolError as err:  # a throttle: wait (minutes), or closed for this conversation
             self.privacy.forget_identity(ctx.conversation_id)
-            state.awaiting = None
             if err.code == "verification_closed":
                 state.verify_attempts = max(state.verify_attempts, identity.MAX_FAILURES)
-            turn.messages.append(say("identity.closed") if identity.closed(state) else err.message_ko)
-            return True
+            said = say("identity.closed") if identity.closed(state) else err.message_ko
+            return identity.refuse(turn, held, self.router, said, asked=asked)
         if not result.verified:
             self.privacy.attempted(ctx.conversation_id)  # kept: a correction of one part is tried with the other
             state.verify_attempts += 1

@@ -70,6 +70,19 @@ def other_request(router: Any, text: str) -> Any | None:
     return route if tasks and route.confidence >= NEW_REQUEST_CONFIDENCE else None
 
 
+def refuse(turn: Turn, held: HeldIdentity, router: Any, message: str, *, asked: bool) -> bool:
+    """Verification cannot happen now (closed in this conversation, or a wait): say ``message``. The identity
+    question stays open, so a further identity answer gets the same reply; a clear new request is routed instead
+    (False), and the identity gate answers it."""
+    if asked and not held.in_last_message and (route := other_request(router, turn.ctx.text)) is not None:
+        turn.route = route
+        turn.state.awaiting = None
+        return False
+    turn.state.awaiting = Awaiting(kind="identity")
+    turn.messages.append(message)
+    return True
+
+
 def answer_without_attempt(turn: Turn, held: HeldIdentity, router: Any) -> bool:
     """Reply to an identity answer that cannot be verified yet. False: the message is a new request (the
     identity question is dropped and the message is routed; what was given stays held)."""
