@@ -83,3 +83,88 @@ def test_the_audit_log_holds_a_keyed_hmac_of_the_phone_not_a_plain_hash(world: E
     row = audit_rows(world, "verify_identity")[-1]
     assert "203.0.113.5" not in str(row.args) and digits not in str(row.args) and row.args["phone_last4"] == "2222"
     assert get_settings().hash_key()  # the default (generated) key is back
+
+
+# --- what a realistic conversation leaves behind ---------------------------------------------------------------
+def test_replies_never_hold_a_full_phone_number_not_even_the_customers_own(world: Engine) -> None:
+    from sangdam.agents.base import AgentContext
+    from sangdam.orchestrator.blackboard import Blackboard
+    from sangdam.orchestrator.format import say
+    from sangdam.orchestrator.responder import Responder
+    from sangdam.orchestrator.state import ConversationState
+
+    facts = Blackboard()
+    facts.put("list_lines", {"lines": [{"id": "L-A1", "number": "010-1111-2222"}]}, {})  # the customer's own line
+    state = ConversationState(verified_customer_id="C-A")
+    ctx = AgentContext(engine=world, today=TODAY, conversation_id="c", state=state, text="", blackboard=facts,
+                       tool_calls=[], mask=lambda text: text)
+    full, verdict = Responder(world).compose(["010-1111-2222 회선의 로밍을 켭니다."], ctx, [])
+    assert full == say("fallback.safe") and verdict.foreign_pii == ["[redacted]"]
+    assert Responder(world).compose(["끝자리 2222 회선의 로밍을 켭니다."], ctx, [])[1].passed
+
+
+def test_a_realistic_conversation_leaves_no_clear_personal_data_in_any_table(tmp_path: Path) -> None:
+    """An attacker's view of the database file after a conversation through the HTTP API: the customer's own
+    number, birth date, e-mail, card data and client address appear nowhere but in the customer records."""
+    from fastapi.testclient import TestClient
+
+    from sangdam.korean.pii.stored import scan_database
+    from sangdam.server.app import create_app
+    from sangdam.server.keys import create_key
+    from server_support import TODAY as SERVER_TODAY
+    from server_support import make_server_world
+
+    engine = make_server_world(tmp_path / "sangdam.db")
+    known = ["010-1111-2222", "010-1111-9999", "1985-03-14", "kim@daum.net", "4526-0181-5908-3012", "testclient",
+             "김하늘"]
+    headers = {"Authorization": f"Bearer {create_key(engine, 'customer-channel').key}"}
+    with TestClient(create_app(engine, today=SERVER_TODAY, rate_per_minute=0)) as client:
+        conv = client.post("/api/v1/conversations", json={"channel": "web"}, headers=headers).json()["id"]
+
+        def send(i: int, text: str) -> str:
+            res = client.post(f"/api/v1/conversations/{conv}/messages", json={"text": text},
+                              headers={**headers, "Idempotency-Key": f"k{i}"})
+            assert res.status_code == 200, res.text
+            return res.json()["reply"]
+
+        send(1, "데이터 2기가 충전해 주세요")
+        send(2, "010-1111-2222 85년 3월 14일이요")
+        proposal = send(3, "끝자리 2222요")
+        assert "끝자리 2222" in proposal and "충전" in proposal
+        assert scan_database(engine, known) == []  # the proposal waits in the state and its trace
+        for i, text in enumerate([
+            "네", "이번 달 요금 알려주세요", "생일이 85년 3월 14일인데 혜택 있나요?",
+            "이메일 kim@daum.net, 카드 4526-0181-5908-3012 유효기간 09/27 CVC 123으로 결제할게요",
+            "phone01011112222 이 번호로 문자 주세요", "상담사 연결해 주세요", "네",
+        ], start=4):
+            send(i, text)
+    findings = scan_database(engine, known)
+    assert findings == [], "\n".join(f"{f.table}.{f.column} {f.kind}: {f.excerpt}" for f in findings)
+    in_records = scan_database(engine, known, tables=["customers"])  # the scan does see them where they belong
+    assert {(f.row, f.kind) for f in in_records} >= {("C-A", "known"), ("C-A", "phone")}
+    engine.dispose()
+
+
+def test_the_cli_scan_reports_clear_personal_data_and_fails(db_engine: Engine) -> None:
+    import datetime as dt
+    import json
+
+    from typer.testing import CliRunner
+
+    from sangdam.cli import app
+    from sangdam.domain.conversation_models import Conversation, Message
+    from sangdam.domain.db import session_scope
+
+    url = str(db_engine.url)
+    assert CliRunner().invoke(app, ["pii", "scan-db", "--url", url]).exit_code == 0
+    now = dt.datetime(2026, 11, 29, 10, 0)
+    with session_scope(db_engine) as s:
+        s.add(Conversation(id="c1", channel="api", mode="bot", state={}, created_at=now, updated_at=now))
+        s.flush()
+        s.add(Message(conversation_id="c1", idx=0, role="bot", text="010-2222-3333 회선에 충전합니다", at=now))
+    result = CliRunner().invoke(app, ["pii", "scan-db", "--url", url, "--known", "01022223333"])
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in result.output.splitlines()]
+    assert {(r["table"], r["column"], r["kind"]) for r in rows} == {("messages", "text", "phone"),
+                                                                    ("messages", "text", "known")}
+    assert all("2222-3333" not in r["excerpt"] for r in rows)

@@ -48,3 +48,28 @@ def mask(
         # Only the line terminator is removed, so offsets match the caller's line exactly.
         out.write(_record(line.rstrip("\r\n")) + "\n")
         out.flush()
+
+
+@app.command("scan-db")
+def scan_db(
+    known: Annotated[list[str] | None, typer.Option(
+        "--known", help="A value to look for in every spelling (phone number, YYYY-MM-DD birth date, e-mail); repeat.",
+    )] = None,
+    table: Annotated[list[str] | None, typer.Option(
+        "--table", help="Only this table; repeat (default: all but the customer records).",
+    )] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Database URL (default: the configured one).")] = None,
+) -> None:
+    """Find personal data stored in clear in the conversation tables (transcripts, traces, state, audit, …).
+
+    Prints one JSON object per finding (table, column, row, kind, excerpt with the match starred out) and exits
+    with code 1 when there is any (docs/data-at-rest.md).
+    """
+    from sangdam.domain.db import get_engine
+    from sangdam.korean.pii.stored import scan_database
+
+    findings = scan_database(get_engine(url), known or (), tables=table)
+    for finding in findings:
+        typer.echo(finding.model_dump_json())
+    if findings:
+        raise typer.Exit(code=1)

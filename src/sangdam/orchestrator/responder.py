@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 
 from sangdam.agents.base import AgentContext
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import Customer, Plan
+from sangdam.domain.models import Plan
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.repetition import one_fact_once
 from sangdam.orchestrator.types import VerifierVerdict
@@ -26,7 +26,6 @@ class Responder:
         self.engine = engine
         self.llm = llm
         self._verifier: Verifier | None = None
-        self._own_cache: dict[str, list[str]] = {}
 
     @property
     def verifier(self) -> Verifier:
@@ -38,35 +37,18 @@ class Responder:
 
     def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]]) -> tuple[str, VerifierVerdict]:
         draft = "\n".join(one_fact_once([m for m in messages if m])) or say("fallback.nothing")
-        own = self._own_pii(ctx.customer_id)
-        verdict = self.verifier.check(draft, ctx.blackboard, ctx.tool_calls, own)
+        verdict = self.verifier.check(draft, ctx.blackboard, ctx.tool_calls)
         if not verdict.passed:  # a template bug or a wrong fact: never send it
             fallback = say("fallback.safe")
             return fallback, verdict.model_copy(update={"action": "fallback"})
         if self.llm is not None and capable_writer(self.llm):
             phrased = self._phrase(draft, llm_calls)
             if phrased:
-                second = self.verifier.check(phrased, ctx.blackboard, ctx.tool_calls, own)
+                second = self.verifier.check(phrased, ctx.blackboard, ctx.tool_calls)
                 if second.passed:
                     return phrased, second.model_copy(update={"action": "regenerated"})
                 return draft, second.model_copy(update={"passed": True, "action": "fallback"})
         return draft, verdict
-
-    def _own_pii(self, customer_id: str | None) -> list[str]:
-        """The verified customer's own contact data and line numbers (theirs to see), cached per customer."""
-        if not customer_id:
-            return []
-        cached = self._own_cache.get(customer_id)
-        if cached is None:
-            with session_scope(self.engine) as s:
-                customer = s.get(Customer, customer_id)
-                if customer is None:
-                    return []
-                cached = [customer.phone, customer.email or "", *(ln.number for ln in customer.lines)]
-            if len(self._own_cache) >= 10_000:
-                self._own_cache.clear()
-            self._own_cache[customer_id] = cached
-        return cached
 
     def _phrase(self, draft: str, llm_calls: list[dict[str, Any]]) -> str | None:
         system = say("llm.phrase_system")

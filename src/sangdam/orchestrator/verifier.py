@@ -3,7 +3,8 @@
 A reply passes when (1) every number, amount, date part and data size in it is found in this turn's tool
 results, tool arguments, cited passages or the reviewed template text; (2) every plan name in it came from a
 tool result; (3) every action it claims ("변경했습니다") matches a write tool call that actually succeeded this
-turn; (4) it contains no phone number, e-mail or RRN at all (PII is never echoed, the customer's own included).
+turn; (4) it contains no phone number, e-mail or RRN at all (PII is never echoed, the customer's own included:
+a line is named by its last 4 digits, "끝자리 0005", so no reply, transcript or trace holds a full number).
 """
 
 from __future__ import annotations
@@ -52,11 +53,6 @@ def template_numbers() -> frozenset[float]:
     return frozenset(out)
 
 
-def _digits(value: str) -> str:
-    """Comparable form of a phone number or e-mail (digits only / lower-case)."""
-    return value.lower() if "@" in value else re.sub(r"\D", "", value)
-
-
 def _to_float(num: str) -> float:
     return float(num.replace(",", ""))
 
@@ -67,10 +63,8 @@ class Verifier:
     def __init__(self, plan_names: Iterable[str]) -> None:
         self.plan_names = sorted(set(plan_names), key=len, reverse=True)
 
-    def check(
-        self, reply: str, blackboard: Blackboard, tool_calls: list[ToolCallRecord], own_pii: Iterable[str] = ()
-    ) -> VerifierVerdict:
-        """``own_pii``: the verified customer's own phone/line numbers and e-mail, which may be shown to them."""
+    def check(self, reply: str, blackboard: Blackboard, tool_calls: list[ToolCallRecord]) -> VerifierVerdict:
+        """The verdict on ``reply`` given this turn's facts (``blackboard``) and tool calls."""
         facts = blackboard.numbers() | template_numbers()
         unsupported: list[str] = []
 
@@ -105,9 +99,8 @@ class Verifier:
             if re.search(phrase, reply) and not executed.intersection(tools)
         ]
 
-        own = {_digits(v) for v in own_pii if v}
         foreign = [m.group(0) for p in (_PHONE, _EMAIL, _RRN) for m in p.finditer(reply)]
-        foreign = [f for f in foreign if f not in _SERVICE_NUMBERS and _digits(f) not in own]
+        foreign = [f for f in foreign if f not in _SERVICE_NUMBERS]
 
         return VerifierVerdict(
             passed=not (unsupported or unexecuted or foreign),

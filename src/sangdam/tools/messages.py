@@ -71,6 +71,8 @@ class _SafeDict(dict):
 def render(template: str, values: dict[str, Any]) -> str:
     """Fill ``template`` with ``values`` formatted by :func:`format_value`; "{name}(으)로" keeps the form that fits."""
     formatted = _SafeDict({k: format_value(k, v) for k, v in values.items()})
+    if values.get("line_number"):  # texts name a line by its last 4 digits, never by its full number
+        formatted.setdefault("line_last4", re.sub(r"\D", "", str(values["line_number"]))[-4:])
     return resolve(string.Formatter().vformat(template, (), formatted))
 
 

@@ -33,6 +33,7 @@ class Lexicon:
     """Compiled context lexicons."""
 
     labels: dict[PiiType, str]
+    field_labels: dict[str, str]  # placeholders of record fields only (name, address): PII_FIELDS
     positive: dict[PiiType, re.Pattern[str]]
     negative: re.Pattern[str]
     rrn_front: re.Pattern[str]
@@ -53,6 +54,7 @@ def get_lexicon() -> Lexicon:
         raise ValueError(f"resources/pii: no label or context words for {missing}")
     return Lexicon(
         labels={t: str(labels_raw[t.value]) for t in PiiType},
+        field_labels={str(k): str(v) for k, v in labels_raw.items() if k not in set(PiiType)},
         positive={t: _alternation(ctx["positive"][t.value]) for t in PiiType},
         negative=_alternation(ctx["negative"]),
         rrn_front=_alternation(ctx["rrn_front"]),
@@ -63,6 +65,8 @@ def get_lexicon() -> Lexicon:
     )
 
 
-def placeholder(pii_type: PiiType) -> str:
-    """The typed Korean placeholder for ``pii_type``, e.g. ``[전화번호]``."""
-    return f"[{get_lexicon().labels[pii_type]}]"
+def placeholder(pii_type: PiiType | str) -> str:
+    """The typed Korean placeholder for ``pii_type`` (or a field-only key: ``name``, ``address``), e.g.
+    ``[전화번호]``."""
+    lex = get_lexicon()
+    return f"[{lex.labels[pii_type] if pii_type in lex.labels else lex.field_labels[pii_type]}]"

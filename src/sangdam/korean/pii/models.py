@@ -27,8 +27,11 @@ class PiiType(StrEnum):
 
 
 # Record fields that hold personal data whatever their value looks like: traces mask them by name (a birth date
-# in a tool's arguments or result is an ordinary ISO date to the detector).
-PII_FIELDS: dict[str, PiiType] = {"birth_date": PiiType.BIRTH_DATE}
+# in a tool's arguments or result is an ordinary ISO date to the detector; a name or an address has no shape).
+# Values are placeholder keys of resources/pii/labels.yaml: a PiiType, or "name"/"address" (masked only here).
+PII_FIELDS: dict[str, str] = {
+    "birth_date": PiiType.BIRTH_DATE, "customer_name": "name", "address": "address",
+}
 
 
 class Entity(BaseModel):
