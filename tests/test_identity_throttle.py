@@ -258,3 +258,12 @@ def test_an_identity_given_alone_gets_only_the_identity_reply(db_engine: Engine)
     throttled = orch.start_conversation()
     refused = orch.handle(throttled, "010-5555-6666 1985-01-30", source="s")
     assert refused.reply.startswith("본인 확인에 여러 번 실패하여 잠시") and "\n" not in refused.reply
+
+
+def test_failures_stamped_after_now_do_not_lock_for_a_day(world: Engine, clock: Clock) -> None:
+    """With a pinned business date (demos) the wall clock passing midnight moves "now" back by a day: the
+    failures of 23:59 must not read as a lock that lasts until tomorrow night."""
+    clock.now = dt.datetime.combine(TODAY, dt.time(23, 59))
+    fail_from_strangers(world, clock, policy.IDENTITY_NUMBER_BACKOFF.free)
+    clock.now = dt.datetime.combine(TODAY, dt.time(0, 1))
+    assert verify(world, clock, birth=OWNER_BIRTH, conversation="owner").verified

@@ -102,9 +102,15 @@ def _failures_since_reset(attempts: Iterable[Attempt], phone: str) -> list[Attem
     return out
 
 
+def _in_window(failures: list[Attempt], backoff: policy.Backoff, now: dt.datetime) -> list[Attempt]:
+    """The failures that count at ``now``: within the window, and not stamped later than ``now`` (a pinned business
+    date makes "now" jump back a day when the wall clock passes midnight)."""
+    return [f for f in failures if now - backoff.window < f.at <= now]
+
+
 def _wait(backoff: policy.Backoff, failures: list[Attempt], now: dt.datetime) -> int:
     """Seconds to wait before the next attempt (0: may try now)."""
-    recent = [f for f in failures if f.at > now - backoff.window]
+    recent = _in_window(failures, backoff, now)
     until = backoff.locked_until([f.at for f in recent])
     return max(0, math.ceil((until - now).total_seconds())) if until else 0
 
@@ -184,10 +190,10 @@ def identity_locks(engine: Engine, now: dt.datetime) -> list[IdentityLock]:
         attempts = _attempts(session, now - max(number.window, source.window))
     locks: list[IdentityLock] = []
     for phone in dict.fromkeys(a.phone for a in attempts if a.phone):
-        failures = [f for f in _failures_since_reset(attempts, phone) if f.at > now - number.window]
+        failures = _in_window(_failures_since_reset(attempts, phone), number, now)
         locks += _lock("number", phone, failures, number, now)
     for src in dict.fromkeys(a.source for a in attempts if a.source):
-        failures = [a for a in attempts if a.failed and a.source == src and a.at > now - source.window]
+        failures = _in_window([a for a in attempts if a.failed and a.source == src], source, now)
         locks += _lock("source", src, failures, source, now)
     return sorted(locks, key=lambda lock: lock.until, reverse=True)
 
