@@ -520,3 +520,18 @@ def test_rs256_assertions_are_verified_and_the_public_key_is_no_hmac_secret(worl
         assert good.status_code == 201 and good.json()["verified"] is True
         forged = c.post("/api/v1/sessions", json={"assertion": confused})  # HS256 "signed" with the public key
         assert forged.status_code == 401 and forged.json()["error"]["code"] == "invalid_assertion"
+
+
+@pytest.mark.parametrize("path", ["/events?after=25640165372429507050902388736", "?after=99999999999999999999"])
+def test_an_index_past_any_integer_column_is_a_422(client, keys, path) -> None:  # noqa: ANN001
+    conv = client.post("/api/v1/conversations", json={}, headers=auth(keys["trusted"])).json()["id"]
+    res = client.get(f"/api/v1/conversations/{conv}{path}", headers=auth(keys["trusted"]))
+    assert res.status_code == 422 and res.json()["error"]["code"] == "invalid_request"
+
+
+def test_a_huge_last_event_id_replays_from_the_start(world, keys) -> None:  # noqa: ANN001
+    with TestClient(create_app(world, today=TODAY, rate_per_minute=0, security=OPTIONS, push_max_s=0)) as c:
+        conv = c.post("/api/v1/conversations", json={}, headers=auth(keys["trusted"])).json()["id"]
+        res = c.get(f"/api/v1/conversations/{conv}/events",
+                    headers=auth(keys["trusted"], **{"Last-Event-ID": "9" * 19}))
+        assert res.status_code == 200 and "event: state" in res.text

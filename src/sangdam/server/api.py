@@ -17,7 +17,7 @@ from sangdam.contact_center import handoff
 from sangdam.contact_center.assist import Assist, build_assist
 from sangdam.contact_center.summary import ConversationSummary
 from sangdam.server.auth import allow_new_session, require
-from sangdam.server.errors import ApiError
+from sangdam.server.errors import ERROR_RESPONSES, ApiError
 from sangdam.server.events import conversation_stream, sse
 from sangdam.server.inputs import CleanText
 from sangdam.server.keys import Principal
@@ -26,12 +26,19 @@ from sangdam.tools.identity import IdentityLock, identity_locks
 from sangdam.server.sessions import InvalidAssertion
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 CHANNELS = ("channel-trusted", "customer-channel")
 channel_or_staff = require(*CHANNELS, "web-session", "agent")
 channel_keys_or_staff = require(*CHANNELS, "agent")  # not web sessions: traces are for operators
 session_only = require("web-session")
+MAX_INDEX = 2**31 - 1  # message indexes are integer columns: a larger "after" is no index at all (was a 500)
 staff = require("agent")
+
+
+class EventStream(StreamingResponse):
+    """Server-Sent Events (declared as ``text/event-stream`` in the OpenAPI document)."""
+
+    media_type = "text/event-stream"
 
 
 def centre(request: Request) -> ContactCentre:
@@ -118,7 +125,8 @@ async def open_session(request: Request, body: NewSession | None = None) -> Sess
     except InvalidAssertion as exc:
         log.info("login assertion refused: %s", exc)
         raise ApiError(401, "invalid_assertion", "login assertion not accepted") from None
-    return SessionOpened(token=opened.token, expires_at=opened.expires_at, ends_at=opened.ends_at,
+    return SessionOpened(token=opened.token, expires_at=opened.expires_at.replace(tzinfo=dt.UTC),
+                         ends_at=opened.ends_at.replace(tzinfo=dt.UTC),
                          idle_timeout_s=int(sessions.idle.total_seconds()), verified=opened.customer_id is not None)
 
 
@@ -165,15 +173,15 @@ async def post_message(conv_id: str, body: CustomerMessage, request: Request,
 
 
 @router.get("/conversations/{conv_id}")
-async def get_conversation(conv_id: str, after: int | None = Query(default=None, ge=-1),
+async def get_conversation(conv_id: str, after: int | None = Query(default=None, ge=-1, le=MAX_INDEX),
                            who: Principal = Depends(channel_or_staff), cc: ContactCentre = Depends(centre)) -> dict:
     """Masked transcript and state; ``after=N`` returns only messages after index N (for polling)."""
     await run_in_threadpool(cc.check_access, who, conv_id)
     return await run_in_threadpool(cc.view, conv_id, after)
 
 
-@router.get("/conversations/{conv_id}/events")
-async def conversation_events(conv_id: str, request: Request, after: int | None = Query(default=None, ge=-1),
+@router.get("/conversations/{conv_id}/events", response_class=EventStream)
+async def conversation_events(conv_id: str, request: Request, after: int | None = Query(default=None, ge=-1, le=MAX_INDEX),
                               last_event_id: str | None = Header(default=None, max_length=20),
                               who: Principal = Depends(channel_or_staff),
                               cc: ContactCentre = Depends(centre)) -> StreamingResponse:
@@ -181,11 +189,11 @@ async def conversation_events(conv_id: str, request: Request, after: int | None 
     state change as it is stored. Replaces polling: one open stream per chat page or console view."""
     await run_in_threadpool(cc.check_access, who, conv_id)
     if after is None:
-        after = int(last_event_id) if last_event_id and last_event_id.lstrip("-").isdigit() else -1
+        resumed = int(last_event_id) if last_event_id and last_event_id.lstrip("-").isdigit() else -1
+        after = resumed if -1 <= resumed <= MAX_INDEX else -1  # garbage: replay everything
     settings = request.app.state.push
     stream = conversation_stream(cc.events, cc.changes, conv_id, after, **settings)
-    return StreamingResponse(stream, media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return EventStream(stream, headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
 @router.get("/conversations/{conv_id}/trace")

@@ -13,6 +13,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +31,27 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message, self.headers = status, code, message, headers
         self.message_ko = message_ko or korean(code)
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    message_ko: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable ``code``, an English ``message`` and a Korean ``message_ko`` for customers."""
+
+    error: ErrorDetail
+
+
+_ERROR_STATUSES = {400: "broken JSON (invalid_json)", 401: "no, invalid, revoked or expired key or session",
+                   403: "role may not do this", 404: "no such conversation (or not yours)", 409: "busy or closed",
+                   413: "message or body too large", 422: "invalid request", 429: "over the rate (Retry-After)",
+                   500: "internal error", 503: "database unavailable (Retry-After)"}
+# The error answers every route may give, declared in the OpenAPI document (routers' ``responses=``).
+ERROR_RESPONSES: dict[int | str, dict] = {status: {"model": ErrorBody, "description": what}
+                                          for status, what in _ERROR_STATUSES.items()}
 
 
 def error_body(code: str, message: str, message_ko: str) -> dict[str, dict[str, str]]:
@@ -116,7 +138,8 @@ def install(app: FastAPI) -> None:
         # 400 from FastAPI: a body that is not even text (invalid UTF-8, nesting too deep for the parser)
         code = {400: "invalid_json", 404: "not_found", 405: "method_not_allowed",
                 413: "body_too_large"}.get(exc.status_code, "http_error")
-        return JSONResponse(error_body(code, str(exc.detail), korean(code)), exc.status_code)
+        return JSONResponse(error_body(code, str(exc.detail), korean(code)), exc.status_code,
+                            headers=getattr(exc, "headers", None))  # e.g. 405's Allow
 
     @app.exception_handler(OperationalError)
     async def _database(_: Request, exc: OperationalError) -> JSONResponse:

@@ -33,14 +33,14 @@ from sangdam.domain.auth_models import ChatThread
 from sangdam.domain.db import session_scope
 from sangdam.server.api import _chunks, centre
 from sangdam.server.auth import require
-from sangdam.server.errors import ApiError
+from sangdam.server.errors import ERROR_RESPONSES, ApiError
 from sangdam.server.inputs import CleanText
 from sangdam.server.keys import Principal
 from sangdam.server.service import ContactCentre
 
 MODEL = "sangdam"
 CONVERSATION_HEADER = "X-Sangdam-Conversation"
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", responses=ERROR_RESPONSES)
 channel = require("channel-trusted", "customer-channel")
 
 
