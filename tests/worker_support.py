@@ -88,7 +88,8 @@ def seed_world(url: str) -> dict[str, str]:
 @contextmanager
 def served_workers(url: str, *, workers: int = 2, rate_limit: int = 0, seed: bool = True,
                    keys: dict[str, str] | None = None, env: dict[str, str] | None = None) -> Iterator[Workers]:
-    """``sangdam serve --workers N`` on the database at ``url`` (seeded unless ``seed=False``)."""
+    """``sangdam serve --workers N`` on the database at ``url`` (seeded unless ``seed=False``; ``workers=1``: one
+    process, which may also serve a SQLite URL)."""
     keys = seed_world(url) if seed else dict(keys or {})
     home = Path(tempfile.mkdtemp(prefix="sangdam-workers-"))
     port = free_port()
@@ -102,7 +103,10 @@ def served_workers(url: str, *, workers: int = 2, rate_limit: int = 0, seed: boo
                                       stderr=subprocess.STDOUT, start_new_session=True)
     server = Workers(f"http://127.0.0.1:{port}", keys, supervisor, fault_file, log, url)
     try:
-        _wait_until_serving(server, url, workers)
+        if workers > 1:
+            _wait_until_serving(server, url, workers)
+        else:  # one process (SQLite or PostgreSQL): it accepts once its app is built
+            _wait_for_health(server)
         yield server
     finally:
         _stop(supervisor)
@@ -126,6 +130,19 @@ def _wait_until_serving(server: Workers, url: str, count: int, timeout: float = 
             time.sleep(0.1)
     finally:
         engine.dispose()
+
+
+def _wait_for_health(server: Workers, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(server.base + "/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if server.supervisor.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start; log:\n{server.log.read_text()[-3000:]}")
+        time.sleep(0.1)
 
 
 def _stop(supervisor: subprocess.Popen) -> None:
