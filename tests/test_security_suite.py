@@ -73,7 +73,8 @@ def _schemathesis(base: str, bearer: str | None, report: Path, *filters: str) ->
                "--report-json-path", str(report), "--seed", "11", *filters]
     if bearer:
         command += ["--header", f"Authorization: Bearer {bearer}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    # run in the report's folder: st keeps a cache (.schemathesis/) in its working directory
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=report.parent)
     assert report.exists(), f"schemathesis did not run:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return {**json.loads(report.read_text()), "output": done.stdout}
 
