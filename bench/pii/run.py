@@ -4,8 +4,10 @@
     .venv/bin/python bench/pii/run.py --presidio      # also Presidio's pattern recognisers, if importable
     .venv/bin/python bench/pii/run.py --errors        # list every miss and false alarm
     .venv/bin/python bench/pii/run.py --data bench/pii/issue11.jsonl   # glued numbers, card expiry and CVC
+    .venv/bin/python bench/pii/run.py --data bench/pii/in_context.jsonl   # split numbers, several turns, banks
 
-Scoring is strict (same type and exact span) with an "overlap" column that accepts any overlapping span of the
+A line may carry "previous": the customer's earlier turns, masked first by one ``PiiVault`` (pieces of a number
+given across turns); only the last turn is scored. Scoring is strict (same type and exact span) with an "overlap" column that accepts any overlapping span of the
 same type. Presidio runs without an NLP engine (there is no Korean spaCy model installable offline), i.e. only
 its pattern/validator recognisers: credit card, e-mail, phone (phonenumbers, region KR) and its Korean
 recognisers (KR_RRN, KR_FRN, KR_PASSPORT, KR_DRIVER_LICENSE). It has none for bank accounts or IMEIs.
@@ -19,13 +21,14 @@ import statistics
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "src"))
 
 from sangdam.korean.pii import PiiType, detect  # noqa: E402
+from sangdam.korean.vault import PiiVault  # noqa: E402
 
 Span = tuple[str, int, int]
 TYPES = [t.value for t in PiiType if t is not PiiType.BIRTH_DATE]  # birth dates: privacy stage, not detect()
@@ -35,8 +38,13 @@ def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def sangdam_detector(text: str) -> list[Span]:
-    return [(e.type.value, e.start, e.end) for e in detect(text)]
+def sangdam_detector(text: str, previous: Sequence[str] = ()) -> list[Span]:
+    if not previous:
+        return [(e.type.value, e.start, e.end) for e in detect(text)]
+    vault = PiiVault("bench")
+    for turn in previous:
+        vault.mask_utterance(turn)
+    return [(e.type.value, e.start, e.end) for e in vault.mask_utterance(text).entities]
 
 
 def presidio_detector() -> Callable[[str], list[Span]]:
@@ -96,7 +104,8 @@ def score(rows: list[dict], detector: Callable[[str], list[Span]]) -> tuple[dict
     for row in rows:
         gold = {(e["type"], e["start"], e["end"]) for e in row["entities"]}
         t0 = time.perf_counter()
-        pred = set(detector(row["text"]))
+        previous = row.get("previous")
+        pred = set(detector(row["text"], previous) if previous and detector is sangdam_detector else detector(row["text"]))
         latencies.append((time.perf_counter() - t0) * 1000)
         for span in pred & gold:
             tp[span[0]] += 1
