@@ -34,22 +34,23 @@ class ScenarioDatabases:
         self._own_dir = work_dir is None
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="sangdam-eval-"))
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        self._catalogue: Path | None = None
+        self._catalogue: dict[tuple[str, ...], Path] = {}
         self._demo: dict[dt.date, Path] = {}
         self._counter = 0
 
-    def catalogue_template(self) -> Path:
-        """A migrated database holding only the operator catalogue (scenarios add their fixtures to a copy)."""
-        if self._catalogue is None:
+    def catalogue_template(self, parts: tuple[str, ...] = ("plans", "roaming_passes")) -> Path:
+        """A migrated database holding only ``parts`` of the operator catalogue (scenarios add their fixtures to a
+        copy; a scenario that declares its own plans or passes starts without the catalogue's)."""
+        if parts not in self._catalogue:
             from sangdam.evaluation.fixtures_bridge import load_catalogue
 
-            path = self.work_dir / "template-catalogue.db"
+            path = self.work_dir / f"template-catalogue-{'-'.join(parts) or 'none'}.db"
             engine = make_engine(_url(path))
             migrate(engine)
-            load_catalogue(engine)
+            load_catalogue(engine, parts)
             _close(engine)
-            self._catalogue = path
-        return self._catalogue
+            self._catalogue[parts] = path
+        return self._catalogue[parts]
 
     def demo_template(self, today: dt.date) -> Path:
         """A migrated database with the demo data seeded as of ``today``."""

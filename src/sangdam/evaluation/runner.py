@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sangdam.evaluation import dbcheck
 from sangdam.evaluation.checks import check_turn, matches, tool_calls_of
 from sangdam.evaluation.databases import ScenarioDatabases
-from sangdam.evaluation.fixtures_bridge import load_into
+from sangdam.evaluation.fixtures_bridge import catalogue_parts, load_into
 from sangdam.evaluation.loader import LoadedScenario
 from sangdam.evaluation.report import EvalReport, ScenarioReport, ToolReport, TurnReport, build_report
 from sangdam.evaluation.scenario import Scenario
@@ -113,7 +113,8 @@ class ScenarioRunner:
     def _prepare_db(self, scenario: Scenario, today: dt.date) -> tuple[Engine, Any]:
         if scenario.uses_demo_data:
             return self.databases.fresh(self.databases.demo_template(today), scenario.id)
-        engine, path = self.databases.fresh(self.databases.catalogue_template(), scenario.id)
+        template = self.databases.catalogue_template(catalogue_parts(scenario.fixtures))
+        engine, path = self.databases.fresh(template, scenario.id)
         try:
             load_into(engine, scenario.fixtures or {}, today=today)
         except BaseException:
