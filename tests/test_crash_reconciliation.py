@@ -35,18 +35,23 @@ def _executions(engine) -> int:  # noqa: ANN001
         return s.query(AuditLog).filter(AuditLog.tool == "refill_data", AuditLog.result["ok"].as_boolean()).count()
 
 
-@pytest.mark.parametrize("next_answer", ["아니요", "네", "취소할게요"])
-def test_a_charge_committed_before_a_crash_is_reported_as_done(db_engine, monkeypatch, next_answer: str) -> None:  # noqa: ANN001
-    with session_scope(db_engine) as s:
+def _refill_then_crash_on_yes(engine, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: ANN001
+    """A 2 GB refill proposed, then "네": the refill commits and the process dies before the turn is saved."""
+    with session_scope(engine) as s:
         load_fixtures(s, FIXTURES)
-    orch = Orchestrator(db_engine, today=TODAY)
+    orch = Orchestrator(engine, today=TODAY)
     conv = orch.start_conversation(customer_id="C1")
     orch.handle(conv, "데이터 2기가 충전해줘")
     _crash_on_next_save(orch, monkeypatch)
     with pytest.raises(Crash):
         orch.handle(conv, "네")
-    assert _refill_gb(db_engine) == 2  # the write had committed
+    assert _refill_gb(engine) == 2  # the write had committed
+    return conv
 
+
+@pytest.mark.parametrize("next_answer", ["아니요", "네", "취소할게요"])
+def test_a_charge_committed_before_a_crash_is_reported_as_done(db_engine, monkeypatch, next_answer: str) -> None:  # noqa: ANN001
+    conv = _refill_then_crash_on_yes(db_engine, monkeypatch)
     restarted = Orchestrator(db_engine, today=TODAY)  # a new process: nothing in memory
     after = restarted.handle(conv, next_answer)
     assert "아무것도 바뀌지 않았습니다" not in after.reply
@@ -57,14 +62,7 @@ def test_a_charge_committed_before_a_crash_is_reported_as_done(db_engine, monkey
 
 
 def test_a_new_request_after_the_crash_is_still_answered(db_engine, monkeypatch) -> None:  # noqa: ANN001
-    with session_scope(db_engine) as s:
-        load_fixtures(s, FIXTURES)
-    orch = Orchestrator(db_engine, today=TODAY)
-    conv = orch.start_conversation(customer_id="C1")
-    orch.handle(conv, "데이터 2기가 충전해줘")
-    _crash_on_next_save(orch, monkeypatch)
-    with pytest.raises(Crash):
-        orch.handle(conv, "네")
+    conv = _refill_then_crash_on_yes(db_engine, monkeypatch)
     after = Orchestrator(db_engine, today=TODAY).handle(conv, "이번 달 요금 얼마예요?")
     assert "이미 처리되었습니다" in after.reply
     assert "61,200원" in after.reply
