@@ -195,6 +195,9 @@ def _trim_run(text: str, s: int, e: int) -> list[tuple[str, int, int]]:
         if spaced_word and _n_digits(text, ps, pe) == 1:
             parts.pop()
             continue
+        if glued and text[pe - 1] == "이" and pe - ps >= 2 and _ENDING_RE.match(text, pe - 1):
+            parts[-1] = (kind, ps, pe - 1)  # "팔팔공이일사이고": the copula 이 and an ending, not a digit
+            break
         if glued and not vowel_copula and not _ENDING_RE.match(text, pe):
             # "사용", "다섯개": the last group is part of a word
             parts.pop()

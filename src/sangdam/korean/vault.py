@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sangdam.korean.extract import canonical_digits, canonical_phone
 from sangdam.korean.pii import Entity, PiiType, apply_mask, detect, placeholder
 from sangdam.korean.pii.lexicon import get_lexicon
+from sangdam.korean.pii.pieces import OpenPiece, complete, open_pieces
 
 _REF_RE = re.compile(r"^\[?(?P<name>[^\[\]#]+)#(?P<n>[1-9][0-9]*)\]?$")
 
@@ -35,6 +37,9 @@ class VaultEntry(BaseModel):
     value: str = Field(repr=False, description="The text exactly as the customer wrote or said it.")
     canonical: str = Field(repr=False, description="Comparable form: digits, 010-1234-5678, lower-case e-mail.")
     turn: int = Field(ge=0, description="Index of the masked utterance that first contained it.")
+    pieces: int = Field(
+        default=1, ge=1, description="Utterances the value was given in: 2 when its rest came in the next turn."
+    )
 
     @property
     def placeholder(self) -> str:
@@ -100,6 +105,8 @@ class PiiVault:
         # Last turn each reference was mentioned in (a repeated value is "the latest" again).
         self._last_seen: dict[str, int] = {e.ref: e.turn for e in self._entries}
         self._lock = threading.Lock()
+        # The number the previous utterance left unfinished (digits only, in memory: a restart forgets it).
+        self._open: list[OpenPiece] = []
 
     def mask_utterance(self, text: str, extra: Sequence[tuple[Entity, str]] = ()) -> VaultMasked:
         """Mask ``text`` with numbered placeholders, store new originals, and return the details.
@@ -109,15 +116,26 @@ class PiiVault:
         entity is dropped (the detected one masks it already).
         """
         detected = detect(text)
+        with self._lock:
+            pending = self._open
+        # The rest of a number begun in the previous utterance (a detected half replaces its own span).
+        rest = complete(text, pending)
+        overlaps = [d for d in detected if any(not (d.end <= r.start or d.start >= r.end) for r, _ in rest)]
+        detected = [d for d in detected if d not in overlaps] + [r for r, _ in rest]
         found = [(e, _canonical(e.type, text[e.start : e.end])) for e in detected]
         found += [(e, c) for e, c in extra if all(e.end <= d.start or e.start >= d.end for d in detected)]
         found.sort(key=lambda pair: pair[0].start)
         entities = [e for e, _ in found]
+        links = {id(r): piece for r, piece in rest}
         with self._lock:
             refs: list[str] = []
             added = False
             for ent, canonical in found:
                 value = text[ent.start : ent.end]
+                if id(ent) in links:
+                    refs.append(self._link(links[id(ent)], ent, value))
+                    added = True
+                    continue
                 entry = next((e for e in self._entries if e.type is ent.type and e.canonical == canonical), None)
                 if entry is None:
                     n = 1 + sum(1 for e in self._entries if e.type is ent.type)
@@ -128,11 +146,35 @@ class PiiVault:
                     added = True
                 refs.append(entry.ref)
                 self._last_seen[entry.ref] = self._turn
+            self._open = [] if rest else self._pieces_left(text, entities, refs)
             self._turn += 1
             if added:
                 self._store.save(self.conversation_id, self._entries)
             labels = [self._by_ref(r).placeholder for r in refs]
         return VaultMasked(masked=apply_mask(text, entities, labels), entities=entities, refs=refs)
+
+    def _pieces_left(self, text: str, detected: list[Entity], refs: list[str]) -> list[OpenPiece]:
+        """The number ``text`` left unfinished, with the reference its masked first piece got."""
+        by_span = {(e.start, e.end): r for e, r in zip(detected, refs)}
+        return [replace(p, ref=by_span.get(p.span) if p.span else None) for p in open_pieces(text, detected)]
+
+    def _link(self, piece: OpenPiece, ent: Entity, value: str) -> str:
+        """Store ``value`` as the rest of ``piece``: the first piece's entry (or a new one, when the first piece
+        was not masked alone: "010" or a bank's first digits) becomes the whole number, under one reference."""
+        first = next((e for e in self._entries if e.ref == piece.ref), None) if piece.ref else None
+        whole = (first.value if first else piece.digits) + " " + value
+        canonical = _canonical(ent.type, piece.digits + canonical_digits(value))
+        if first is not None and first.type is ent.type:
+            linked = first.model_copy(update={"value": whole, "canonical": canonical, "pieces": first.pieces + 1})
+            self._entries[self._entries.index(first)] = linked
+        else:
+            n = 1 + sum(1 for e in self._entries if e.type is ent.type)
+            linked = VaultEntry(
+                ref=f"{ent.type.value}#{n}", type=ent.type, value=whole, canonical=canonical, turn=self._turn, pieces=2
+            )
+            self._entries.append(linked)
+        self._last_seen[linked.ref] = self._turn
+        return linked.ref
 
     def mask(self, text: str) -> str:
         """``text`` with each piece of personal data replaced by ``[<label>#<n>]``; originals are kept."""

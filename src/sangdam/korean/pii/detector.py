@@ -6,6 +6,7 @@ from __future__ import annotations
 from sangdam.korean.normalize import normalize
 from sangdam.korean.pii.lexicon import get_lexicon, placeholder
 from sangdam.korean.pii.models import Entity, MaskResult, PiiType
+from sangdam.korean.pii.pieces import PIECE_RECOGNIZERS
 from sangdam.korean.pii.recognizers import RECOGNIZERS, THRESHOLD, Candidate, Context
 
 # On equal scores the more specific shape wins (a driver's licence also looks like an account number).
@@ -43,7 +44,7 @@ def detect(text: str) -> list[Entity]:
         return []
     norm = normalize(text)
     ctx = Context(norm.text, get_lexicon())
-    candidates = [c for recognizer in RECOGNIZERS for c in recognizer(ctx)]
+    candidates = [c for recognizer in (*RECOGNIZERS, *PIECE_RECOGNIZERS) for c in recognizer(ctx)]
     entities = []
     for cand in _resolve(candidates):
         start, end = norm.to_original(cand.start, cand.end)

@@ -51,7 +51,7 @@ _CARD_GROUPED = re.compile(
 )
 _LONG_DIGITS = re.compile(_LBG + r"\d{12,19}" + _RBG)
 _IMEI_GROUPED = re.compile(_LBG + r"\d{2}(?P<s>[ \-])\d{6}(?P=s)\d{6}(?P=s)\d" + _RBG)
-_ACCOUNT = re.compile(_LBG + r"(?:\d{2,6}(?:[ \-]\d{2,8}){1,4}|\d{10,14})" + _RBG)
+_ACCOUNT = re.compile(_LBG + r"(?:\d{2,6}(?:[ \-]\d{2,8}){1,4}(?:-\d)?|\d{10,14})" + _RBG)
 _REGIONS = "서울|부산|경기|강원|충북|충남|전북|전남|경북|경남|제주|대구|인천|광주|대전|울산|세종"
 _DRIVER = re.compile(
     r"(?:(?<![가-힣])(?P<region>" + _REGIONS + r") ?|" + _LB + r"(?P<rc>\d{2})[ \-])\d{2}[ \-]\d{6}[ \-]\d{2}" + _RB
@@ -64,6 +64,9 @@ _EXPIRY = re.compile(
 )
 _CVC = re.compile(r"(?<![0-9\-./])\d{3,4}(?![0-9]|[-./][0-9])")
 _ANY_CARD_DIGITS = re.compile(r"\d(?:[ \-]?\d){12,18}")
+# Most characters between the two halves of a registration number said in one breath ("… 이고요 뒤에는 …").
+_HALVES_GAP = 16
+_WHOLE_REST = re.compile(r"(?: ?- ?| )[0-8](?:\d{6}|[*●•○xX]{6})(?!\d)")
 # Where a security code may be: its word at most this many characters before it.
 _CVC_WINDOW = 16
 
@@ -190,22 +193,40 @@ def registration_numbers(ctx: Context) -> Iterator[Candidate]:
         yield Candidate(kind, m.start(), m.end(), _clip(score))
 
 
+def _registration_words(ctx: Context) -> re.Pattern[str]:
+    return ctx.lex.positive[PiiType.RRN] if not ctx.anywhere(ctx.lex.positive[PiiType.FOREIGNER_RRN]) else (
+        ctx.lex.positive[PiiType.FOREIGNER_RRN]
+    )
+
+
 def split_registration_numbers(ctx: Context) -> Iterator[Candidate]:
-    """The halves of a registration number given separately: "앞자리 900101 … 뒷자리 1234567"."""
+    """The halves of a registration number given separately: "앞자리 900101 … 뒷자리 1234567", "주민번호는
+    880214 이고요 뒤에는 1234567", and the front half alone after its name ("주민번호 앞자리는 900101")."""
     lex = ctx.lex
     foreigner_talk = ctx.anywhere(lex.positive[PiiType.FOREIGNER_RRN])
     rrn_talk = foreigner_talk or ctx.anywhere(lex.positive[PiiType.RRN])
-    backs = [m for m in _SEVEN.finditer(ctx.text) if ctx.near(lex.rrn_back, m.start(), m.end(), before=12)]
-    for m in backs:
-        kind = _registration_type(m.group("back")[0], ctx, m.start(), m.end())
-        yield Candidate(kind, m.start(), m.end(), 0.85 if rrn_talk else 0.7)
-    foreign_back = any(m.group("back")[0] in "5678" for m in backs)
+    words = _registration_words(ctx)
+    fronts = []
     for m in _SIX.finditer(ctx.text):
         front = m.group("front")
         if rrn_birth_date(front, "1") is None and rrn_birth_date(front, "3") is None:
             continue
-        if not ctx.near(lex.rrn_front, m.start(), m.end(), before=12):
-            continue
+        if _WHOLE_REST.match(ctx.text, m.end()):
+            continue  # "150820 3456789": one number with a space, the whole-number recogniser's
+        # Introduced as a front half, or right after the registration number's own name.
+        if ctx.near(lex.rrn_front, m.start(), m.end(), before=12) or ctx.near(words, m.start(), m.end(), before=16):
+            fronts.append(m)
+    backs = []
+    for m in _SEVEN.finditer(ctx.text):
+        named = ctx.near(lex.rrn_back, m.start(), m.end(), before=12)
+        # "주민번호 930303 다시 1345678": a back half a few words after a front half of the same number.
+        after_front = rrn_talk and any(0 < m.start() - f.end() <= _HALVES_GAP for f in fronts)
+        if named or after_front:
+            backs.append(m)
+            kind = _registration_type(m.group("back")[0], ctx, m.start(), m.end())
+            yield Candidate(kind, m.start(), m.end(), 0.85 if rrn_talk else 0.7)
+    foreign_back = any(m.group("back")[0] in "5678" for m in backs)
+    for m in fronts:
         if rrn_talk or backs or ctx.anywhere(lex.rrn_back):
             kind = PiiType.FOREIGNER_RRN if foreigner_talk or foreign_back else PiiType.RRN
             yield Candidate(kind, m.start(), m.end(), 0.8)
