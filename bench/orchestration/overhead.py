@@ -335,7 +335,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON after the table")
     parser.add_argument("--breakdown", type=int, default=0, metavar="N",
                         help="then profile N sangdam-full turns and print where the time goes")
+    parser.add_argument("--quick", action="store_true", help="10 turns, 2 warm-up: checks it runs (make test)")
     args = parser.parse_args()
+    if args.quick:
+        args.turns, args.warmup = 10, 2
     if args.turns < 1 or args.warmup < 1:
         parser.error("--turns and --warmup must be at least 1")
     try:

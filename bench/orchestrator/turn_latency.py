@@ -2,7 +2,7 @@
 
 Prints p50/p95/max per turn kind on a fresh SQLite database with the demo seed. Goal (issue 5): p95 ≤ 30 ms.
 
-    .venv/bin/python bench/orchestrator/turn_latency.py [--rounds 30]
+    .venv/bin/python bench/orchestrator/turn_latency.py [--rounds 30] [--quick]
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ def pct(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument("--quick", action="store_true", help="2 rounds: checks the benchmark runs (make test)")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 2
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
         migrate(engine)
