@@ -54,9 +54,48 @@ class AnswerWriter(Protocol):
     def __call__(self, question: str, passages: list[Passage]) -> list[WrittenSentence]: ...
 
 
-def is_relevant(hit: SearchHit) -> bool:
-    """Whether a retrieved passage is relevant enough to answer from (see thresholds above)."""
-    return hit.dense >= DENSE_STRONG or (hit.dense >= DENSE_MIN and hit.bm25 >= BM25_MIN)
+# Refusal, second evidence (calibrated on both operators' sets, docs/knowledge.md): the share of the question's
+# content morphemes that the KB's vocabulary knows. An out-of-domain question names things no document
+# mentions (넷플릭스, 주식, 날씨) even when e5 finds a passage "close"; an in-domain one whose passage e5 rates
+# modestly (0.855–0.875) still speaks the documents' words.
+DENSE_COVERED = 0.855
+COVERAGE_MIN = 1.0
+# Words of asking, not of the topic: they say nothing about whether the KB covers the question.
+_ASKING_WORDS = frozenset({"어떻게", "하다", "방법", "뭐", "법", "있다", "되다", "알리다", "궁금하다", "얼마",
+                           "언제", "거", "것", "좀", "수", "나오다", "어떻다", "무엇", "왜"})
+
+
+def is_relevant(hit: SearchHit, coverage: float = 1.0) -> bool:
+    """Whether a retrieved passage is relevant enough to answer from (see thresholds above); ``coverage`` is
+    the share of the question's topic morphemes known to the KB (``vocabulary_coverage``)."""
+    if hit.dense >= DENSE_MIN and hit.bm25 >= BM25_MIN:
+        return True
+    if hit.dense >= DENSE_STRONG:
+        return True
+    return coverage >= COVERAGE_MIN and hit.dense >= DENSE_COVERED
+
+
+def vocabulary_coverage(question: str, base: KnowledgeBase) -> float:
+    """Share of the question's topic morphemes that occur in the KB (a compound counts when it contains a
+    known morpheme of 2+ syllables: 보험금 ⊃ 보험). 1.0 when the question has no topic morpheme."""
+    from sangdam.korean.analyzer import tokenize_for_search
+
+    idf = _idf(base)
+    if not idf:
+        return 1.0
+    terms = {t for t in tokenize_for_search(question) if t not in _ASKING_WORDS}
+    if not terms:
+        return 1.0
+    known = sum(1 for t in terms if t in idf or any(len(k) >= 2 and k in t for k in _long_vocab(base)))
+    return known / len(terms)
+
+
+def _long_vocab(base: KnowledgeBase) -> list[str]:
+    cached = getattr(base, "_long_vocab_cache", None)
+    if cached is None:
+        cached = [t for t in _idf(base) if len(t) >= 2 and not t.isascii()]
+        base._long_vocab_cache = cached  # noqa: SLF001 - per-KB memo
+    return cached
 
 
 def answer(question: str, kb: KnowledgeBase | str = "default", writer: AnswerWriter | None = None,
@@ -66,7 +105,8 @@ def answer(question: str, kb: KnowledgeBase | str = "default", writer: AnswerWri
         return Answer(answer=message("empty_question"), citations=[], grounded=False)
     base = load_kb(kb) if isinstance(kb, str) else kb
     hits = base.search(question, k=k)
-    relevant = [h for h in hits if is_relevant(h)][:MAX_PASSAGES]
+    coverage = vocabulary_coverage(question, base)
+    relevant = [h for h in hits if is_relevant(h, coverage)][:MAX_PASSAGES]
     if not relevant:
         return Answer(answer=message("no_answer"), citations=[], grounded=False)
     if writer is not None:
@@ -140,23 +180,74 @@ def _extractive_answer(question: str, hits: list[SearchHit], base: KnowledgeBase
             continue  # the same fact stated in another document adds nothing
         chosen.append(item)
         length += len(item[3])
-    chosen = _with_table_siblings(chosen, hits, base)
-    # Natural order: documents in retrieval order; within a document, chunk order, then sentence order.
-    doc_rank: dict[str, int] = {}
-    for rank, hit in enumerate(hits):
-        doc_rank.setdefault(hit.source, rank)
-    chosen.sort(key=lambda s: (doc_rank[hits[s[1]].source], hits[s[1]].ordinal, s[2]))
-    text = " ".join(_as_sentence(_trim(s[3])) for s in chosen)
-    quotes: dict[tuple[str, str], list[str]] = {}  # one citation per (source, heading), in answer order
-    for _, rank, _, sentence in chosen:
-        quotes.setdefault((hits[rank].source, hits[rank].heading), []).append(_trim(sentence))
+    groups = _whole_rules(question, chosen, hits, base)
+    text = " ".join(_as_sentence(_trim(item, RULE_ITEM_CHARS)) for _, items in groups for item in items)
     return Answer(
         answer=text,
-        citations=[Citation(source=src, heading=head, quote=" ".join(q)) for (src, head), q in quotes.items()],
+        citations=[Citation(source=src, heading=head, quote=" ".join(_trim(i, RULE_ITEM_CHARS) for i in items))
+                   for (src, head), items in groups],
     )
 
 
-MAX_TABLE_ROWS = 6
+MAX_ANSWER_CHARS = 900
+RULE_ITEM_CHARS = 400
+
+
+def _whole_rules(question: str, chosen: list[tuple[float, int, int, str]], hits: list[SearchHit],
+                 base: KnowledgeBase) -> list[tuple[tuple[str, str], list[str]]]:
+    """The answer as whole rules (``rules.py``): each chosen statement brings its section when the section is
+    short (every item, the matching one first), else its table siblings, else itself. Groups follow the
+    statements' scores (the best first); a later group that would make the answer too long is left out whole
+    rather than cut."""
+    from sangdam.knowledge.rules import lead_with_condition, whole_rule
+
+    groups: dict[tuple[str, str], list[str]] = {}
+    length = 0
+    for _score, rank, _pos, sentence in chosen:
+        hit = hits[rank]
+        key = (hit.source, hit.heading)
+        if key in groups:
+            if not _rule_sections(base, key):
+                groups[key].append(sentence)  # a long section: its statements one by one
+                length += len(sentence)
+            continue
+        rule = whole_rule(base.chunks, hit.source, hit.heading)
+        if rule is not None:
+            items = [" ".join(_sentences(i.text)) or i.text for i in lead_with_condition(rule, question)]
+            items = [i for i in items if i]
+        else:
+            items = _table_rows(sentence, hit, base, question) or [sentence]
+        size = sum(len(i) for i in items)
+        if groups and length + size > MAX_ANSWER_CHARS:
+            continue
+        groups[key] = items
+        length += size
+    return list(groups.items())
+
+
+def _rule_sections(base: KnowledgeBase, key: tuple[str, str]) -> bool:
+    from sangdam.knowledge.rules import whole_rule
+
+    return whole_rule(base.chunks, *key) is not None
+
+
+def _table_rows(sentence: str, hit: SearchHit, base: KnowledgeBase, question: str) -> list[str] | None:
+    """All rows of the (small) table a chosen row belongs to, in a section too long to quote whole: one row of
+    a schedule — "6개월 이하: 100%" — answers only part of "how is it computed"."""
+    from sangdam.knowledge.rules import RuleItem, lead_with_condition
+
+    headers = _row_headers(sentence)
+    if headers is None:
+        return None
+    rows = [c for c in base.chunks if c.source == hit.source and c.heading == hit.heading
+            and _row_headers(c.text) == headers]
+    if len(rows) > MAX_TABLE_ROWS:
+        return None
+    rows.sort(key=lambda c: c.ordinal)
+    return [i.text for i in lead_with_condition([RuleItem(c, 0, c.text) for c in rows], question)]
+
+
+MAX_TABLE_ROWS = 12
 _ROW_HEADERS = re.compile(r"(?:^|\s\|\s)([^:|]{1,30}):")
 
 
@@ -166,37 +257,6 @@ def _row_headers(sentence: str) -> tuple[str, ...] | None:
         return None
     headers = tuple(h.strip() for h in _ROW_HEADERS.findall(sentence))
     return headers if len(headers) >= 2 else None
-
-
-def _with_table_siblings(
-    chosen: list[tuple[float, int, int, str]], hits: list[SearchHit], base: KnowledgeBase
-) -> list[tuple[float, int, int, str]]:
-    """A chosen table row brings the other rows of its (small) table: one row of a schedule — "6개월 이하:
-    100%" — answers only part of "how is it computed"; the whole table answers it. Rows are separate chunks
-    (each keeps its header), so siblings are the chunks of the same document section with the same headers;
-    rows that were not retrieved are appended to ``hits`` so that they are cited like any passage."""
-    out = list(chosen)
-    for score, rank, _pos, sentence in chosen:
-        headers = _row_headers(sentence)
-        if headers is None:
-            continue
-        hit = hits[rank]
-        rows = [c for c in base.chunks if c.source == hit.source and c.heading == hit.heading
-                and _row_headers(c.text) == headers]
-        if len(rows) > MAX_TABLE_ROWS:
-            continue
-        present = {hits[r].chunk_id for _, r, _, _ in out}
-        for chunk in rows:
-            if chunk.id in present:
-                continue
-            index = next((i for i, h in enumerate(hits) if h.chunk_id == chunk.id), None)
-            if index is None:
-                hits.append(SearchHit(source=chunk.source, heading=chunk.heading, text=chunk.text, score=0.0,
-                                      chunk_id=chunk.id, ordinal=chunk.ordinal))
-                index = len(hits) - 1
-            out.append((score, index, 0, chunk.text))
-            present.add(chunk.id)
-    return out
 
 
 def _similar(a: str, b: str) -> bool:
