@@ -79,6 +79,7 @@ def test_refuses_and_offers_an_agent_when_nothing_relevant(kb, question):
     assert not result.grounded
     assert result.citations == []
     assert result.answer == message("no_answer") and "상담사" in result.answer
+    assert "누리텔레콤" not in result.answer and "114" not in result.answer  # any operator's KB
 
 
 def test_writer_answer_keeps_citations_of_the_passages_it_used(kb):

@@ -70,6 +70,21 @@ def test_html_headings_lists_and_tables_become_blocks_and_chrome_is_dropped():
     assert row.headings == ["해외 로밍", "패스"]
 
 
+def test_html_merged_header_cells_label_every_column_and_second_header_row_is_not_data():
+    html = """<h1>요금제</h1><table>
+    <tr><th rowspan="2">요금제</th><th rowspan="2">월 요금</th><th colspan="2">기본 제공</th></tr>
+    <tr><th>데이터</th><th>음성</th></tr>
+    <tr><td>LTE 알뜰</td><td>23,000원</td><td>3GB</td><td>200분</td></tr>
+    <tr><td rowspan="2">5G</td><td>45,000원</td><td>10GB</td><td>무제한</td></tr>
+    <tr><td>62,000원</td><td>80GB</td><td>무제한</td></tr></table>"""
+    rows = [b.text for b in load_blocks(Path("p.html"), html.encode()) if b.kind == "table_row"]
+    assert rows == [
+        "요금제: LTE 알뜰 | 월 요금: 23,000원 | 기본 제공 / 데이터: 3GB | 기본 제공 / 음성: 200분",
+        "요금제: 5G | 월 요금: 45,000원 | 기본 제공 / 데이터: 10GB | 기본 제공 / 음성: 무제한",
+        "요금제: 5G | 월 요금: 62,000원 | 기본 제공 / 데이터: 80GB | 기본 제공 / 음성: 무제한",
+    ]
+
+
 def test_plain_text_title_bracket_headings_and_bullets():
     text = "번호이동 안내\n\n번호를 유지하며 통신사를 바꿉니다.\n\n[다른 통신사로]\n옮길 통신사에서 신청합니다.\n- 할부금은 한꺼번에 청구됩니다.\n- 미납 요금은 마지막 청구서로 청구됩니다.\n"
     blocks = load_blocks(Path("a.txt"), text.encode())

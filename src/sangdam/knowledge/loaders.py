@@ -209,15 +209,74 @@ def html_blocks(text: str) -> list[Block]:
 
 
 def _html_table(table, path: list[str], out: list[Block]) -> None:  # noqa: ANN001 - bs4 Tag
-    header: list[str] = []
+    """Table rows with their header. Merged cells (rowspan/colspan) are expanded into a grid first, so a
+    second header row is read as header, not data, and every cell keeps its own column's label; the leading
+    all-``th`` rows form the header, joined per column ("기본 제공 / 데이터")."""
+    header_rows: list[list[str]] = []
+    in_header = True
+    for is_header, values in _html_grid(table):
+        if in_header and is_header:
+            header_rows.append(values)
+            continue
+        in_header = False
+        if any(values):
+            out.append(Block(kind="table_row", text=table_row_text(_joined_header(header_rows), values),
+                             headings=path))
+
+
+def _html_grid(table) -> list[tuple[bool, list[str]]]:  # noqa: ANN001 - bs4 Tag
+    """The table as (all cells are ``th``, cell texts) rows with rowspan/colspan expanded into every slot."""
+    rows: list[tuple[bool, list[str]]] = []
+    pending: dict[int, tuple[int, str, bool]] = {}  # column -> (rows still covered, text, is th)
     for tr in table.find_all("tr"):
         cells = tr.find_all(["th", "td"])
-        values = [_clean(c.get_text(" ")) for c in cells]
-        if not header and cells and all(c.name == "th" for c in cells):
-            header = values
-            continue
-        if any(values):
-            out.append(Block(kind="table_row", text=table_row_text(header, values), headings=path))
+        values: list[str] = []
+        kinds: list[bool] = []
+        col = 0
+        queue = list(cells)
+        while queue or col in pending:
+            if col in pending:
+                left, text, is_th = pending[col]
+                values.append(text)
+                kinds.append(is_th)
+                pending[col] = (left - 1, text, is_th)
+                if left - 1 <= 0:
+                    del pending[col]
+                col += 1
+                continue
+            cell = queue.pop(0)
+            text = _clean(cell.get_text(" "))
+            span, down = _span(cell, "colspan"), _span(cell, "rowspan")
+            for _ in range(span):
+                values.append(text)
+                kinds.append(cell.name == "th")
+                if down > 1:
+                    pending[col] = (down - 1, text, cell.name == "th")
+                col += 1
+        if values:
+            rows.append((all(kinds), values))
+    return rows
+
+
+def _span(cell, attr: str) -> int:  # noqa: ANN001 - bs4 Tag
+    try:
+        return max(1, min(int(str(cell.get(attr, 1)).strip() or 1), 50))
+    except ValueError:
+        return 1
+
+
+def _joined_header(rows: list[list[str]]) -> list[str]:
+    """One label per column from stacked header rows: distinct texts top to bottom, joined by " / "."""
+    width = max((len(r) for r in rows), default=0)
+    header: list[str] = []
+    for col in range(width):
+        parts: list[str] = []
+        for row in rows:
+            text = row[col] if col < len(row) else ""
+            if text and text not in parts:
+                parts.append(text)
+        header.append(" / ".join(parts))
+    return header
 
 
 # --- plain text and PDF ------------------------------------------------------------------------------------
