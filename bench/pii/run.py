@@ -5,6 +5,7 @@
     .venv/bin/python bench/pii/run.py --errors        # list every miss and false alarm
     .venv/bin/python bench/pii/run.py --data bench/pii/issue11.jsonl   # glued numbers, card expiry and CVC
     .venv/bin/python bench/pii/run.py --data bench/pii/in_context.jsonl   # split numbers, several turns, banks
+    .venv/bin/python bench/pii/run.py --quick         # smoke run: the first lines of every set, one timed pass
 
 A line may carry "previous": the customer's earlier turns, masked first by one ``PiiVault`` (pieces of a number
 given across turns); only the last turn is scored. Scoring is strict (same type and exact span) with an "overlap" column that accepts any overlapping span of the
@@ -31,6 +32,7 @@ from sangdam.korean.pii import PiiType, detect  # noqa: E402
 from sangdam.korean.vault import PiiVault  # noqa: E402
 
 Span = tuple[str, int, int]
+QUICK_LINES = 40  # --quick: lines kept from each set
 TYPES = [t.value for t in PiiType if t is not PiiType.BIRTH_DATE]  # birth dates: privacy stage, not detect()
 
 
@@ -149,13 +151,26 @@ def print_table(name: str, table: dict, latencies: list[float], n_negative_lines
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=Path(__file__).with_name("labelled.jsonl"))
+    ap.add_argument("--data", type=Path, help="a JSONL set (default: labelled.jsonl; with --quick: every set)")
     ap.add_argument("--presidio", action="store_true", help="also score Presidio's pattern recognisers")
     ap.add_argument("--errors", action="store_true", help="print every false positive and false negative")
     ap.add_argument("--repeat", type=int, default=5, help="timing passes (the first, a warm-up, is discarded)")
+    ap.add_argument("--quick", action="store_true",
+                    help=f"smoke run: the first {QUICK_LINES} lines of each set (or of --data), two passes")
     args = ap.parse_args()
 
-    rows = load(args.data)
+    here = Path(__file__).parent
+    if args.data:
+        sets = [args.data]
+    else:
+        sets = sorted(here.glob("*.jsonl")) if args.quick else [here / "labelled.jsonl"]
+    for path in sets:
+        if len(sets) > 1:
+            print(f"== {path.name}")
+        run_set(load(path)[:QUICK_LINES] if args.quick else load(path), args, 2 if args.quick else args.repeat)
+
+
+def run_set(rows: list[dict], args: argparse.Namespace, repeat: int) -> None:
     negatives = [r for r in rows if not r["entities"]]
     print(f"{len(rows)} lines, {sum(len(r['entities']) for r in rows)} entities, {len(negatives)} hard-negative lines")
     systems: list[tuple[str, Callable[[str], list[Span]]]] = [("sangdam", sangdam_detector)]
@@ -168,7 +183,7 @@ def main() -> None:
         latencies: list[float] = []
         table: dict = {}
         errors: list[str] = []
-        for i in range(max(2, args.repeat)):
+        for i in range(max(2, repeat)):
             table, errors, lat = score(rows, detector)
             if i > 0:
                 latencies.extend(lat)

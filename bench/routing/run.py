@@ -8,6 +8,7 @@ utterances that expect one intent (a greeting or a background clause before the 
 alone is measured (no LLM fallback), so the numbers are the fast path's.
 
     SANGDAM_HOME=/tmp/bench-home .venv/bin/python bench/routing/run.py [--set NAME ...] [--json OUT.json] [--errors]
+    .venv/bin/python bench/routing/run.py --quick    # smoke run (tests/test_bench_quick.py): a slice of 'heldout'
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import statistics
 import time
 from collections import Counter
 
+QUICK_PER_INTENT = 3  # --quick: single-intent utterances kept per intent
+QUICK_COMPOUND = 15  # --quick: compound cases kept
 
 def _pct(hits: list[bool]) -> float | None:
     return round(sum(hits) / len(hits), 4) if hits else None
@@ -104,6 +107,9 @@ def main() -> None:
                         help="which set(s) to run (default: every held-out set); 'dev' = dev_multi.yaml")
     parser.add_argument("--json", help="also write the numbers to this file")
     parser.add_argument("--errors", action="store_true", help="print every wrongly routed utterance")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke run: 'heldout' only, {QUICK_PER_INTENT} utterances per intent and "
+                             f"{QUICK_COMPOUND} compound cases (numbers not comparable with a full run)")
     args = parser.parse_args()
 
     from sangdam.orchestrator.router import get_intent_model, get_router
@@ -116,11 +122,16 @@ def main() -> None:
     router.route("워밍업")  # first call loads Kiwi
 
     out: dict = {"model_load_s": round(load_s, 2), "train_stats": router.model.stats, "sets": {}}
-    for name in args.set or list(HELDOUT_FILES):
+    for name in args.set or (["heldout"] if args.quick else list(HELDOUT_FILES)):
         if name == "dev":
             cases, n_single = load_dev_cases(), 0
+            if args.quick:
+                cases = cases[:QUICK_COMPOUND]
         else:
             heldout = load_heldout_set(name)
+            if args.quick:
+                heldout.single = {i: texts[:QUICK_PER_INTENT] for i, texts in heldout.single.items()}
+                heldout.multi = heldout.multi[:QUICK_COMPOUND]
             cases, n_single = heldout.cases(), sum(len(v) for v in heldout.single.values())
         numbers, pairs = evaluate(router, cases, n_single)
         report(name, numbers, pairs, args.errors)
