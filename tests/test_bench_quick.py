@@ -42,6 +42,7 @@ QUICK = [
     ("bench/pii/run.py", ["--quick"], None),
     ("bench/routing/run.py", ["--quick"], None),
     ("bench/routing/fallback.py", ["--quick"], _fast_model_missing()),
+    ("bench/llm/run.py", ["--quick"], _fast_model_missing()),
     ("bench/orchestration/overhead.py", ["--quick"],
      None if importlib.util.find_spec("langgraph") else "LangGraph (the '[bench]' extra) is not installed"),
 ]

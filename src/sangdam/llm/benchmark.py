@@ -179,9 +179,12 @@ def _tool_formats(backend: Any, cases: dict[str, Any], log: Callable[[str], None
     return results
 
 
-def bench_tier(role: str, *, structured_calls: int = 50, tool_formats: bool = True,
-               log: Callable[[str], None] = print) -> dict:
-    """Measure one embedded role in this process (see the module docstring)."""
+def bench_tier(role: str, *, structured_calls: int = 50, tool_formats: bool = True, speed_rounds: int = 3,
+               prefix_cache: bool = True, log: Callable[[str], None] = print) -> dict:
+    """Measure one embedded role in this process (see the module docstring).
+
+    ``speed_rounds=1, prefix_cache=False`` and few structured calls make the quick mode of ``bench/llm/run.py``.
+    """
     from sangdam.llm.config import load_llm_config
     from sangdam.llm.router import build_backend
 
@@ -197,8 +200,9 @@ def bench_tier(role: str, *, structured_calls: int = 50, tool_formats: bool = Tr
                               "load_ms": round((time.perf_counter() - started) * 1000),
                               "loadavg_start": os.getloadavg()[0]}
     log(f"{role}: {backend.model} loaded in {report['load_ms']} ms")
-    report["speed"] = _speed(backend, 3, log)
-    report["prefix_cache"] = _prefix_cache(backend, head, cases, log)
+    report["speed"] = _speed(backend, speed_rounds, log)
+    if prefix_cache:
+        report["prefix_cache"] = _prefix_cache(backend, head, cases, log)
     report["json"] = _json_validity(backend, head, cases, structured_calls, log)
     if tool_formats:
         report["tool_formats"] = _tool_formats(backend, cases, log)
@@ -207,14 +211,14 @@ def bench_tier(role: str, *, structured_calls: int = 50, tool_formats: bool = Tr
     return report
 
 
-def run_benchmark(roles: list[str], *, structured_calls: int = 50, tool_formats: bool = True,
-                  log: Callable[[str], None] = print) -> dict:
+def run_benchmark(roles: list[str], *, structured_calls: int = 50, tool_formats: bool = True, speed_rounds: int = 3,
+                  prefix_cache: bool = True, log: Callable[[str], None] = print) -> dict:
     """Run ``bench_tier`` for each role in a fresh subprocess; return all reports."""
     report: dict[str, Any] = {"cpu_count": os.cpu_count(), "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "PASSIVE"),
                               "tiers": {}}
     for role in roles:
         cmd = [sys.executable, "-m", "sangdam.llm.benchmark", role, str(structured_calls),
-               "1" if tool_formats else "0"]
+               "1" if tool_formats else "0", str(speed_rounds), "1" if prefix_cache else "0"]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         assert proc.stderr is not None and proc.stdout is not None
         for line in proc.stderr:
@@ -239,9 +243,10 @@ def render_report(report: dict, console: Any) -> None:
         if "speed" not in t:
             table.add_row(role, t.get("skipped") or t.get("error", ""), *[""] * 8)
             continue
-        s, p, j = t["speed"]["sangdam"], t["prefix_cache"], t["json"]
+        s, p, j = t["speed"]["sangdam"], t.get("prefix_cache"), t["json"]
         table.add_row(role, t["model"], f"{s['prefill_tok_s']}", f"{s['decode_tok_s']}", f"{s['first_token_ms']} ms",
-                      f"{t['speed']['ratio_decode']}x", f"{p['cached_median_ms']} ms", f"{p['speedup']}x",
+                      f"{t['speed']['ratio_decode']}x", f"{p['cached_median_ms']} ms" if p else "-",
+                      f"{p['speedup']}x" if p else "-",
                       f"{j['validity_rate']:.0%}", f"{t['peak_rss_mb']} MB")
     console.print(table)
     for role, t in report["tiers"].items():
@@ -251,6 +256,8 @@ def render_report(report: dict, console: Any) -> None:
 
 if __name__ == "__main__":  # child process of run_benchmark: one tier, JSON on stdout, progress on stderr
     _role, _n, _tools = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1"
-    _report = bench_tier(_role, structured_calls=_n, tool_formats=_tools,
+    _rounds = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    _prefix = sys.argv[5] != "0" if len(sys.argv) > 5 else True
+    _report = bench_tier(_role, structured_calls=_n, tool_formats=_tools, speed_rounds=_rounds, prefix_cache=_prefix,
                          log=lambda m: print(m, file=sys.stderr, flush=True))
     print(json.dumps(_report, ensure_ascii=False))
