@@ -113,7 +113,7 @@ def answer(question: str, kb: KnowledgeBase | str = "default", writer: AnswerWri
         written = _written_answer(question, relevant, writer, base)
         if written is not None:
             return written
-    return _extractive_answer(question, relevant, base)
+    return _extractive_answer(question, relevant, base, hits)
 
 
 # --- extractive --------------------------------------------------------------------------------------------
@@ -160,7 +160,8 @@ def _query_terms(question: str, base: KnowledgeBase) -> dict[str, float]:
     return {t: idf.get(t, 0.0) for t in set(tokenize_for_search(question)) if idf.get(t, 0.0) > 0}
 
 
-def _extractive_answer(question: str, hits: list[SearchHit], base: KnowledgeBase) -> Answer:
+def _extractive_answer(question: str, hits: list[SearchHit], base: KnowledgeBase,
+                       retrieved: list[SearchHit] | None = None) -> Answer:
     terms = _query_terms(question, base)
     scored: list[tuple[float, int, int, str]] = []  # (score, hit rank, sentence index, sentence)
     for rank, hit in enumerate(hits):
@@ -180,6 +181,11 @@ def _extractive_answer(question: str, hits: list[SearchHit], base: KnowledgeBase
             continue  # the same fact stated in another document adds nothing
         chosen.append(item)
         length += len(item[3])
+    hits, chosen = _with_close_sections(hits, chosen, retrieved or hits)
+    hits, chosen = _with_definition(question, hits, chosen, base)
+    lead = [item for item in chosen if hits[item[1]].heading == hits[chosen[0][1]].heading]
+    if chosen and not _has_support(question, [item[3] for item in lead], [hits[item[1]] for item in lead]):
+        return Answer(answer=message("no_answer"), citations=[], grounded=False)
     groups = _whole_rules(question, chosen, hits, base)
     text = " ".join(_as_sentence(_trim(item, RULE_ITEM_CHARS)) for _, items in groups for item in items)
     return Answer(
@@ -187,6 +193,78 @@ def _extractive_answer(question: str, hits: list[SearchHit], base: KnowledgeBase
         citations=[Citation(source=src, heading=head, quote=" ".join(_trim(i, RULE_ITEM_CHARS) for i in items))
                    for (src, head), items in groups],
     )
+
+
+# Sections of the answering document whose passages e5 rates within this margin of its best one are not
+# told apart by the retriever: quoting only one of them risks the wrong sibling (청소년 → the 시니어 section,
+# 미납 → 정지 해제 instead of the stages table), so they are all shown (each as a whole rule, within length).
+SIBLING_MARGIN = 0.02
+
+
+def _with_close_sections(hits: list[SearchHit], chosen: list[tuple[float, int, int, str]],
+                         retrieved: list[SearchHit]) -> tuple[list[SearchHit], list[tuple[float, int, int, str]]]:
+    """``chosen`` plus the first statement of every retrieved section of the leading document that e5 rates
+    as close as the document's best passage; ``hits`` extended with their passages."""
+    if not chosen:
+        return hits, chosen
+    lead = hits[chosen[0][1]]
+    best = max(h.dense for h in retrieved if h.source == lead.source)
+    shown = {(hits[item[1]].source, hits[item[1]].heading) for item in chosen}
+    hits, chosen = list(hits), list(chosen)
+    for hit in retrieved:
+        key = (hit.source, hit.heading)
+        if hit.source != lead.source or key in shown or hit.dense < best - SIBLING_MARGIN:
+            continue
+        sentences = _sentences(hit.text)
+        if not sentences:
+            continue
+        shown.add(key)
+        hits.append(hit)
+        chosen.append((0.0, len(hits) - 1, 0, sentences[0]))
+    return hits, chosen
+
+
+_DEFINITION_QUESTION = re.compile(
+    r"^\s*(?P<term>[가-힣A-Za-z0-9 ]+?)\s*(?:이란|란|이|가|은|는)?\s*"
+    r"(?:뭐예요|뭐에요|뭔가요|뭐야|뭐죠|뭡니까|무엇인가요|무엇입니까|무슨 뜻|뜻이|의미가)")
+_DEFINING = re.compile(r"(?:이?라고\s*(?:합니다|부릅니다|해요)|[을를]\s*말합니다|[을를]\s*뜻합니다|[을를]\s*의미합니다)")
+
+
+def _with_definition(question: str, hits: list[SearchHit], chosen: list[tuple[float, int, int, str]],
+                     base: KnowledgeBase) -> tuple[list[SearchHit], list[tuple[float, int, int, str]]]:
+    """For "X이 뭐예요?", the sentence of a retrieved document that defines X ("이를 X이라고 합니다") leads:
+    a schedule that mentions X does not say what X is."""
+    match = _DEFINITION_QUESTION.match(question)
+    if not match:
+        return hits, chosen
+    term = re.sub(r"\s", "", match.group("term"))
+    if len(term) < 2:
+        return hits, chosen
+    for source in dict.fromkeys(h.source for h in hits):
+        for chunk in sorted((c for c in base.chunks if c.source == source), key=lambda c: c.ordinal):
+            for sentence in _sentences(chunk.text):
+                if term in re.sub(r"\s", "", sentence) and _DEFINING.search(sentence):
+                    hit = SearchHit(source=chunk.source, heading=chunk.heading, text=chunk.text, score=1.0,
+                                    dense=1.0, bm25=0.0)
+                    hits = [*hits, hit]
+                    return hits, [(1.0, len(hits) - 1, 0, sentence), *chosen]
+    return hits, chosen
+
+
+def _has_support(question: str, statements: list[str], hits: list[SearchHit]) -> bool:
+    """Whether a statement of the leading section, or that section's last heading, contains a topic morpheme of the
+    question (a compound counts when one contains the other's 2+ syllable morpheme: 보험금 ⊃ 보험). A passage that e5 found "close" but that shares
+    no topic word with the question (보험금 언제 → 가입 조건) is a guess; a refusal is better than a wrong
+    answer with a citation."""
+    from sangdam.korean.analyzer import tokenize_for_search
+
+    topic = {t for t in tokenize_for_search(question) if t not in _ASKING_WORDS}
+    if not topic:
+        return True
+    leaves = {h.heading.split(" > ")[-1] for h in hits}
+    words = {t for s in [*statements, *leaves] for t in tokenize_for_search(s)}
+    return any(t in words or any(len(w) >= 2 and (w in t or t in w) for w in words if len(t) >= 2)
+               for t in topic)
 
 
 MAX_ANSWER_CHARS = 900
