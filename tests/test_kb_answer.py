@@ -173,3 +173,28 @@ def test_answer_from_a_table_row_brings_the_whole_small_table(tmp_path):
     for share in ("100%", "50%", "30%"):  # every row of the schedule, not just the best-matching one
         assert share in result.answer
     assert "5GB" not in result.answer
+
+
+def test_definition_question_leads_with_the_sentence_that_defines_the_term(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "위약금.md").write_text(
+        "# 약정 해지 위약금\n\n## 개요\n\n약정 기간 안에 해지하면 받은 할인의 일부를 돌려주셔야 합니다. "
+        "이를 할인 반환금이라고 합니다.\n\n## 반환 비율\n\n"
+        "| 사용 기간 | 반환 비율 |\n|---|---|\n| 1~12개월 | 할인 반환금 100% |\n| 13~24개월 | 할인 반환금 50% |\n",
+        encoding="utf-8",
+    )
+    ingest_directory(docs, "definitiontest")
+    result = answer("할인반환금이 뭐예요?", kb="definitiontest")
+    assert result.grounded
+    assert result.answer.startswith("약정 기간 안에 해지하면 받은 할인의 일부를 돌려주셔야 합니다.")
+    assert result.citations[0].heading.endswith("개요")
+
+
+def test_answer_whose_leading_section_shares_no_topic_word_with_the_question_is_refused():
+    from sangdam.knowledge.answer import _has_support
+    from sangdam.knowledge.models import SearchHit
+
+    hit = SearchHit(source="보험.md", heading="휴대폰 보험 > 가입 조건", text="", score=0.0)
+    assert not _has_support("보험금은 언제 나와요?", ["개통일로부터 60일 안에만 가입할 수 있습니다."], [hit])
+    assert _has_support("보험 가입 언제까지 돼요?", ["개통일로부터 60일 안에만 가입할 수 있습니다."], [hit])
