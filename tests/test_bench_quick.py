@@ -43,14 +43,20 @@ QUICK = [
     ("bench/routing/run.py", ["--quick"], None),
     ("bench/routing/fallback.py", ["--quick"], _fast_model_missing()),
     ("bench/llm/run.py", ["--quick"], _fast_model_missing()),
+    ("bench/load/http_load.py", ["--quick"], None),
+    ("bench/load/web_chat_load.py", ["--quick"], None),
+    ("bench/load/workers_load.py", ["--quick"], None),
+    ("bench/faults/kill_loop.py", ["--quick"], None),
     ("bench/orchestration/overhead.py", ["--quick"],
      None if importlib.util.find_spec("langgraph") else "LangGraph (the '[bench]' extra) is not installed"),
 ]
+# these need a PostgreSQL server: conftest's (it skips, with its reason, when none can be started)
+NEEDS_POSTGRES = {"bench/load/workers_load.py", "bench/faults/kill_loop.py"}
 
 
 @pytest.mark.parametrize(("script", "args", "skip_reason"), QUICK, ids=[q[0] for q in QUICK])
 def test_benchmark_quick_mode_runs_and_prints_numbers(script: str, args: list[str], skip_reason: str | None,
-                                                      tmp_path: Path) -> None:
+                                                      tmp_path: Path, request: pytest.FixtureRequest) -> None:
     if skip_reason:
         pytest.skip(skip_reason)
     if not (ROOT / script).exists():
@@ -62,6 +68,8 @@ def test_benchmark_quick_mode_runs_and_prints_numbers(script: str, args: list[st
     if (REAL_HOME / "cache" / "router").is_dir():
         shutil.copytree(REAL_HOME / "cache" / "router", home / "cache" / "router")
     env = {**os.environ, "SANGDAM_HOME": str(home)}
+    if script in NEEDS_POSTGRES:
+        env["SANGDAM_TEST_PG_URL"] = request.getfixturevalue("_pg_server")
     result = subprocess.run([sys.executable, script, *args], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=180)
     assert result.returncode == 0, f"{script} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"

@@ -9,6 +9,7 @@ there die by SIGKILL), waits until every worker answers, and stops it on exit.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -92,6 +93,7 @@ def served_workers(url: str, *, workers: int = 2, rate_limit: int = 0, seed: boo
     process, which may also serve a SQLite URL)."""
     keys = seed_world(url) if seed else dict(keys or {})
     home = Path(tempfile.mkdtemp(prefix="sangdam-workers-"))
+    _copy_router_cache(home)
     port = free_port()
     fault_file = home / "fault"
     log = home / "server.log"
@@ -110,6 +112,17 @@ def served_workers(url: str, *, workers: int = 2, rate_limit: int = 0, seed: boo
         yield server
     finally:
         _stop(supervisor)
+
+
+def _copy_router_cache(home: Path) -> None:
+    """Give a fresh server home the caller's trained intent-router cache, when it has one, so the workers load it
+    instead of each training the router on start (~8 s, all workers at once on two cores). The cache is keyed by
+    the training data: a stale copy is retrained, never used."""
+    from sangdam.config import Settings
+
+    cache = Settings().resolved_home / "cache" / "router"
+    if cache.is_dir():
+        shutil.copytree(cache, home / "cache" / "router")
 
 
 def _wait_until_serving(server: Workers, url: str, count: int, timeout: float = 120) -> None:

@@ -13,6 +13,7 @@ in the order sent; each agreed refill charged exactly once (6 GB on the line, th
 answered.
 
     .venv/bin/python bench/faults/kill_loop.py --rounds 30 --customers 12
+    .venv/bin/python bench/faults/kill_loop.py --quick     # smoke run: up to 3 kills, 2 conversations, 1 read round
 """
 
 from __future__ import annotations
@@ -179,8 +180,13 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=10, help="read rounds after each refill")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-seconds", type=float, default=480)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: up to 3 kills about 0.5 s apart, 2 conversations, 1 read round after each refill")
     args = ap.parse_args()
+    if args.quick:
+        args.rounds, args.period, args.customers, args.repeats, args.max_seconds = 3, 0.5, 2, 1, 90
 
+    from worker_support import _wait_until_serving as wait_until_serving
     from worker_support import served_workers
 
     db = Database("pg", postgres_server())
@@ -202,9 +208,12 @@ def main() -> None:
             murderer.join(10)
             wall = time.monotonic() - t0
             result = check(db.url, clients)
+            # let a worker replaced by the last kill finish its start: a supervisor stopped while one is still
+            # warming up can take its whole 30 s shutdown grace to exit
+            wait_until_serving(live, db.url, args.workers, timeout=60)
     finally:
         db.drop()
-    print(f"{args.workers} workers, {args.customers} conversations, {wall:.0f} s, run {uuid.uuid4().hex[:6]}")
+    print(f"{args.workers} workers, {args.customers} conversations, {wall:.1f} s, run {uuid.uuid4().hex[:6]}")
     for what, n in sorted(kills.items()):
         print(f"  {what:<40} {n:>6}")
     for what, n in result.items():

@@ -6,6 +6,7 @@ the load generator does not compete with the server for the GIL). Bounded: at mo
 ``--max-seconds`` per level. Prints throughput, p50/p95 latency and errors per N.
 
     .venv/bin/python bench/load/http_load.py --levels 50 100 200 --turns 3
+    .venv/bin/python bench/load/http_load.py --quick     # smoke run: 5 conversations × 2 turns
 """
 
 from __future__ import annotations
@@ -73,7 +74,10 @@ def main() -> None:
     ap.add_argument("--levels", type=int, nargs="+", default=[50, 100, 200])
     ap.add_argument("--turns", type=int, default=3)
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--quick", action="store_true", help="smoke run: one level of 5 conversations, 2 turns each")
     args = ap.parse_args()
+    if args.quick:
+        args.levels, args.turns, args.max_seconds = [5], 2, 60
 
     from sangdam.orchestrator.router import get_intent_model
     from sangdam.server.app import create_app

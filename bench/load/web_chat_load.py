@@ -14,6 +14,7 @@ A message is *lost* when the customer pressed send and it is not stored in the c
 *unopened* counts pages that could not even open a conversation (refused, the page shows an error).
 
     .venv/bin/python bench/load/web_chat_load.py --clients 50 100 200 --messages 3
+    .venv/bin/python bench/load/web_chat_load.py --quick     # smoke run: 5 pages × 2 messages
 """
 
 from __future__ import annotations
@@ -93,7 +94,10 @@ def main() -> None:
     ap.add_argument("--addresses", type=int, default=1)
     ap.add_argument("--rate", type=int, default=120, help="server rate limit per subject and minute (0 = off)")
     ap.add_argument("--shared-key", action="store_true", help="all pages on one customer-channel key, no sessions")
+    ap.add_argument("--quick", action="store_true", help="smoke run: one level of 5 pages, 2 messages 0.1 s apart")
     args = ap.parse_args()
+    if args.quick:
+        args.clients, args.messages, args.think = [5], 2, 0.1
 
     from sangdam.orchestrator.router import get_intent_model
     from sangdam.server.app import create_app

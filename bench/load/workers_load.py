@@ -8,6 +8,7 @@ test reaches), so its cost — an upsert per request on PostgreSQL — is measur
 
     .venv/bin/python bench/load/workers_load.py --conversations 200 --turns 3
     .venv/bin/python bench/load/workers_load.py --configs pg:2 --conversations 50      # one configuration
+    .venv/bin/python bench/load/workers_load.py --quick     # smoke run: pg:1, 5 conversations × 2 turns
 
 Needs a PostgreSQL server: ``SANGDAM_TEST_PG_URL`` names one, else ``scripts/postgres.sh start`` runs the local one.
 """
@@ -134,7 +135,11 @@ def main() -> None:
     ap.add_argument("--conversations", type=int, default=200)
     ap.add_argument("--turns", type=int, default=3)
     ap.add_argument("--max-seconds", type=float, default=300)
+    ap.add_argument("--quick", action="store_true",
+                    help="smoke run: one PostgreSQL worker, 5 conversations, 2 turns each")
     args = ap.parse_args()
+    if args.quick:
+        args.configs, args.conversations, args.turns, args.max_seconds = ["pg:1"], 5, 2, 60
     server = postgres_server() if any(c.startswith("pg") for c in args.configs) else None
 
     print(f"{args.conversations} concurrent conversations × {args.turns} turns, {os.cpu_count()} CPU cores")
