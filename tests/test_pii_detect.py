@@ -206,6 +206,9 @@ def test_numbers_glued_to_latin_letters_are_still_found(text: str, pii_type: str
         "주문번호 ORD01012345678 배송 조회요",  # an order number next to its word
         "모델 SM-S928N1234 펌웨어 문의",
         "시리얼 SN2026112912 확인해 주세요",
+        # Sangdam's own record ids (random hex): "TR-63daf06370234416" once read as a 063 landline at rest
+        '{"trace_id": "TR-63daf06370234416", "conversation_id": "CV-47757ce032b54c9a"}',
+        "uuid 9f1c0b7e2d0630102345678a",
     ],
 )
 def test_identifiers_with_letters_are_not_glued_personal_data(text: str) -> None:

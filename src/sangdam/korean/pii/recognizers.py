@@ -34,6 +34,7 @@ _RB = r"(?![0-9A-Za-z_@*]|[-.,][0-9])"
 _LBG = r"(?<![0-9\-_./@+#*])"
 _RBG = r"(?![0-9_@*]|[-.,][0-9])"
 GLUED_PENALTY = 0.3
+_HEX_ID = re.compile(r"[0-9a-fA-F]+")
 
 _EMAIL = re.compile(r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9\-])")
 _PHONE = re.compile(
@@ -105,10 +106,22 @@ class Context:
         return best
 
     def glued(self, start: int, end: int) -> float:
-        """``GLUED_PENALTY`` when a Latin letter touches ``[start, end)`` ("phone01012345678"), else 0."""
+        """``GLUED_PENALTY`` when a Latin letter touches ``[start, end)`` ("phone01012345678"), else 0; 1 (never
+        personal data) inside a hexadecimal identifier such as a record id ("TR-63daf06370234416")."""
         before = self.text[start - 1] if start > 0 else ""
         after = self.text[end] if end < len(self.text) else ""
-        return GLUED_PENALTY if (before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha()) else 0.0
+        if not ((before.isascii() and before.isalpha()) or (after.isascii() and after.isalpha())):
+            return 0.0
+        return 1.0 if self._in_hex_id(start, end) else GLUED_PENALTY
+
+    def _in_hex_id(self, start: int, end: int) -> bool:
+        lo, hi = start, end
+        while lo > 0 and self.text[lo - 1].isascii() and self.text[lo - 1].isalnum():
+            lo -= 1
+        while hi < len(self.text) and self.text[hi].isascii() and self.text[hi].isalnum():
+            hi += 1
+        token = self.text[lo:hi]
+        return len(token) >= 12 and bool(_HEX_ID.fullmatch(token)) and sum(ch.isalpha() for ch in token) >= 2
 
     def anywhere(self, pattern: re.Pattern[str]) -> bool:
         """Whether ``pattern`` occurs anywhere in the utterance."""
