@@ -18,13 +18,17 @@ def last4(number: str) -> str:
     return digits[-4:]
 
 
+def customer_lines(ctx: AgentContext) -> list[dict[str, Any]]:
+    """The verified customer's lines (``list_lines``, read once per turn through the blackboard)."""
+    return (ctx.blackboard.get("list_lines") or ctx.call("list_lines").model_dump(mode="json"))["lines"]
+
+
 def resolve_line(step: Step, ctx: AgentContext, *, statuses: tuple[str, ...] | None = None) -> Any | None:
     """The line this step is about: the slot, the only (matching) line, or one named by its last 4 digits.
 
     Returns None when the customer has several lines and did not say which; the caller then asks.
     """
-    lines = ctx.blackboard.get("list_lines") or ctx.call("list_lines").model_dump(mode="json")
-    candidates = [ln for ln in lines["lines"] if ln["status"] != "closed"]
+    candidates = [ln for ln in customer_lines(ctx) if ln["status"] != "closed"]
     if step.slots.get("line_id"):
         hit = [ln for ln in candidates if ln["id"] == step.slots["line_id"]]
         if hit:
@@ -86,8 +90,7 @@ def mentioned_args(args: dict[str, Any], text: str, ctx: AgentContext) -> dict[s
         elif (idx := dialogue.listed_position(text, len(ctx.state.last_passes))) is not None:
             found["pass_id"] = ctx.state.last_passes[idx]  # "첫 번째로" after the list was shown
     if "line_id" in args and "list_lines" in ctx.allowed:
-        lines = (ctx.blackboard.get("list_lines") or ctx.call("list_lines").model_dump(mode="json"))["lines"]
-        if (line := dialogue.match_line(text, lines)) is not None:
+        if (line := dialogue.match_line(text, customer_lines(ctx))) is not None:
             found["line_id"] = line["id"]
     if "effective" in args:
         if dialogue.wants_immediate(text):
@@ -111,8 +114,7 @@ def foreign_target(step: Step, ctx: AgentContext) -> Outcome | None:
     named_last4 = dialogue.named_last4(text)
     if not phones and not named_last4 and not dialogue.names_other_person(text):
         return None
-    lines = [ln for ln in ctx.call("list_lines").model_dump(mode="json")["lines"] if ln["status"] != "closed"]
-    own = {re.sub(r"\D", "", ln["number"]): ln for ln in lines}
+    own = {re.sub(r"\D", "", ln["number"]): ln for ln in customer_lines(ctx) if ln["status"] != "closed"}
     if phones:
         hits = [own[p] for p in phones if p in own]
         if len(hits) != len(phones):  # a number that is not the customer's (or cannot be checked)

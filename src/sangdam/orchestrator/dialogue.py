@@ -30,8 +30,10 @@ def _has_any(text: str, cues: Iterable[str]) -> bool:
 
 # "안 돼요" is left out: on a telecom line it mostly reports a symptom ("해 봤는데 안 돼요"), not a refusal.
 _NEG_OVERRIDE = re.compile(r"(안\s*(해|할)|하지\s*마|취소|아니|싫|됐어|그만|필요\s*없)")
-# A leading short answer ("네", "네, 그걸로요", "응 해줘"); inside a sentence these syllables mean other things.
-_SHORT_YES = re.compile(r"^(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ㄱㄱ|고고|ok|okay|yes|yep|yeah|sure|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜)(?=$|[\s.,!~?요])", re.I)
+# Words that answer yes by themselves; inside a sentence these syllables mean other things.
+_YES = r"(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ㄱㄱ|고고|ok|okay|yes|yep|yeah|sure|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜)"
+# A leading short answer ("네", "네, 그걸로요", "응 해줘").
+_SHORT_YES = re.compile(rf"^{_YES}(?=$|[\s.,!~?요])", re.I)
 
 
 def is_negative(text: str) -> bool:
@@ -41,11 +43,7 @@ def is_negative(text: str) -> bool:
 
 def is_affirmative(text: str) -> bool:
     """The customer agrees ("네", "네 해주세요", "좋아요 진행해 주세요"); a decline always wins."""
-    if is_negative(text):
-        return False
-    if _SHORT_YES.match(text.strip()):
-        return True
-    return _has_any(text, lexicon()["affirmative"])
+    return leads_with_yes(text) or (not is_negative(text) and _has_any(text, lexicon()["affirmative"]))
 
 
 def leads_with_yes(text: str) -> bool:
@@ -56,9 +54,9 @@ def leads_with_yes(text: str) -> bool:
     return not is_negative(text) and bool(_SHORT_YES.match(text.strip()))
 
 
-_YES_NO = (r"(네+|넵|넹|예|응+|어+|웅|ㅇㅇ|ㅇㅋ|ㄱㄱ|고고|ok|okay|yes|yep|yeah|sure|좋아요?|좋습니다|그래요?|맞아요?|맞습니다|콜"
-           r"|알겠어요|알겠습니다|알았어요?|아니요?|아니오|아뇨|괜찮아요|괜찮습니다|됐어요?|됐습니다|no|nope|싫어요?|싫습니다"
-           r"|취소|그만|안\s*할래요?|안\s*할게요|안\s*해요?|필요\s*없어요?)")
+# Whole answers, yes or no ("알겠어요", "아니요", "취소", "안 할래요"): nothing but the answer.
+_YES_NO = (rf"({_YES}|알겠어요|알겠습니다|알았어요?|아니요?|아니오|아뇨|괜찮아요|괜찮습니다|됐어요?|됐습니다|no|nope|싫어요?"
+           r"|싫습니다|취소|그만|안\s*할래요?|안\s*할게요|안\s*해요?|필요\s*없어요?)")
 _GENERIC_TAIL = (r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*(해\s*)?"
                  r"(주세요|줘요?|주십시오|드려요|드릴게요|할게요|할께요|합니다|드립니다|요)?[\s.,!~?]*$")
 
@@ -74,7 +72,7 @@ def _short_answer() -> re.Pattern[str]:
     return re.compile(rf"^{_GAP}(({_YES_NO}|{_URGE}){_GAP}){{0,4}}({anaphora})?{_GAP}({_URGE}{_GAP}){{0,3}}{_GENERIC_TAIL}", re.I)
 
 
-_BARE_YES_NO = re.compile(rf"^[\s.,!~?]*{_YES_NO}[\s.,!~?]*{_YES_NO}?{_GENERIC_TAIL}", re.I)
+_BARE_YES_NO = re.compile(rf"^{_GAP}{_YES_NO}{_GAP}{_YES_NO}?{_GENERIC_TAIL}", re.I)
 
 
 def is_short_answer(text: str) -> bool:

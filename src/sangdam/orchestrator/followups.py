@@ -117,17 +117,16 @@ class FollowUps:
             return None
         ran = [p for p in parts if any(_call_key(conv, p, i) in done for i in range(len(p.calls)))]
         rest = [p for p in _parts(pending) if p not in ran]
-        turn.state.pending = None
         turn.messages.append(say("confirm.already_done"))
-        for part in ran:
-            self._execute(turn, part)
         if rest:
+            for part in ran:
+                self._execute(turn, part)
             turn.state.pending = rest[0].model_copy(update={"then": rest[1:]})
             return self._keep_pending(turn, turn.state.pending, "confirm.still_waiting")
-        queued, turn.state.queue = turn.state.queue, []
-        self._run_steps(turn, queued)
+        queued = bool(turn.state.queue)
+        self._confirm(turn, ran[0].model_copy(update={"then": ran[1:]}))
         # an answer to the proposal ("아니요") is answered by the above; anything else is a request of its own
-        return dialogue.is_short_answer(turn.ctx.text) or dialogue.is_negative(turn.ctx.text) or bool(queued)
+        return dialogue.is_short_answer(turn.ctx.text) or dialogue.is_negative(turn.ctx.text) or queued
 
     def _confirm(self, turn: Turn, pending: PendingAction) -> bool:
         state = turn.state
@@ -168,6 +167,7 @@ class FollowUps:
         whether it names any value of the proposal at all."""
         changes: dict[int, dict[str, Any]] = {}
         named = False
+        asks = dialogue.is_question(instead)  # "바로 적용되나요?" asks about the timing; it changes nothing
         for i, part in enumerate(_parts(pending)):
             if not part.calls:
                 continue
@@ -175,9 +175,7 @@ class FollowUps:
             args = part.calls[0].args
             found = mentioned_args(args, instead, turn.ctx)
             named = named or bool(found)
-            diff = {k: v for k, v in found.items() if args.get(k) != v}
-            if dialogue.is_question(instead):  # "바로 적용되나요?" asks about the timing; it changes nothing
-                diff.pop("effective", None)
+            diff = {k: v for k, v in found.items() if args.get(k) != v and not (asks and k == "effective")}
             if diff:
                 changes[i] = diff
         return changes, named
