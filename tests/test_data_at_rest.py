@@ -90,6 +90,7 @@ def test_replies_never_hold_a_full_phone_number_not_even_the_customers_own(world
     from sangdam.agents.base import AgentContext
     from sangdam.orchestrator.blackboard import Blackboard
     from sangdam.orchestrator.format import say
+    from sangdam.backends.sql import SqlBackend
     from sangdam.orchestrator.responder import Responder
     from sangdam.orchestrator.state import ConversationState
 
@@ -98,9 +99,9 @@ def test_replies_never_hold_a_full_phone_number_not_even_the_customers_own(world
     state = ConversationState(verified_customer_id="C-A")
     ctx = AgentContext(engine=world, today=TODAY, conversation_id="c", state=state, text="", blackboard=facts,
                        tool_calls=[], mask=lambda text: text)
-    full, verdict = Responder(world).compose(["010-1111-2222 회선의 로밍을 켭니다."], ctx, [])
+    full, verdict = Responder(SqlBackend(world)).compose(["010-1111-2222 회선의 로밍을 켭니다."], ctx, [])
     assert full == say("fallback.safe") and verdict.foreign_pii == ["[redacted]"]
-    assert Responder(world).compose(["끝자리 2222 회선의 로밍을 켭니다."], ctx, [])[1].passed
+    assert Responder(SqlBackend(world)).compose(["끝자리 2222 회선의 로밍을 켭니다."], ctx, [])[1].passed
 
 
 def test_a_realistic_conversation_leaves_no_clear_personal_data_in_any_table(tmp_path: Path) -> None:

@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     session_max_hours: int = Field(default=12, description="A web-chat session ends this long after it opened.")
     max_body_bytes: int = Field(default=64 * 1024, description="Largest request body accepted (else 413).")
     api_docs: bool = Field(default=True, description="Serve /docs (self-hosted Swagger UI); /openapi.json always.")
+    # The operator's systems (docs/backends.md).
+    backend: str | None = Field(default=None, description="Backend adapter: sql (default) or rest; overrides the file.")
+    backend_config: Path | None = Field(default=None, description="Backend file; default SANGDAM_HOME/backend.yaml.")
 
     @property
     def resolved_home(self) -> Path:

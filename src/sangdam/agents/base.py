@@ -58,6 +58,7 @@ class AgentContext:
     allowed: frozenset[str] = frozenset()  # tools the running step may call; set by the engine per agent
     # digits of the phone numbers behind the placeholders of a masked text (None: not resolvable here)
     phones_in: Any = lambda text: []  # noqa: E731
+    backend: Any = None  # the operator's systems (None: the process's configured backend)
 
     @property
     def customer_id(self) -> str | None:
@@ -72,6 +73,7 @@ class AgentContext:
             idempotency_key=idempotency_key,
             conversation_id=self.conversation_id,
             source=self.source,
+            backend=self.backend,
         )
 
     def _check(self, name: str) -> None:

@@ -72,11 +72,9 @@ def _llm(choice: str):  # noqa: ANN202 - an LLMRouter or None
 
 
 def _customer_exists(engine, customer_id: str) -> bool:  # noqa: ANN001
-    from sangdam.domain.db import session_scope
-    from sangdam.domain.models import Customer
+    from sangdam.backends import customer_exists
 
-    with session_scope(engine) as s:
-        return s.get(Customer, customer_id) is not None
+    return customer_exists(engine, customer_id)
 
 
 def register(app: typer.Typer) -> None:

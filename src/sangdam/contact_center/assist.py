@@ -64,7 +64,7 @@ class AnswerDrafter:
         from sangdam.orchestrator.responder import Responder
 
         self.orch = orchestrator
-        self.responder = Responder(orchestrator.engine)  # template text only: no model call from the console
+        self.responder = Responder(orchestrator.backend)  # template text only: no model call from the console
 
     def draft(self, conv_id: str, question: str, state: dict[str, Any]) -> str | None:
         """The checked answer to ``question`` (masked text), or None when it is no question or needs what the

@@ -15,9 +15,9 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, desc, func, select
 from sqlalchemy.exc import IntegrityError
 
+from sangdam.backends import backend_for
 from sangdam.domain.conversation_models import Conversation, Message
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import Customer
 from sangdam.orchestrator.store import ConversationNotFound
 
 _APPEND_RETRIES = 5
@@ -72,8 +72,7 @@ def list_conversations(engine: Engine, *, mode: str | None = None, limit: int = 
                 latest, (Message.conversation_id == latest.c.conversation_id) & (Message.idx == latest.c.m)
             )):
                 last[m.conversation_id] = m
-        names = dict(s.execute(select(Customer.id, Customer.name).where(
-            Customer.id.in_({c.verified_customer_id for c in convs if c.verified_customer_id}))).all())
+        names = backend_for(engine).customer_names({c.verified_customer_id for c in convs if c.verified_customer_id})
         served = _human_service(s, [c.id for c in convs if c.mode == "human"])
         rows = []
         for c in convs:

@@ -18,7 +18,7 @@ class ApiKey(Base):
     id: Mapped[str] = mapped_column(String(24), primary_key=True)  # public part of the key ("sk-sd-<id>.")
     key_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the whole key; the key itself is never stored
     role: Mapped[str] = mapped_column(String(20))  # channel-trusted|customer-channel|agent|admin
-    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True)  # bound customer
+    customer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # bound customer
     label: Mapped[str] = mapped_column(String(80), default="")
     rate_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: the server default
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
@@ -34,7 +34,7 @@ class WebSession(Base):
 
     id: Mapped[str] = mapped_column(String(24), primary_key=True)  # public part of the token ("ws-<id>.")
     token_hash: Mapped[str] = mapped_column(String(64))
-    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"), nullable=True)  # from an assertion
+    customer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)  # from an assertion
     created_at: Mapped[dt.datetime] = mapped_column(DateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)  # idle expiry, pushed forward while in use
     ends_at: Mapped[dt.datetime] = mapped_column(DateTime)  # the latest it may live, in use or not

@@ -162,3 +162,28 @@ class ToolExecution(Base):
     args_hash: Mapped[str] = mapped_column(String(64))
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class BackendRequest(Base):
+    """Idempotency record of the ``sql`` adapter, kept with the operator's records it guards: a commit under a key
+    seen before returns the stored result and writes nothing (Sangdam's own ``tool_executions`` is the other side
+    of the same promise, in Sangdam's store)."""
+
+    __tablename__ = "backend_requests"
+
+    idempotency_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(60))
+    args_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class CustomerPreference(Base):
+    """Contact preferences a customer told Sangdam ("앞으로 문자로 안내해 주세요"): Sangdam's own record, merged over
+    what the operator's CRM holds when the profile is read."""
+
+    __tablename__ = "customer_preferences"
+
+    customer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -57,10 +57,13 @@ class Orchestrator(FollowUps):
         llm: Any = None,
         kb_name: str = "default",
         router: Any = None,
+        backend: Any = None,
     ) -> None:
+        from sangdam.backends import backend_for
         from sangdam.domain.db import get_engine
 
-        self.engine = engine or get_engine()
+        self.engine = engine or get_engine()  # Sangdam's own store
+        self.backend = backend if backend is not None else backend_for(self.engine)  # the operator's systems
         self._today = today
         self.llm = llm
         self.kb_name = kb_name
@@ -68,7 +71,7 @@ class Orchestrator(FollowUps):
         self.store = ConversationStore(self.engine)
         self.privacy = Privacy()
         self.agents = build_agents(kb_name=kb_name, llm=llm)
-        self.responder = Responder(self.engine, llm=llm)
+        self.responder = Responder(self.backend, llm=llm)
         # One turn per conversation at a time: across worker processes on PostgreSQL (advisory lock), every turn
         # of the process on SQLite (one writer). See turn_lock.py.
         self.turn_lock = TurnLock(self.engine)
@@ -122,6 +125,7 @@ class Orchestrator(FollowUps):
             engine=self.engine, today=self.today, conversation_id=conversation_id, state=state, text=masked,
             blackboard=Blackboard(), tool_calls=[], mask=self.privacy.mask_only, source=source,
             phones_in=lambda masked_text: self.privacy.phones_in(conversation_id, masked_text),
+            backend=self.backend,
         )
         turn = Turn(ctx=ctx)
         stage = time.perf_counter()
@@ -256,7 +260,7 @@ class Orchestrator(FollowUps):
         prefs = detect_preferences(turn.ctx.text)
         if not prefs or not turn.state.verified_customer_id:
             return False
-        save_preferences(self.engine, turn.state.verified_customer_id, prefs, now=self._now())
+        save_preferences(self.engine, turn.state.verified_customer_id, prefs, now=self._now(), backend=self.backend)
         turn.messages.append(say("preferences.saved", channel=say(f"preferences.channels.{prefs['contact_channel']}")))
         return turn.state.pending is None and states_only_preferences(turn.ctx.text)
 

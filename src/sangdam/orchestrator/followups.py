@@ -131,8 +131,13 @@ class FollowUps:
     def _confirm(self, turn: Turn, pending: PendingAction) -> bool:
         state = turn.state
         state.pending = None
-        for part in _parts(pending):
-            self._execute(turn, part)
+        parts = _parts(pending)
+        for i, part in enumerate(parts):
+            if not self._execute(turn, part):
+                # The operator's system did not answer: this part and the rest stay agreed-to-be-asked; a "네"
+                # retries them under the same idempotency keys (never a second charge). Queued work waits.
+                state.pending = part.model_copy(update={"then": parts[i + 1:]})
+                return True
         queued, state.queue = state.queue, []
         self._run_steps(turn, queued)
         return True
@@ -240,8 +245,9 @@ class FollowUps:
         turn.messages.append(say(said))
         return False
 
-    def _execute(self, turn: Turn, pending: PendingAction) -> None:
-        """Run the calls of one agreed proposal (idempotent per proposal) and report their effect."""
+    def _execute(self, turn: Turn, pending: PendingAction) -> bool:
+        """Run the calls of one agreed proposal (idempotent per proposal) and report their effect; False when the
+        operator's systems could not be reached (the proposal may be retried as it is)."""
         state, ctx = turn.state, turn.ctx
         agent = self.agents[pending.agent]
         ctx.allowed = frozenset(agent.tools)
@@ -251,11 +257,12 @@ class FollowUps:
                 results.append(ctx.call(call.tool, _idempotency_key=_call_key(ctx.conversation_id, pending, i), **call.args))
         except ToolError as err:
             turn.messages.append(err.message_ko)
-            return
+            return err.code not in BACKEND_FAULTS
         outcome = agent.on_confirmed(pending, results, ctx)
         turn.messages.extend(outcome.messages)
         state.handed_off = state.handed_off or outcome.handoff
         state.actions.extend({"tool": c.tool, "args": c.args} for c in pending.calls)
+        return True
 
     def _record_declined(self, turn: Turn, parts: list[PendingAction]) -> None:
         """The trace and the summary show what the customer turned down or replaced."""
@@ -354,6 +361,10 @@ class FollowUps:
             turn.state.pending = outcome.proposal
             turn.messages.append(say("confirm.question"))
         return True
+
+
+# The backend did not answer (or its answer was lost): the agreed proposal stays, to be retried as it is.
+BACKEND_FAULTS = frozenset({"backend_unavailable", "backend_outcome_unknown"})
 
 
 def _call_key(conversation_id: str, part: PendingAction, index: int) -> str:

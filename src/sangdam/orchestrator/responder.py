@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, select
-
 from sangdam.agents.base import AgentContext
-from sangdam.domain.db import session_scope
-from sangdam.domain.models import Plan
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.repetition import one_fact_once
 from sangdam.orchestrator.types import VerifierVerdict
@@ -22,17 +18,15 @@ from sangdam.orchestrator.verifier import Verifier
 
 
 class Responder:
-    def __init__(self, engine: Engine, llm: Any = None) -> None:
-        self.engine = engine
+    def __init__(self, backend: Any, llm: Any = None) -> None:
+        self.backend = backend  # the operator's systems: plan names ground the verifier
         self.llm = llm
         self._verifier: Verifier | None = None
 
     @property
     def verifier(self) -> Verifier:
         if self._verifier is None:
-            with session_scope(self.engine) as s:
-                names = s.scalars(select(Plan.name)).all()
-            self._verifier = Verifier(names)
+            self._verifier = Verifier(self.backend.plan_names())
         return self._verifier
 
     def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]]) -> tuple[str, VerifierVerdict]:

@@ -1,4 +1,5 @@
-"""Preferences the customer states ("문자로 안내해 주세요"), remembered in their profile across conversations."""
+"""Preferences the customer states ("문자로 안내해 주세요"), remembered in Sangdam's store across conversations and
+merged over the operator's profile when ``get_customer`` reads it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import AuditLog, Customer
+from sangdam.domain.models import AuditLog, CustomerPreference
 
 _CHANNELS = (
     ("sms", re.compile(r"(문자|sms|메시지)\s*(로|으로)\s*(안내|연락|알려|보내|받)", re.I)),
@@ -43,14 +44,31 @@ def states_only_preferences(text: str) -> bool:
     return False
 
 
-def save_preferences(engine: Engine, customer_id: str, prefs: dict[str, Any], *, now: dt.datetime) -> dict[str, Any]:
-    """Merge ``prefs`` into the customer's stored preferences (audited); returns the new preferences."""
+def save_preferences(engine: Engine, customer_id: str, prefs: dict[str, Any], *, now: dt.datetime,
+                     backend: Any = None) -> dict[str, Any]:
+    """Merge ``prefs`` into what Sangdam remembers of the customer (its own store, audited); returns the new
+    preferences. ``LookupError`` when the operator's systems (``backend``, default: the configured one) do not
+    know the customer."""
+    if backend is None:
+        from sangdam.backends import backend_for
+
+        backend = backend_for(engine)
+    if customer_id not in backend.customer_names({customer_id}):
+        raise LookupError(customer_id)
     with session_scope(engine) as s:
-        customer = s.get(Customer, customer_id)
-        if customer is None:
-            raise LookupError(customer_id)
-        merged = {**(customer.preferences or {}), **prefs}
-        customer.preferences = merged
+        row = s.get(CustomerPreference, customer_id)
+        if row is None:
+            row = CustomerPreference(customer_id=customer_id, preferences={}, updated_at=now)
+            s.add(row)
+        merged = {**(row.preferences or {}), **prefs}
+        row.preferences, row.updated_at = merged, now
         s.add(AuditLog(who="bot", tool="remember_preference", args={"customer_id": customer_id, **prefs},
                        result={"ok": True}, at=now))
     return merged
+
+
+def stored_preferences(engine: Engine, customer_id: str) -> dict[str, Any]:
+    """What the customer told Sangdam (empty when nothing)."""
+    with session_scope(engine) as s:
+        row = s.get(CustomerPreference, customer_id)
+        return dict(row.preferences or {}) if row is not None else {}

@@ -24,9 +24,9 @@ from typing import Literal
 from pydantic import BaseModel
 from sqlalchemy import Engine, select
 
+from sangdam.backends import customer_exists
 from sangdam.domain.auth_models import ApiKey
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import Customer
 
 Role = Literal["channel-trusted", "customer-channel", "agent", "admin", "web-session"]
 ROLES: tuple[str, ...] = ("channel-trusted", "customer-channel", "agent", "admin")  # what a key may hold
@@ -93,9 +93,9 @@ def create_key(engine: Engine, role: str, *, customer_id: str | None = None, lab
         raise KeyError_("only customer-channel keys can be bound to a customer")
     key_id = secrets.token_hex(6)
     key = f"sd-{key_id}.{secrets.token_urlsafe(24)}"
+    if customer_id and not customer_exists(engine, customer_id):
+        raise KeyError_(f"unknown customer {customer_id!r}")
     with session_scope(engine) as s:
-        if customer_id and s.get(Customer, customer_id) is None:
-            raise KeyError_(f"unknown customer {customer_id!r}")
         s.add(ApiKey(id=key_id, key_hash=token_hash(key), role=role, customer_id=customer_id, label=label,
                      rate_per_minute=rate_per_minute, created_at=now or utc_now(), expires_at=expires_at))
     return CreatedKey(key=key, key_id=key_id, role=role, customer_id=customer_id, label=label,  # type: ignore[arg-type]

@@ -244,10 +244,9 @@ class ContactCentre:
             lock.release()
 
     def _customer_exists(self, customer_id: str) -> bool:
-        from sangdam.domain.models import Customer
+        from sangdam.backends import customer_exists
 
-        with session_scope(self.engine) as s:
-            return s.get(Customer, customer_id) is not None
+        return customer_exists(self.engine, customer_id)
 
 
 def _remembered_delivery(stored: dict) -> Delivery:

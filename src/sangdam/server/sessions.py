@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, select
 
+from sangdam.backends import customer_exists
 from sangdam.domain.auth_models import ConversationOwner, WebSession
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import Customer
 from sangdam.server.keys import Principal, token_hash
 
 _TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -104,9 +104,9 @@ class SessionStore:
         token = f"ws-{session_id}.{secrets.token_urlsafe(32)}"
         ends = now + self.max
         expires = min(now + self.idle, ends)
+        if customer_id is not None and not customer_exists(self.engine, customer_id):
+            raise InvalidAssertion("the assertion names no known customer")
         with session_scope(self.engine) as s:
-            if customer_id is not None and s.get(Customer, customer_id) is None:
-                raise InvalidAssertion("the assertion names no known customer")
             s.add(WebSession(id=session_id, token_hash=token_hash(token), customer_id=customer_id, created_at=now,
                              expires_at=expires, ends_at=ends))
         return OpenedSession(token=token, expires_at=expires, ends_at=ends, customer_id=customer_id)

@@ -120,9 +120,17 @@ def list_plans(session: Session, ctx: ToolContext, args: ListPlansArgs) -> PlanL
     return PlanList(plans=[plan_info(p) for p in session.scalars(stmt)])
 
 
+def with_stored_preferences(ctx: ToolContext, info: CustomerInfo) -> CustomerInfo:
+    """What the customer told Sangdam ("문자로 안내해 주세요") over what the operator's profile holds."""
+    from sangdam.personalization.preferences import stored_preferences
+
+    stored = stored_preferences(ctx.engine, info.id) if ctx.customer_id else {}
+    return info.model_copy(update={"preferences": {**info.preferences, **stored}}) if stored else info
+
+
 TOOLS = [
     Tool("get_customer", "Profile of the verified customer (name, contact, address, preferences, lines).",
-         RiskTier.read, True, NoArgs, CustomerInfo, handler=get_customer),
+         RiskTier.read, True, NoArgs, CustomerInfo, handler=get_customer, enrich=with_stored_preferences),
     Tool("list_lines", "The verified customer's lines with number, status and plan.",
          RiskTier.read, True, NoArgs, LineList, handler=list_lines),
     Tool("get_line", "Details of one line: plan, pending plan change, status, roaming, data used, contract.",

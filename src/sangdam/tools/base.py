@@ -65,7 +65,7 @@ class ToolContext:
     passed as an argument. ``idempotency_key`` makes a write run at most once (a retried turn reuses it).
     """
 
-    engine: Engine
+    engine: Engine  # Sangdam's own store (audit, idempotency, throttles); the operator's records are in ``backend``
     today: dt.date
     actor: str = "bot"  # "bot" | "agent:<id>" | "cli"
     customer_id: str | None = None
@@ -73,6 +73,16 @@ class ToolContext:
     conversation_id: str | None = None
     source: str | None = None  # where the customer's message came from (client address or session); throttling
     clock: Callable[[], dt.datetime] = field(default=dt.datetime.now, repr=False)
+    backend: Any = field(default=None, repr=False)  # a sangdam.backends.Backend; None: the configured one
+
+    @property
+    def systems(self) -> Any:
+        """The operator's systems this call reaches (the given backend, else the process's configured one)."""
+        if self.backend is None:
+            from sangdam.backends import backend_for
+
+            self.backend = backend_for(self.engine)
+        return self.backend
 
     def now(self) -> dt.datetime:
         """Timestamp on the business date: ``today`` with the wall-clock time (keeps pinned demo dates coherent)."""
@@ -98,6 +108,7 @@ class NoArgs(ToolArgs):
     """Tools that take no arguments."""
 
 
+# The sql adapter's implementation of a built-in tool, on a session it opens over the operator's tables.
 ReadHandler = Callable[[Session, ToolContext, Any], BaseModel]
 PlanHandler = Callable[[Session, ToolContext, Any], dict[str, Any]]
 ApplyHandler = Callable[[Session, ToolContext, Any, dict[str, Any]], BaseModel]
@@ -105,11 +116,16 @@ ApplyHandler = Callable[[Session, ToolContext, Any, dict[str, Any]], BaseModel]
 
 @dataclass(frozen=True)
 class Tool:
-    """One canonical tool.
+    """One tool: its contract (name, descriptions, risk, identity requirement, input and output models) and where
+    it runs.
 
-    Reads provide ``handler``. Writes provide ``plan`` (all checks; returns the effect; writes nothing) and
-    ``apply`` (performs the change described by the effect); ``preview`` runs ``plan`` alone, ``run`` runs both
-    in one transaction with audit and idempotency.
+    Built-in tools run on the operator's systems through the backend (``ctx.systems``): the ``sql`` adapter calls
+    ``handler`` (reads) or ``plan`` (all checks; returns the effect; writes nothing) and ``apply`` (performs the
+    change the effect describes) in a session it opens; another adapter serves the same names its own way.
+    ``local`` tools run inside Sangdam (``verify_identity``: throttles in Sangdam's store, the match on the
+    backend). Imported tools carry their own ``service`` (an OpenAPI operation, an MCP server) with the same
+    ``read``/``preview``/``commit`` calls as a backend. Whatever serves it, a write is previewed before the customer
+    agrees, then committed once under an idempotency key, audited in Sangdam's store.
     """
 
     name: str
@@ -122,6 +138,11 @@ class Tool:
     plan: PlanHandler | None = None
     apply: ApplyHandler | None = None
     summarise: Callable[[dict[str, Any]], str] | None = None  # default: the ``proposals.<name>`` template
+    local: Callable[[ToolContext, Any], BaseModel] | None = None  # runs in Sangdam, reaching ctx.systems itself
+    enrich: Callable[[ToolContext, BaseModel], BaseModel] | None = None  # Sangdam's additions to a backend result
+    service: Any = None  # imported tools: their own read/preview/commit provider (None: the backend)
+    source: str = "builtin"  # "builtin" | "openapi:<name>" | "mcp:<server>"
+    description_ko_text: str | None = None  # imported tools: their Korean description (built-ins: tools.ko.yaml)
 
     def summary_ko(self, effect: dict[str, Any]) -> str:
         """Korean sentence stating ``effect`` (shown to the customer before they agree)."""
@@ -131,6 +152,8 @@ class Tool:
 
     @property
     def description_ko(self) -> str:
+        if self.description_ko_text is not None:
+            return self.description_ko_text
         return messages.description_ko(self.name)
 
     @property

@@ -1,8 +1,9 @@
-"""Running tools: validation, the identity requirement, transactions, audit and idempotency.
+"""Running tools: validation, the identity requirement, the backend call, audit and idempotency.
 
-Every write attempt leaves one ``audit_log`` row — executed, replayed or refused — so an operator can always
-answer "what did the bot do to this account, and what did it try?". A write and its audit row (and its
-idempotency record) commit together; a refusal is audited in its own transaction after the rollback.
+Every write attempt leaves one ``audit_log`` row in Sangdam's store — executed, replayed or refused — so an
+operator can always answer "what did the bot do to this account, and what did it try?". The write itself happens
+on the operator's systems (the backend), under the call's idempotency key, which the backend keeps with the write;
+Sangdam then records the audit row and its own idempotency record together.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sangdam.backends.core import BackendUnavailable
 from sangdam.domain.db import session_factory
 from sangdam.domain.models import AuditLog, ToolExecution
 from sangdam.tools.base import Proposal, Tool, ToolArgs, ToolContext, ToolError, _jsonable, parse_args
@@ -24,8 +26,10 @@ def run_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> BaseModel:
     """Validate, check identity and execute ``tool`` (see :meth:`Tool.run`)."""
     if not tool.is_write:
         parsed = _prepare(tool, ctx, args)
-        with _session(ctx) as session:
-            return tool.handler(session, ctx, parsed)  # type: ignore[misc]
+        if tool.local is not None:
+            return tool.local(ctx, parsed)
+        result = _validated(tool, _service(tool, ctx).read(tool.name, ctx, parsed))
+        return tool.enrich(ctx, result) if tool.enrich is not None else result
     try:
         parsed = _prepare(tool, ctx, args)
     except ToolError as exc:
@@ -35,12 +39,14 @@ def run_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> BaseModel:
 
 
 def preview_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> Proposal:
-    """Dry run of a write tool: the same checks as ``run`` and the effect, in a transaction that is rolled back."""
+    """Dry run of a write tool: the same checks as ``run`` and the effect; the backend writes nothing."""
     if not tool.is_write:
         raise ToolError("not_a_write_tool", f"{tool.name} is a read tool; call run() instead of preview()")
     parsed = _prepare(tool, ctx, args)
-    with _session(ctx) as session:
-        effect = tool.plan(session, ctx, parsed)  # type: ignore[misc]
+    effect = _service(tool, ctx).preview(tool.name, ctx, parsed)
+    if not isinstance(effect, dict):
+        raise BackendUnavailable(f"{tool.name}: the preview is not a JSON object ({type(effect).__name__})",
+                                 {"tool": tool.name})
     return Proposal(
         tool=tool.name,
         args=parsed.model_dump(mode="json"),
@@ -71,8 +77,29 @@ def _prepare(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> ToolArgs:
     return parsed
 
 
+def _service(tool: Tool, ctx: ToolContext) -> Any:
+    """Who serves ``tool``: its own service (imported tools) or the operator's systems (built-in tools)."""
+    return tool.service if tool.service is not None else ctx.systems
+
+
+def _validated(tool: Tool, raw: Any) -> BaseModel:
+    """The backend's answer as the tool's output model; an answer that does not fit is a backend fault."""
+    if isinstance(raw, tool.output_model):
+        return raw
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump(mode="json")
+    try:
+        return tool.output_model.model_validate(raw)
+    except ValidationError as exc:
+        raise BackendUnavailable(
+            f"{tool.name}: the backend's answer does not fit the tool's result: {exc.error_count()} problem(s), "
+            f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
+            {"tool": tool.name},
+        ) from None
+
+
 class _session:
-    """A session that never commits (reads and previews)."""
+    """A session on Sangdam's store that never commits."""
 
     def __init__(self, ctx: ToolContext) -> None:
         self.session: Session = session_factory(ctx.engine)()
@@ -86,17 +113,32 @@ class _session:
 
 
 def _run_write(tool: Tool, ctx: ToolContext, parsed: ToolArgs) -> BaseModel:
+    """Commit a write on the backend under the call's idempotency key, then record it in Sangdam's store.
+
+    The backend's own record of the key makes the write happen once even when Sangdam's record is never written
+    (a crash between the two, a lost response): the retry under the same key is answered with the first result.
+    """
     args = parsed.model_dump(mode="json")
     digest = args_hash(tool, ctx, parsed)
     if ctx.idempotency_key:
         replay = _replay(tool, ctx, args, digest)
         if replay is not None:
             return replay
+    try:
+        result = _validated(tool, _service(tool, ctx).commit(tool.name, ctx, parsed, ctx.idempotency_key))
+    except BackendUnavailable as exc:
+        # The request may have been carried out before the answer was lost: say so, and let the customer retry
+        # under the same key (the backend answers a retry with the first result, never a second charge).
+        unknown = ToolError("backend_outcome_unknown", f"{tool.name}: outcome unknown: {exc.message_en}",
+                            {**exc.details, "tool": tool.name})
+        _audit_refusal(tool, ctx, args, unknown)
+        raise unknown from exc
+    except ToolError as exc:
+        _audit_refusal(tool, ctx, args, exc)
+        raise
+    payload = result.model_dump(mode="json")
     session = session_factory(ctx.engine)()
     try:
-        effect = tool.plan(session, ctx, parsed)  # type: ignore[misc]
-        result = tool.apply(session, ctx, parsed, effect)  # type: ignore[misc]
-        payload = result.model_dump(mode="json")
         session.add(_audit_row(tool, ctx, args, {"ok": True, "result": payload}))
         if ctx.idempotency_key:
             session.add(
@@ -106,12 +148,8 @@ def _run_write(tool: Tool, ctx: ToolContext, parsed: ToolArgs) -> BaseModel:
             )
         session.commit()
         return result
-    except ToolError as exc:
-        session.rollback()
-        _audit_refusal(tool, ctx, args, exc)
-        raise
     except IntegrityError:
-        # Another worker committed the same idempotency key first: answer with its result.
+        # Another worker recorded the same idempotency key first: answer with its result.
         session.rollback()
         if ctx.idempotency_key:
             replay = _replay(tool, ctx, args, digest)

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from sangdam.config import get_settings
 from sangdam.domain import policy
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import AuditLog, Customer
+from sangdam.domain.models import AuditLog
 from sangdam.tools.base import RiskTier, Tool, ToolContext, ToolError
 from sangdam.tools.inputs import VerifyIdentityArgs, normalise_phone
 from sangdam.tools.results import VerifyIdentityResult
@@ -48,14 +48,6 @@ def pseudonym(kind: str, value: str) -> str:
     phone number cannot be recovered by trying all of them. ``kind`` separates the uses ("phone", "source")."""
     digest = hmac.new(get_settings().hash_key(), f"{kind}:{value}".encode(), hashlib.sha256)
     return digest.hexdigest()[:32]
-
-
-def _phone_variants(digits: str) -> list[str]:
-    """Spellings a stored phone number may have (the lookup stays an indexed ``IN`` query)."""
-    rest = digits[1:]
-    mid = 3 if len(digits) == 10 else 4
-    dashed = f"{digits[:3]}-{digits[3:3 + mid]}-{digits[3 + mid:]}"
-    return [digits, dashed, f"+82{rest}", f"+82 {dashed[1:]}", f"+82-{dashed[1:]}", dashed.replace("-", " ")]
 
 
 # --- what the audit log says -----------------------------------------------------------------------------------
@@ -116,22 +108,24 @@ def _wait(backoff: policy.Backoff, failures: list[Attempt], now: dt.datetime) ->
 
 
 # --- the tool --------------------------------------------------------------------------------------------------
-def verify_identity(session: Session, ctx: ToolContext, args: VerifyIdentityArgs) -> VerifyIdentityResult:
-    """Match phone + birth date, unless a throttle says wait; every attempt is audited (pseudonymised)."""
+def verify_identity(ctx: ToolContext, args: VerifyIdentityArgs) -> VerifyIdentityResult:
+    """Match phone + birth date on the operator's systems, unless a throttle says wait; every attempt is audited
+    (pseudonymised) in Sangdam's store."""
     now = ctx.now()
     record: dict[str, Any] = {
         "phone_hash": pseudonym("phone", args.phone),
         "phone_last4": args.phone[-4:],
         "source_hash": pseudonym("source", ctx.source) if ctx.source else None,
     }
-    if ctx.actor == THROTTLED_ACTOR:
-        _check_throttles(session, ctx, record, now)
-    candidates = session.scalars(select(Customer).where(Customer.phone.in_(_phone_variants(args.phone)))).all()
-    match = next((c for c in candidates if c.birth_date == args.birth_date), None)
-    _audit(session, ctx, record, {"verified": match is not None, "customer_id": match.id if match else None}, now)
+    with session_scope(ctx.engine) as session:
+        if ctx.actor == THROTTLED_ACTOR:
+            _check_throttles(session, ctx, record, now)
+    match = ctx.systems.find_customer(args.phone, args.birth_date)
+    with session_scope(ctx.engine) as session:
+        _audit(session, ctx, record, {"verified": match is not None, "customer_id": match[0] if match else None}, now)
     if match is None:
         return VerifyIdentityResult(verified=False)
-    return VerifyIdentityResult(verified=True, customer_id=match.id, customer_name=match.name)
+    return VerifyIdentityResult(verified=True, customer_id=match[0], customer_name=match[1])
 
 
 def _check_throttles(session: Session, ctx: ToolContext, record: dict[str, Any], now: dt.datetime) -> None:
@@ -167,7 +161,7 @@ def _audit(session: Session, ctx: ToolContext, record: dict[str, Any], outcome: 
 
 TOOLS = [
     Tool(TOOL, "Verify the caller with mobile number and birth date; returns the customer id if they match.",
-         RiskTier.read, False, VerifyIdentityArgs, VerifyIdentityResult, handler=verify_identity),
+         RiskTier.read, False, VerifyIdentityArgs, VerifyIdentityResult, local=verify_identity),
 ]
 
 
