@@ -80,10 +80,10 @@ def build_backend(engine: Engine, path: Path | None = None) -> Backend:
     """A new backend as configured; ``engine`` is Sangdam's own store (the ``sql`` default for the demo tables)."""
     kind, data, file = load_backend_config(path)
     if kind == "rest":
-        from sangdam.backends.rest import RestBackend
-
         if "rest" not in data:
             raise BackendConfigError(file, "rest", "the rest backend needs a 'rest:' section")
+        from sangdam.backends.rest import RestBackend
+
         return RestBackend.from_config(data["rest"], file.parent)
     from sangdam.backends.sql import SqlBackend
 

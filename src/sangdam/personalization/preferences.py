@@ -12,11 +12,17 @@ from sqlalchemy import Engine
 from sangdam.domain.db import session_scope
 from sangdam.domain.models import AuditLog, CustomerPreference
 
-_CHANNELS = (
-    ("sms", re.compile(r"(문자|sms|메시지)\s*(로|으로)\s*(안내|연락|알려|보내|받)", re.I)),
-    ("email", re.compile(r"(이메일|메일|e-?mail)\s*(로|으로)\s*(안내|연락|알려|보내|받)", re.I)),
-    ("call", re.compile(r"(전화|통화)\s*(로|으로)\s*(안내|연락|알려|주세요)", re.I)),
-    ("app", re.compile(r"(앱|어플)\s*(알림)?\s*(로|으로)\s*(안내|연락|알려|보내|받)", re.I)),
+_CHANNEL_WORDS = (
+    ("sms", r"(문자|sms|메시지)"),
+    ("email", r"(이메일|메일|e-?mail)"),
+    ("call", r"(전화|통화)"),
+    ("app", r"(앱|어플)\s*(알림)?"),
+)
+# "문자로 안내해 주세요" (channel, then the verb) or "안내는 문자로 해주세요" (the notice, then the channel).
+_CHANNELS = tuple(
+    (channel, re.compile(rf"{word}\s*(로|으로)\s*(안내|연락|알려|보내|받|주세요)"
+                         rf"|(안내|연락|알림)\s*(은|는|도|을|를)?\s*{word}\s*(로|으로)\s*(해|받|주|부탁)", re.I))
+    for channel, word in _CHANNEL_WORDS
 )
 
 
@@ -30,7 +36,7 @@ def detect_preferences(text: str) -> dict[str, Any]:
 
 # What may surround a stated preference without being a request of its own ("앞으로는 문자로 안내해 주세요").
 _PREFERENCE_FRAME = re.compile(r"(앞으로(는|도)?|이제(부터)?|다음부터(는)?|모든|안내(는|도)?|연락(은|도)?|알림(은|도)?|저는|제게|저한테"
-                               r"|해\s*주세요|해\s*줘요?|주세요|줘요?|주시겠어요|주실래요|받을게요|받고\s*싶어요|원해요|부탁(해요|드려요|드립니다)?"
+                               r"|해\s*주세요|해\s*줘요?|해요|주세요|줘요?|주시겠어요|주실래요|받을게요|받고\s*싶어요|원해요|부탁(해요|드려요|드립니다)?"
                                r"|을게요|을래요|고\s*싶어요|아\s*볼게요|요|[\s.,!~?])")
 
 

@@ -43,10 +43,7 @@ def preview_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> Proposal
     if not tool.is_write:
         raise ToolError("not_a_write_tool", f"{tool.name} is a read tool; call run() instead of preview()")
     parsed = _prepare(tool, ctx, args)
-    effect = _service(tool, ctx).preview(tool.name, ctx, parsed)
-    if not isinstance(effect, dict):
-        raise BackendUnavailable(f"{tool.name}: the preview is not a JSON object ({type(effect).__name__})",
-                                 {"tool": tool.name})
+    effect = _effect(tool, _service(tool, ctx).preview(tool.name, ctx, parsed))
     return Proposal(
         tool=tool.name,
         args=parsed.model_dump(mode="json"),
@@ -93,6 +90,29 @@ def _validated(tool: Tool, raw: Any) -> BaseModel:
     except ValidationError as exc:
         raise BackendUnavailable(
             f"{tool.name}: the backend's answer does not fit the tool's result: {exc.error_count()} problem(s), "
+            f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
+            {"tool": tool.name},
+        ) from None
+
+
+def _effect(tool: Tool, raw: Any) -> dict[str, Any]:
+    """A preview as the customer will be asked about it: a built-in write's effect must fit its declared model
+    (dates as dates, amounts as integers), so a confirmation question is never built on a misread answer."""
+    from sangdam.backends.ports import EFFECTS
+
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump()
+    if not isinstance(raw, dict):
+        raise BackendUnavailable(f"{tool.name}: the preview is not a JSON object ({type(raw).__name__})",
+                                 {"tool": tool.name})
+    model = EFFECTS.get(tool.name) if tool.source == "builtin" else None
+    if model is None:
+        return raw
+    try:
+        return model.model_validate(raw).model_dump()
+    except ValidationError as exc:
+        raise BackendUnavailable(
+            f"{tool.name}: the backend's preview does not fit {model.__name__}: "
             f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
             {"tool": tool.name},
         ) from None
