@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from sangdam.cli import chat, core, identity, kb, llm, pii, route, serve, tools
+from sangdam.cli import bss, chat, core, identity, kb, llm, pii, route, serve, tools
 from sangdam.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app.add_typer(pii.app, name="pii")
 app.add_typer(identity.app, name="identity")
 app.add_typer(kb.app, name="kb")
 app.add_typer(llm.app, name="llm")
+app.add_typer(bss.app, name="bss")
 route.register(app)
 eval_cli.register(app)
 serve.register(app)
