@@ -226,22 +226,28 @@ def test_the_backend_file_selects_the_adapter_and_names_what_is_wrong(tmp_path, 
 
 # --- nothing else reads the operator's tables -------------------------------------------------------------------
 OPERATOR_MODELS = {"Plan", "Customer", "Line", "Bill", "UsageDaily", "RoamingPass", "Outage", "Ticket"}
-# The sql adapter (its entry point and the built-in tools' session functions it calls), the schema and demo seed,
+# The sql adapter, the schema and demo seed,
 # the evaluation harness (it builds and checks the operator database of each scenario) and the reference BSS.
-ALLOWED = ("backends/sql.py", "tools/", "domain/", "evaluation/", "bss/")
+ALLOWED = ("backends/sql/", "domain/", "evaluation/", "bss/")
 
 
 def test_only_the_sql_adapter_touches_the_operator_tables() -> None:
+    """Nothing outside the sql adapter (and the schema, seed, evaluation harness and reference BSS, which build and
+    check operator databases) imports an operator table or reaches into the adapter: not the tools, responder,
+    preferences, server or CLI."""
     offenders = []
     for path in SRC.rglob("*.py"):
         rel = path.relative_to(SRC).as_posix()
         if rel.startswith(ALLOWED):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.module in ("sangdam.domain.models", "sangdam.tools.lookups"):
+            if isinstance(node, ast.ImportFrom) and node.module == "sangdam.domain.models":
                 names = {a.name for a in node.names}
-                if node.module == "sangdam.tools.lookups" or names & OPERATOR_MODELS:
+                if names & OPERATOR_MODELS:
                     offenders.append(f"{rel}: {sorted(names)}")
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sangdam.backends.sql") and \
+                    not rel.startswith("backends/"):
+                offenders.append(f"{rel}: {node.module} (use the configured backend, not the sql adapter)")
             if isinstance(node, ast.ImportFrom) and node.module == "sangdam.domain" and \
                     {a.name for a in node.names} & {"models", "repo", "seed"}:
                 offenders.append(f"{rel}: sangdam.domain.{[a.name for a in node.names]}")

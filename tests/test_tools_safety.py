@@ -260,7 +260,10 @@ def test_every_tool_has_a_korean_description():
 
 
 def test_every_raised_error_code_has_a_korean_message():
-    source = "\n".join(p.read_text("utf-8") for p in Path(messages.__file__).parent.glob("*.py"))
+    from sangdam import backends
+
+    src = Path(messages.__file__).parent, Path(backends.__file__).parent  # the tool layer and the adapters
+    source = "\n".join(p.read_text("utf-8") for folder in src for p in folder.rglob("*.py"))
     codes = set(re.findall(r'ToolError\(\s*"([a-z_]+)"', source))
     assert {"overdue_bill", "refill_limit_exceeded", "not_found", "identity_required"} <= codes
     missing = codes - set(messages.catalog()["errors"])

@@ -35,15 +35,30 @@ class ConversationDriver(Protocol):
     def handle(self, conversation_id: str, text: str) -> Any: ...
 
 
-OrchestratorFactory = Callable[[Engine, dt.date, Any], ConversationDriver]
+OrchestratorFactory = Callable[..., ConversationDriver]  # (store engine, today, llm[, backend=…])
 LlmProvider = Callable[[Scenario], Any]
 
 
-def default_orchestrator_factory(engine: Engine, today: dt.date, llm: Any) -> ConversationDriver:
-    """The real orchestrator, as the server builds it."""
+class BackendHarness(Protocol):
+    """Serves each scenario's operator database through another backend than the default ``sql`` one on the same
+    database (e.g. the ``rest`` adapter against a live reference BSS pointed at the scenario's copy). Sangdam's own
+    store is then a separate, empty database."""
+
+    name: str
+
+    def attach(self, operator_engine: Engine, operator_path: Path, today: dt.date) -> Any:
+        """The backend serving ``operator_path`` as of ``today`` (for this scenario run)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def default_orchestrator_factory(engine: Engine, today: dt.date, llm: Any, backend: Any = None) -> ConversationDriver:
+    """The real orchestrator, as the server builds it (``backend``: the operator's systems, default sql on
+    ``engine``)."""
     from sangdam.orchestrator import Orchestrator
 
-    return Orchestrator(engine, today=today, llm=llm)
+    return Orchestrator(engine, today=today, llm=llm, backend=backend)
 
 
 def default_summarizer(engine: Engine, conversation_id: str) -> Any:
@@ -94,12 +109,14 @@ class ScenarioRunner:
         summarizer: Callable[[Engine, str], Any] = default_summarizer,
         databases: ScenarioDatabases | None = None,
         default_today: dt.date | None = None,
+        backend_harness: BackendHarness | None = None,
     ) -> None:
         self.llm_provider = llm_provider or (lambda _scenario: None)
         self.orchestrator_factory = orchestrator_factory
         self.summarizer = summarizer
         self.databases = databases or ScenarioDatabases()
         self.default_today = default_today
+        self.backend_harness = backend_harness
 
     def _today(self, scenario: Scenario) -> dt.date:
         if scenario.today is not None:
@@ -129,12 +146,27 @@ class ScenarioRunner:
             engine, path = self._prepare_db(scenario, today)
         except Exception as exc:  # noqa: BLE001 - reported as the scenario's failure
             return RunOutcome(False, [f"setup: could not load fixtures: {type(exc).__name__}: {exc}"])
+        if self.backend_harness is None:  # the demo set-up: one database, the sql adapter on it
+            try:
+                return self._converse(scenario, engine, today, engine, None)
+            finally:
+                self.databases.discard(engine, path)
         try:
-            return self._converse(scenario, engine, today)
+            store, store_path = self.databases.fresh(self.databases.catalogue_template(()), f"{scenario.id}-store")
+        except Exception as exc:  # noqa: BLE001
+            self.databases.discard(engine, path)
+            return RunOutcome(False, [f"setup: could not create Sangdam's store: {type(exc).__name__}: {exc}"])
+        try:
+            backend = self.backend_harness.attach(engine, path, today)
+            return self._converse(scenario, engine, today, store, backend)
+        except Exception as exc:  # noqa: BLE001
+            return RunOutcome(False, [f"setup: {self.backend_harness.name} backend: {type(exc).__name__}: {exc}"])
         finally:
+            self.databases.discard(store, store_path)
             self.databases.discard(engine, path)
 
-    def _converse(self, scenario: Scenario, engine: Engine, today: dt.date) -> RunOutcome:
+    def _converse(self, scenario: Scenario, engine: Engine, today: dt.date, store: Engine, backend: Any) -> RunOutcome:
+        """``engine``: the operator's records (checked at the end); ``store``: Sangdam's own (conversations)."""
         failures: list[str] = []
         turns: list[TurnReport] = []
         final = scenario.final
@@ -144,7 +176,9 @@ class ScenarioRunner:
         )
         snap_before = dbcheck.snapshot(engine, unchanged_tables) if unchanged_tables else {}
         try:
-            orch = self.orchestrator_factory(engine, today, self.llm_provider(scenario))
+            llm = self.llm_provider(scenario)
+            orch = (self.orchestrator_factory(store, today, llm) if backend is None
+                    else self.orchestrator_factory(store, today, llm, backend=backend))
             customer_id = scenario.session.customer_id if scenario.session else None
             conversation_id = orch.start_conversation(customer_id=customer_id, channel="eval")
         except Exception as exc:  # noqa: BLE001
@@ -172,13 +206,14 @@ class ScenarioRunner:
             )
             failures.extend(check_turn(index, turn.user, turn.expect, result))
 
-        failures.extend(self._final_checks(scenario, engine, conversation_id, bills_before, snap_before))
+        failures.extend(self._final_checks(scenario, engine, store, conversation_id, bills_before, snap_before))
         return RunOutcome(not failures, failures, turns)
 
     def _final_checks(
         self,
         scenario: Scenario,
         engine: Engine,
+        store: Engine,
         conversation_id: str,
         bills_before: dict[str, int],
         snap_before: dict[str, list[tuple[Any, ...]]],
@@ -198,7 +233,7 @@ class ScenarioRunner:
             if got != rc.count:
                 failures.append(f"final rows[{i}]: {rc.table} where {rc.where}: expected {rc.count} rows, got {got}")
         if final.summary_contains:
-            failures.extend(self._summary_checks(engine, conversation_id, final.summary_contains))
+            failures.extend(self._summary_checks(store, conversation_id, final.summary_contains))
         return failures
 
     def _summary_checks(self, engine: Engine, conversation_id: str, items: list[str]) -> list[str]:
@@ -248,5 +283,7 @@ class ScenarioRunner:
         return build_report(reports, repeat)
 
     def close(self) -> None:
-        """Remove the temporary databases."""
+        """Remove the temporary databases (and stop what the backend harness started)."""
+        if self.backend_harness is not None:
+            self.backend_harness.close()
         self.databases.close()

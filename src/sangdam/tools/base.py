@@ -1,9 +1,9 @@
 """Core nouns of the tool layer: risk tiers, the typed error, the call context, proposals and ``Tool``.
 
-A tool is a typed function over the telecom database. Read tools answer questions; write and irreversible
-tools change the account and therefore offer :meth:`Tool.preview` (every business-rule check and the computed
-effect, nothing written) so the orchestrator can ask the customer first, then :meth:`Tool.run` to execute in one
-audited, idempotent transaction.
+A tool is a typed operation on the operator's systems. Read tools answer questions; write and irreversible tools
+change the account and therefore offer :meth:`Tool.preview` (every business-rule check and the computed effect,
+nothing written) so the orchestrator can ask the customer first, then :meth:`Tool.run` to commit it once per
+idempotency key, audited.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from sangdam.tools import messages
 
@@ -108,20 +107,13 @@ class NoArgs(ToolArgs):
     """Tools that take no arguments."""
 
 
-# The sql adapter's implementation of a built-in tool, on a session it opens over the operator's tables.
-ReadHandler = Callable[[Session, ToolContext, Any], BaseModel]
-PlanHandler = Callable[[Session, ToolContext, Any], dict[str, Any]]
-ApplyHandler = Callable[[Session, ToolContext, Any, dict[str, Any]], BaseModel]
-
-
 @dataclass(frozen=True)
 class Tool:
     """One tool: its contract (name, descriptions, risk, identity requirement, input and output models) and where
     it runs.
 
-    Built-in tools run on the operator's systems through the backend (``ctx.systems``): the ``sql`` adapter calls
-    ``handler`` (reads) or ``plan`` (all checks; returns the effect; writes nothing) and ``apply`` (performs the
-    change the effect describes) in a session it opens; another adapter serves the same names its own way.
+    Built-in tools run on the operator's systems through the backend (``ctx.systems``), which serves them by name
+    (the ``sql`` adapter with its own functions on the demo tables, the ``rest`` adapter with the operator's API).
     ``local`` tools run inside Sangdam (``verify_identity``: throttles in Sangdam's store, the match on the
     backend). Imported tools carry their own ``service`` (an OpenAPI operation, an MCP server) with the same
     ``read``/``preview``/``commit`` calls as a backend. Whatever serves it, a write is previewed before the customer
@@ -134,9 +126,6 @@ class Tool:
     needs_customer: bool
     input_model: type[ToolArgs]
     output_model: type[BaseModel]
-    handler: ReadHandler | None = None
-    plan: PlanHandler | None = None
-    apply: ApplyHandler | None = None
     summarise: Callable[[dict[str, Any]], str] | None = None  # default: the ``proposals.<name>`` template
     local: Callable[[ToolContext, Any], BaseModel] | None = None  # runs in Sangdam, reaching ctx.systems itself
     enrich: Callable[[ToolContext, BaseModel], BaseModel] | None = None  # Sangdam's additions to a backend result

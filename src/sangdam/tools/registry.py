@@ -18,10 +18,9 @@ CANONICAL_NAMES = (
 
 @lru_cache(maxsize=1)
 def _tools() -> dict[str, Tool]:
-    from sangdam.tools import account, account_writes, identity, line_writes, network, usage
+    from sangdam.tools.builtin import TOOLS
 
-    modules = (identity, account, usage, network, line_writes, account_writes)
-    found = {t.name: t for module in modules for t in module.TOOLS}
+    found = {t.name: t for t in TOOLS}
     missing = set(CANONICAL_NAMES) - set(found)
     if missing:  # a programming error, caught by the first test that touches the registry
         raise RuntimeError(f"canonical tools without an implementation: {sorted(missing)}")

@@ -11,12 +11,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sangdam.domain import policy
-from sangdam.tools import lookups, messages
-from sangdam.tools.base import RiskTier, Tool, ToolContext, ToolError
+from sangdam.backends.sql import lookups
+from sangdam.tools import messages
+from sangdam.tools.base import ToolContext, ToolError
 from sangdam.tools.inputs import ChangePlanArgs, EnableRoamingArgs, LineArgs, RefillDataArgs, SuspendLineArgs
 from sangdam.tools.results import LineStatusResult, PlanChangeResult, RefillResult, RoamingResult
-from sangdam.tools.usage import refill_available
-from sangdam.tools.views import switch_cost
+from sangdam.backends.sql.usage import refill_available
+from sangdam.backends.sql.views import switch_cost
 
 SUSPENDED_STATUSES = ("suspended", "lost")
 
@@ -94,18 +95,6 @@ def apply_change_plan(session: Session, ctx: ToolContext, args: ChangePlanArgs, 
         switch_cost_krw=effect["switch_cost_krw"],
         bill_id=bill.id if bill else None,
     )
-
-
-def summarise_change_plan(effect: dict[str, Any]) -> str:
-    key = "change_plan_immediate" if effect["effective"] == "immediate" else "change_plan"
-    parts = [messages.text("proposals", key, effect)]
-    if effect["effective"] == "immediate" and effect["prorated_charge_krw"] < 0:
-        parts.append(messages.text("proposals", "change_plan_credit", {"credit_krw": -effect["prorated_charge_krw"]}))
-    elif effect["effective"] == "immediate" and effect["prorated_charge_krw"] > 0:
-        parts.append(messages.text("proposals", "change_plan_prorated", effect))
-    if effect["switch_cost_krw"] > 0:
-        parts.append(messages.text("proposals", "change_plan_switch_cost", effect))
-    return " ".join(p for p in parts if p)
 
 
 # --- refill_data ---------------------------------------------------------------------------------------------
@@ -192,10 +181,6 @@ def apply_enable_roaming(session: Session, ctx: ToolContext, args: EnableRoaming
                          pass_name=effect["pass_name"], charge_krw=effect["charge_krw"], bill_id=bill.id if bill else None)
 
 
-def summarise_enable_roaming(effect: dict[str, Any]) -> str:
-    return messages.proposal("enable_roaming_pass" if effect["pass_id"] else "enable_roaming")(effect)
-
-
 def plan_disable_roaming(session: Session, ctx: ToolContext, args: LineArgs) -> dict[str, Any]:
     line = lookups.owned_line(session, ctx, args.line_id)
     lookups.require_status(line, ("active", *SUSPENDED_STATUSES), "disable_roaming")
@@ -260,29 +245,3 @@ def apply_resume_line(session: Session, ctx: ToolContext, args: LineArgs, effect
     line.suspend_reason = None
     return LineStatusResult(line_id=line.id, old_status=old, status="active", suspend_reason=None,
                             effective_date=ctx.today)
-
-
-
-TOOLS = [
-    Tool("change_plan", "Change a line's plan: next_cycle (default, from the 1st of next month) or immediate "
-         "(prorated difference on this month's bill). Active lines only.",
-         RiskTier.write, True, ChangePlanArgs, PlanChangeResult,
-         plan=plan_change_plan, apply=apply_change_plan, summarise=summarise_change_plan),
-    Tool("refill_data", "Add whole GB of data to a capped plan this month (1-5 GB per request, 10 GB per month), "
-         "charged to this month's bill at the plan's refill price.",
-         RiskTier.write, True, RefillDataArgs, RefillResult,
-         plan=plan_refill_data, apply=apply_refill_data, summarise=messages.proposal("refill_data")),
-    Tool("enable_roaming", "Turn roaming on for an active line, optionally buying a roaming pass (price added to "
-         "this month's bill).",
-         RiskTier.write, True, EnableRoamingArgs, RoamingResult,
-         plan=plan_enable_roaming, apply=apply_enable_roaming, summarise=summarise_enable_roaming),
-    Tool("disable_roaming", "Turn roaming off (an active pass ends without refund).",
-         RiskTier.write, True, LineArgs, RoamingResult,
-         plan=plan_disable_roaming, apply=apply_disable_roaming, summarise=messages.proposal("disable_roaming")),
-    Tool("suspend_line", "Suspend an active line: lost (phone lost or stolen), temporary, or military service.",
-         RiskTier.write, True, SuspendLineArgs, LineStatusResult,
-         plan=plan_suspend_line, apply=apply_suspend_line, summarise=messages.proposal("suspend_line")),
-    Tool("resume_line", "Resume a suspended or lost line; refused while the customer has an overdue bill.",
-         RiskTier.write, True, LineArgs, LineStatusResult,
-         plan=plan_resume_line, apply=apply_resume_line, summarise=messages.proposal("resume_line")),
-]

@@ -8,11 +8,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sangdam.domain.models import RoamingPass
-from sangdam.tools import lookups, messages
-from sangdam.tools.base import RiskTier, Tool, ToolContext, ToolError
+from sangdam.backends.sql import lookups
+from sangdam.tools import messages
+from sangdam.tools.base import ToolContext, ToolError
 from sangdam.tools.inputs import LineArgs, OutagesArgs, RoamingPassesArgs
 from sangdam.tools.results import Diagnostics, OutageList, OverdueBill, RoamingPassList
-from sangdam.tools.views import outage_info, pass_info
+from sangdam.backends.sql.views import outage_info, pass_info
 
 
 def resolve_country(text: str) -> str:
@@ -81,15 +82,3 @@ def check_line_diagnostics(session: Session, ctx: ToolContext, args: LineArgs) -
 def get_outages(session: Session, ctx: ToolContext, args: OutagesArgs) -> OutageList:
     area = args.area.strip() if args.area else None
     return OutageList(outages=[outage_info(o) for o in lookups.active_outages(session, ctx.today, area or None)])
-
-
-TOOLS = [
-    Tool("list_roaming_passes", "Roaming passes, cheapest first; with a country (ISO code or Korean/English name) "
-         "only the passes that cover it.",
-         RiskTier.read, False, RoamingPassesArgs, RoamingPassList, handler=list_roaming_passes),
-    Tool("check_line_diagnostics", "Network-side facts of a line for troubleshooting: status, data cap and "
-         "throttle, roaming, MMS provisioning, outages at the customer's address, overdue bills.",
-         RiskTier.read, True, LineArgs, Diagnostics, handler=check_line_diagnostics),
-    Tool("get_outages", "Ongoing network outages, optionally only those in an area.",
-         RiskTier.read, False, OutagesArgs, OutageList, handler=get_outages),
-]

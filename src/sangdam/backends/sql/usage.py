@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from sangdam.domain import policy
 from sangdam.domain.models import Plan
-from sangdam.tools import lookups
-from sangdam.tools.base import RiskTier, Tool, ToolContext, ToolError
+from sangdam.backends.sql import lookups
+from sangdam.tools.base import ToolContext, ToolError
 from sangdam.tools.inputs import LineArgs
 from sangdam.tools.results import (
     ContractInfo,
@@ -20,7 +20,7 @@ from sangdam.tools.results import (
     PlanRecommendation,
     RecommendationResult,
 )
-from sangdam.tools.views import contract_info, plan_info, switch_cost
+from sangdam.backends.sql.views import contract_info, plan_info, switch_cost
 
 HISTORY_MONTHS = 3
 
@@ -112,16 +112,3 @@ def recommend_plans(session: Session, ctx: ToolContext, args: LineArgs) -> Recom
 def get_contract(session: Session, ctx: ToolContext, args: LineArgs) -> ContractInfo:
     line = lookups.owned_line(session, ctx, args.line_id)
     return contract_info(line, ctx.today)
-
-
-TOOLS = [
-    Tool("get_data_usage", "This month's data used, allowance incl. refills, remaining, throttling, days left in "
-         "the cycle, refill still available, and the last 3 months' totals.",
-         RiskTier.read, True, LineArgs, DataUsage, handler=get_data_usage),
-    Tool("recommend_plans", "Plans that fit the line's last 3 full months of data use, cheapest first, with the "
-         "monthly saving and the cost of switching now.",
-         RiskTier.read, True, LineArgs, RecommendationResult, handler=recommend_plans),
-    Tool("get_contract", "Contract of a line (kind, dates, discount, device instalment) with the early-termination "
-         "amount as of today.",
-         RiskTier.read, True, LineArgs, ContractInfo, handler=get_contract),
-]

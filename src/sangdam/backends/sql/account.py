@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 
 from sangdam.domain import policy
 from sangdam.domain.models import Bill, Customer, Line, Plan
-from sangdam.tools import lookups
-from sangdam.tools.base import NoArgs, RiskTier, Tool, ToolContext
+from sangdam.backends.sql import lookups
+from sangdam.tools.base import NoArgs, ToolContext
 from sangdam.tools.inputs import BillArgs, GetBillsArgs, LineArgs, ListPlansArgs
 from sangdam.tools.results import (
     BillExplanation,
@@ -19,7 +19,7 @@ from sangdam.tools.results import (
     LineList,
     PlanList,
 )
-from sangdam.tools.views import bill_info, line_summary, plan_info
+from sangdam.backends.sql.views import bill_info, line_summary, plan_info
 
 
 def get_customer(session: Session, ctx: ToolContext, args: NoArgs) -> CustomerInfo:
@@ -120,25 +120,3 @@ def list_plans(session: Session, ctx: ToolContext, args: ListPlansArgs) -> PlanL
     return PlanList(plans=[plan_info(p) for p in session.scalars(stmt)])
 
 
-def with_stored_preferences(ctx: ToolContext, info: CustomerInfo) -> CustomerInfo:
-    """What the customer told Sangdam ("문자로 안내해 주세요") over what the operator's profile holds."""
-    from sangdam.personalization.preferences import stored_preferences
-
-    stored = stored_preferences(ctx.engine, info.id) if ctx.customer_id else {}
-    return info.model_copy(update={"preferences": {**info.preferences, **stored}}) if stored else info
-
-
-TOOLS = [
-    Tool("get_customer", "Profile of the verified customer (name, contact, address, preferences, lines).",
-         RiskTier.read, True, NoArgs, CustomerInfo, handler=get_customer, enrich=with_stored_preferences),
-    Tool("list_lines", "The verified customer's lines with number, status and plan.",
-         RiskTier.read, True, NoArgs, LineList, handler=list_lines),
-    Tool("get_line", "Details of one line: plan, pending plan change, status, roaming, data used, contract.",
-         RiskTier.read, True, LineArgs, LineDetail, handler=get_line),
-    Tool("get_bills", "The customer's bills (most recent months first), optionally one line's or one status.",
-         RiskTier.read, True, GetBillsArgs, BillList, handler=get_bills),
-    Tool("explain_bill", "Items of one bill and what changed versus the same line's previous month.",
-         RiskTier.read, True, BillArgs, BillExplanation, handler=explain_bill),
-    Tool("list_plans", "The operator's plans (cheapest first), optionally of one network.",
-         RiskTier.read, False, ListPlansArgs, PlanList, handler=list_plans),
-]

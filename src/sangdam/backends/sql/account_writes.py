@@ -8,15 +8,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sangdam.domain.models import Line, Ticket
-from sangdam.tools import lookups, messages
-from sangdam.tools.base import RiskTier, Tool, ToolContext, ToolError
+from sangdam.backends.sql import lookups
+from sangdam.tools import messages
+from sangdam.tools.base import ToolContext, ToolError
 from sangdam.tools.inputs import BillArgs, CreateTicketArgs, LineArgs, TransferArgs
 from sangdam.tools.results import CancellationResult, PaymentResult, TicketResult
-from sangdam.tools.views import termination_amounts
+from sangdam.backends.sql.views import termination_amounts
 
 HANDOFF = "handoff"
 CANCELLATION = "cancellation"
-
 
 
 # --- pay_bill ------------------------------------------------------------------------------------------------
@@ -57,13 +57,6 @@ def apply_pay_bill(session: Session, ctx: ToolContext, args: BillArgs, effect: d
         lines_resumed=effect["lines_to_resume"],
         remaining_overdue_krw=effect["remaining_overdue_krw"],
     )
-
-
-def summarise_pay_bill(effect: dict[str, Any]) -> str:
-    parts = [messages.text("proposals", "pay_bill", effect)]
-    if effect["lines_to_resume"]:
-        parts.append(messages.text("proposals", "pay_bill_resumes", {"count": len(effect["lines_to_resume"])}))
-    return " ".join(parts)
 
 
 # --- tickets -------------------------------------------------------------------------------------------------
@@ -139,21 +132,3 @@ def apply_request_cancellation(session: Session, ctx: ToolContext, args: LineArg
         early_termination_total_krw=effect["early_termination_total_krw"],
         handed_off=True,
     )
-
-
-TOOLS = [
-    Tool("pay_bill", "Pay one bill in full; paying the last overdue bill lifts a non-payment suspension.",
-         RiskTier.write, True, BillArgs, PaymentResult,
-         plan=plan_pay_bill, apply=apply_pay_bill, summarise=summarise_pay_bill),
-    Tool("create_ticket", "Open a ticket for follow-up by the operator's staff (e.g. an unresolved technical issue).",
-         RiskTier.write, True, CreateTicketArgs, TicketResult,
-         plan=plan_create_ticket, apply=apply_create_ticket, summarise=messages.proposal("create_ticket")),
-    Tool("transfer_to_human", "Hand the conversation to a human agent with a summary (opens a handoff ticket).",
-         RiskTier.write, False, TransferArgs, TicketResult,
-         plan=plan_transfer, apply=apply_transfer, summarise=messages.proposal("transfer_to_human")),
-    Tool("request_cancellation", "Request cancellation of a line: opens a cancellation ticket stating the "
-         "early-termination amount and hands off to a human (the bot never closes a line).",
-         RiskTier.irreversible, True, LineArgs, CancellationResult,
-         plan=plan_request_cancellation, apply=apply_request_cancellation,
-         summarise=messages.proposal("request_cancellation")),
-]

@@ -1,9 +1,9 @@
 """The ``sql`` adapter: the operator's records are the demo domain tables (``plans``, ``customers``, ``lines``,
 ``bills``, ``usage_daily``, ``roaming_passes``, ``outages``, ``tickets``) in a SQL database.
 
-This is the only place in Sangdam that opens a session on those tables for a conversation. The business rules are
-the built-in tools' ``handler``/``plan``/``apply`` functions (``sangdam.tools.*``), which take the session this
-adapter opens. By default the tables live in Sangdam's own database (one SQLite file for the demo); ``sql:
+This package is the only place in Sangdam that queries those tables. The business rules of the demo operator are
+its ``handler`` (reads) and ``plan``/``apply`` (writes) functions, one per built-in tool (:mod:`.operations`), on
+the session this adapter opens. By default the tables live in Sangdam's own database (one SQLite file for the demo); ``sql:
 database_url`` in ``backend.yaml`` puts them anywhere else.
 
 Idempotency: a commit under a key this adapter has seen returns the stored result and writes nothing; the record
@@ -27,7 +27,8 @@ from sangdam.domain.models import BackendRequest, Customer, Plan
 from sangdam.tools.base import ToolError
 
 if TYPE_CHECKING:
-    from sangdam.tools.base import Tool, ToolContext
+    from sangdam.backends.sql.operations import Operation
+    from sangdam.tools.base import ToolContext
 
 
 class SqlBackend:
@@ -41,7 +42,7 @@ class SqlBackend:
 
     # --- the tool operations -----------------------------------------------------------------------------------
     def read(self, tool: str, ctx: ToolContext, args: BaseModel) -> BaseModel:
-        spec = _builtin(tool, "handler")
+        spec = _operation(tool, "handler")
         with self._sessions() as session:
             try:
                 return spec.handler(session, ctx, args)  # type: ignore[misc]
@@ -49,7 +50,7 @@ class SqlBackend:
                 session.rollback()
 
     def preview(self, tool: str, ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
-        spec = _builtin(tool, "plan")
+        spec = _operation(tool, "plan")
         with self._sessions() as session:
             try:
                 return spec.plan(session, ctx, args)  # type: ignore[misc]
@@ -57,7 +58,7 @@ class SqlBackend:
                 session.rollback()
 
     def commit(self, tool: str, ctx: ToolContext, args: BaseModel, idempotency_key: str | None) -> BaseModel | dict[str, Any]:
-        spec = _builtin(tool, "apply")
+        spec = _operation(tool, "apply")
         digest = request_hash(tool, ctx.customer_id, args)
         if idempotency_key:
             done = self._done(tool, idempotency_key, digest)
@@ -131,10 +132,10 @@ def phone_variants(digits: str) -> list[str]:
     return [digits, dashed, f"+82{rest}", f"+82 {dashed[1:]}", f"+82-{dashed[1:]}", dashed.replace("-", " ")]
 
 
-def _builtin(name: str, part: str) -> Tool:
-    from sangdam.tools.registry import get_tool
+def _operation(name: str, part: str) -> Operation:
+    from sangdam.backends.sql.operations import OPERATIONS
 
-    spec = get_tool(name)
-    if getattr(spec, part) is None:
+    spec = OPERATIONS.get(name)
+    if spec is None or getattr(spec, part) is None:
         raise ToolError("unknown_tool", f"the sql backend does not serve {name!r} ({part})", {"tool": name})
     return spec
