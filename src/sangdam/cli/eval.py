@@ -20,6 +20,10 @@ def eval_command(
         str, typer.Option("--llm", help="'scripted', 'embedded' (default) or a YAML role config file.")
     ] = "embedded",
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per scenario; reports pass^k.")] = 1,
+    backend: Annotated[
+        str, typer.Option("--backend", help="'sql' (default: the demo tables) or 'rest' (the rest adapter against a "
+                          "reference BSS started for the run, pointed at each scenario's database).")
+    ] = "sql",
 ) -> None:
     """Run scenarios and grade them by final database state, tool calls and key reply facts.
 
@@ -54,7 +58,20 @@ def eval_command(
         err_console.print(f"cannot set up the LLM backend {llm!r}: {type(exc).__name__}: {exc}", markup=False)
         raise typer.Exit(1) from None
 
-    runner = ScenarioRunner(llm_provider=provider)
+    harness = None
+    if backend == "rest":
+        from sangdam.evaluation.rest_harness import RestHarness
+
+        try:
+            harness = RestHarness.start()
+        except Exception as exc:  # noqa: BLE001 - the BSS did not come up: an operator problem, said plainly
+            err_console.print(f"cannot start the reference BSS for --backend rest: {type(exc).__name__}: {exc}",
+                              markup=False)
+            raise typer.Exit(1) from None
+    elif backend != "sql":
+        err_console.print(f"unknown --backend {backend!r}; use 'sql' or 'rest'", markup=False)
+        raise typer.Exit(2)
+    runner = ScenarioRunner(llm_provider=provider, backend_harness=harness)
     done = 0
 
     def progress(report) -> None:  # noqa: ANN001
