@@ -33,7 +33,8 @@ def test_tools_list_json_has_every_tool_with_risk_and_schema():
     row = next(r for r in rows if r["name"] == "request_cancellation")
     assert row["risk"] == "irreversible" and row["needs_customer"] is True
     assert row["description_ko"] and row["schema"]["function"]["parameters"]["required"] == ["line_id"]
-    assert set(rows[0]) == {"name", "risk", "needs_customer", "description_en", "description_ko", "schema"}
+    assert set(rows[0]) == {"name", "risk", "needs_customer", "description_en", "description_ko", "schema", "source"}
+    assert {r["source"] for r in rows} == {"builtin"}
 
 
 def test_tools_list_table_names_tools():

@@ -1,8 +1,9 @@
-"""``sangdam tools``: list the canonical tools and call one against the configured database."""
+"""``sangdam tools``: list the tools (built-in and imported), call one, import tools from an OpenAPI document."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -16,12 +17,20 @@ console = Console()
 
 @app.command("list")
 def list_tools(
-    as_json: bool = typer.Option(False, "--json", help="Print JSON: name, risk, needs_customer, descriptions, schema."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON: name, risk, needs_customer, descriptions, schema, "
+                                 "source."),
 ) -> None:
-    """List every canonical tool with its risk tier."""
-    from sangdam.tools.registry import all_tools
+    """List every tool (built-in and imported) with its risk tier and source."""
+    from sangdam.tools.imported import ImportConfigError
+    from sangdam.tools.registry import all_tools, unavailable_tools
 
-    tools = all_tools()
+    try:
+        tools = all_tools()
+    except ImportConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    for missing in unavailable_tools():
+        typer.echo(f"warning: {missing.source}: {missing.reason}", err=True)
     if as_json:
         rows = [
             {
@@ -31,14 +40,15 @@ def list_tools(
                 "description_en": t.description_en,
                 "description_ko": t.description_ko,
                 "schema": t.openai_schema(),
+                "source": t.source,
             }
             for t in tools
         ]
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    table = Table("name", "risk", "customer", "description")
+    table = Table("name", "risk", "customer", "source", "description")
     for t in tools:
-        table.add_row(t.name, str(t.risk), "yes" if t.needs_customer else "no", t.description_en)
+        table.add_row(t.name, str(t.risk), "yes" if t.needs_customer else "no", t.source, t.description_en)
     console.print(table)
 
 
@@ -54,6 +64,7 @@ def call_tool(
     from sangdam.config import get_settings
     from sangdam.domain.db import get_engine, is_initialised
     from sangdam.tools.base import ToolContext, ToolError
+    from sangdam.tools.imported import ImportConfigError
     from sangdam.tools.registry import get_tool
 
     settings = get_settings()
@@ -70,7 +81,46 @@ def call_tool(
     except ToolError as exc:
         typer.echo(json.dumps({"error": exc.to_dict()}, ensure_ascii=False, indent=2))
         raise typer.Exit(code=1) from None
+    except ImportConfigError as exc:  # the imported tools' configuration is broken: say where
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
     typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+
+
+import_app = typer.Typer(help="Import tools from outside (docs/importing-tools.md).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("openapi")
+def import_openapi(
+    spec: Path = typer.Argument(..., help="OpenAPI 3 document (JSON or YAML)."),
+    mapping: Path = typer.Option(..., "--map", help="Mapping file: which operations become which tools."),
+    name: str | None = typer.Option(None, "--name", help="Source name (default: the mapping's name, else the "
+                                    "document's title)."),
+) -> None:
+    """Turn the mapped operations of SPEC into tools, saved under SANGDAM_HOME for every process to load."""
+    from sangdam.config import get_settings
+    from sangdam.tools.imported import ImportConfigError
+    from sangdam.tools.imported.loader import taken_names
+    from sangdam.tools.imported.openapi import check_names
+    from sangdam.tools.imported.openapi import import_openapi as do_import
+    from sangdam.tools.imported.store import openapi_file, save_openapi
+    from sangdam.tools.registry import builtin_names
+
+    home = get_settings().resolved_home
+    try:
+        result = do_import(spec, mapping, name)
+        # names in use elsewhere; a new import under the same source name replaces the old one
+        check_names(result, taken_names(home, builtin_names(), skip=openapi_file(home, result.name)))
+        path = save_openapi(home, result)
+    except ImportConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        typer.echo("nothing was imported", err=True)
+        raise typer.Exit(code=1) from None
+    for d in result.definitions:
+        customer = "customer" if d.needs_customer else "no customer"
+        typer.echo(f"{d.tool:<32} {str(d.risk):<12} {customer:<12} {d.method} {d.path}")
+    typer.echo(f"imported {len(result.definitions)} tool(s) as {result.source} into {path}")
 
 
 def _parse_args(name: str, text: str) -> dict[str, Any]:

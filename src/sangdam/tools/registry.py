@@ -1,4 +1,11 @@
-"""The canonical tools by name, and their export in the OpenAI tools format."""
+"""Every tool by name — the built-in ones and those imported from outside — and their export in the OpenAI tools
+format.
+
+Built-in tools are those of :mod:`sangdam.tools.builtin` (the canonical 23 first, in the order of the public
+contract; tests check they are all there, with and without imported tools). Imported tools (OpenAPI operations, MCP
+server tools; docs/importing-tools.md) are loaded from ``SANGDAM_HOME`` by :mod:`sangdam.tools.imported.loader`
+and follow them; a name used twice is a configuration error naming the file.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from typing import Any
 
 from sangdam.tools.base import Tool, ToolError
 
-# Canonical order: reads, then writes, then the irreversible one (as listed in the public contract).
+# The public contract's tools, in its order: reads, then writes, then the irreversible one.
 CANONICAL_NAMES = (
     "verify_identity", "get_customer", "list_lines", "get_line", "get_bills", "explain_bill", "get_data_usage",
     "list_plans", "recommend_plans", "get_contract", "list_roaming_passes", "check_line_diagnostics", "get_outages",
@@ -17,26 +24,54 @@ CANONICAL_NAMES = (
 
 
 @lru_cache(maxsize=1)
-def _tools() -> dict[str, Tool]:
+def _builtin() -> dict[str, Tool]:
     from sangdam.tools.builtin import TOOLS
 
     found = {t.name: t for t in TOOLS}
-    missing = set(CANONICAL_NAMES) - set(found)
-    if missing:  # a programming error, caught by the first test that touches the registry
-        raise RuntimeError(f"canonical tools without an implementation: {sorted(missing)}")
-    return {name: found[name] for name in CANONICAL_NAMES}
+    order = [n for n in CANONICAL_NAMES if n in found] + [n for n in found if n not in CANONICAL_NAMES]
+    return {name: found[name] for name in order}
+
+
+def _imported():  # noqa: ANN202 - sangdam.tools.imported.loader.Imported
+    from sangdam.config import get_settings
+    from sangdam.tools.imported.loader import imported_tools
+
+    return imported_tools(get_settings().resolved_home, set(_builtin()))
+
+
+def _tools() -> dict[str, Tool]:
+    imported = _imported().tools
+    return {**_builtin(), **imported} if imported else _builtin()
+
+
+def builtin_names() -> set[str]:
+    """Names of the built-in tools (imported tools may not reuse them)."""
+    return set(_builtin())
+
+
+def unavailable_tools() -> list[Any]:
+    """Imported tools that are configured but could not be registered (or only from a cache), with the reason:
+    ``[Unavailable(source, tools, reason)]``."""
+    return list(_imported().unavailable)
 
 
 def all_tools() -> list[Tool]:
-    """Every canonical tool, reads first."""
+    """Every tool: the built-in ones (reads first), then the imported ones."""
     return list(_tools().values())
 
 
 def get_tool(name: str) -> Tool:
-    """The tool called ``name``; ``ToolError('unknown_tool')`` for any other name."""
+    """The tool called ``name``; ``ToolError('unknown_tool')`` for any other name, ``backend_unavailable`` for an
+    imported tool whose source could not be reached when the tools were loaded."""
     try:
         return _tools()[name]
     except KeyError:
+        missing = _imported().why_unavailable(name)
+        if missing is not None:
+            from sangdam.backends.core import BackendUnavailable
+
+            raise BackendUnavailable(f"{name} ({missing.source}) is unavailable: {missing.reason}",
+                                     {"tool": name, "source": missing.source}) from None
         raise ToolError("unknown_tool", f"no tool named {name!r}", {"tool": name}) from None
 
 
