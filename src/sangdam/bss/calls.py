@@ -10,6 +10,7 @@ from fastapi import Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
+from sangdam.backends.sql import SqlBackend
 from sangdam.bss.errors import BssError
 from sangdam.bss.state import BssState
 from sangdam.domain.db import session_scope
@@ -28,8 +29,10 @@ def state_of(request: Request) -> BssState:
 
 
 def context(state: BssState, subscriber_id: str | None, idempotency_key: str | None = None) -> ToolContext:
+    """The tool call context: the BSS's own database is both the store and (through the ``sql`` adapter, named
+    explicitly so a ``backend.yaml`` in the same home never points the BSS at itself) the operator's records."""
     return ToolContext(engine=state.engine, today=state.today, actor="bss", customer_id=subscriber_id,
-                       idempotency_key=idempotency_key)
+                       idempotency_key=idempotency_key, backend=SqlBackend(state.engine))
 
 
 def require_subscriber(state: BssState, subscriber_id: str) -> None:

@@ -26,7 +26,6 @@ from collections import Counter
 from typing import Any, Literal
 
 from pydantic import Field
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sangdam.bss.schemas import ApiModel
@@ -90,13 +89,15 @@ class FaultBook:
         return None
 
 
-def _operation_id(scope: Scope) -> str | None:
-    app = scope.get("app")
-    for route in getattr(getattr(app, "router", None), "routes", []):
-        match, _ = route.matches(scope)
-        if match is Match.FULL:
-            return getattr(route, "operation_id", None)
-    return None
+def operation_index(openapi: dict[str, Any]) -> list[tuple[str, re.Pattern[str], str]]:
+    """(method, path pattern, operationId) of every operation of the app's OpenAPI document."""
+    index = []
+    for template, item in openapi.get("paths", {}).items():
+        pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$")
+        for method, op in item.items():
+            if isinstance(op, dict) and op.get("operationId"):
+                index.append((method.upper(), pattern, op["operationId"]))
+    return index
 
 
 async def _send_json(send: Send, status: int, body: Any) -> None:
@@ -115,12 +116,19 @@ class FaultMiddleware:
 
     def __init__(self, app: ASGIApp, book: FaultBook) -> None:
         self.app, self.book = app, book
+        self._index: list[tuple[str, re.Pattern[str], str]] | None = None
+
+    def _operation_id(self, scope: Scope) -> str | None:
+        if self._index is None:  # built on first use: the app's routes are all registered by then
+            self._index = operation_index(scope["app"].openapi())
+        method, path = scope["method"], scope["path"]
+        return next((op for m, pattern, op in self._index if m == method and pattern.match(path)), None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
-        fault = self.book.take(scope["method"], scope["path"], _operation_id(scope))
+        fault = self.book.take(scope["method"], scope["path"], self._operation_id(scope))
         if fault is None:
             await self.app(scope, receive, send)
         elif fault.kind == "delay":
