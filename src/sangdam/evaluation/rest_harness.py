@@ -44,11 +44,15 @@ class RestHarness:
         self.config = {"base_url": self.base_url, "mapping": "builtin:reference-bss",
                        "auth": {"token_file": str(token_file)}, "timeout_s": 15.0}
         self._backend: Any = None
+        self.command: list[str] = []
+        self.env: dict[str, str] = {}
+        self._state: dict[str, str] | None = None
 
     @classmethod
     def start(cls, work_dir: Path | None = None, *, timeout_s: float = 60.0) -> RestHarness:
         """Start ``sangdam bss serve`` on a free port with fresh tokens and wait until it answers."""
         work_dir = Path(work_dir or tempfile.mkdtemp(prefix="sangdam-bss-"))
+        work_dir.mkdir(parents=True, exist_ok=True)
         port, token, admin = free_port(), secrets.token_urlsafe(16), secrets.token_urlsafe(16)
         log_path = work_dir / "bss.log"
         env = {**os.environ, "SANGDAM_HOME": str(work_dir / "home")}
@@ -56,11 +60,26 @@ class RestHarness:
                    "bss", "serve", "--port", str(port),
                    "--database-url", f"sqlite:///{work_dir / 'bss-initial.db'}", "--token", token,
                    "--admin-token", admin]
-        with open(log_path, "wb") as log:
-            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
-        harness = cls(process, f"http://127.0.0.1:{port}", token, admin, work_dir, log_path)
-        harness.wait_ready(timeout_s)
+        harness = cls(None, f"http://127.0.0.1:{port}", token, admin, work_dir, log_path)
+        harness.command, harness.env = command, env
+        harness.restart(timeout_s)
         return harness
+
+    def restart(self, timeout_s: float = 60.0) -> None:
+        """(Re)start the BSS process on the same port and tokens, pointed at the last attached database."""
+        if self.process is not None and self.process.poll() is None:
+            raise RuntimeError("the BSS is still running")
+        with open(self.log_path or self.work_dir / "bss.log", "ab") as log:
+            self.process = subprocess.Popen(self.command, stdout=log, stderr=subprocess.STDOUT, env=self.env)  # noqa: S603
+        self.wait_ready(timeout_s)
+        if self._state is not None:
+            self.admin("PUT", "/state", self._state)
+
+    def kill(self) -> None:
+        """Kill the BSS process at once (a crash: no graceful shutdown)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def wait_ready(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s
@@ -100,7 +119,8 @@ class RestHarness:
         """Point the BSS at ``operator_path`` as of ``today``; the backend to converse through."""
         with operator_engine.connect() as conn:  # what the runner loaded must be in the file the BSS opens
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        self.admin("PUT", "/state", {"databaseUrl": f"sqlite:///{operator_path}", "today": today.isoformat()})
+        self._state = {"databaseUrl": f"sqlite:///{operator_path}", "today": today.isoformat()}
+        self.admin("PUT", "/state", self._state)
         return self.backend
 
     def close(self) -> None:

@@ -20,7 +20,7 @@ from sangdam.agents.common import foreign_target
 from sangdam.config import get_settings
 from sangdam.orchestrator import dialogue, identity
 from sangdam.orchestrator.blackboard import Blackboard
-from sangdam.orchestrator.followups import FollowUps
+from sangdam.orchestrator.followups import BACKEND_FAULTS, FollowUps
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.intents import NON_TASK_INTENTS
 from sangdam.orchestrator.planner import plan
@@ -129,7 +129,14 @@ class Orchestrator(FollowUps):
         )
         turn = Turn(ctx=ctx)
         stage = time.perf_counter()
-        self._dispatch(turn, text)
+        before = state.model_copy(deep=True)
+        try:
+            self._dispatch(turn, text)
+        except ToolError as err:
+            if err.code not in BACKEND_FAULTS:
+                raise
+            _keep_dialogue(state, before)  # the operator's systems failed mid-turn: ask again where we were
+            turn.messages.append(err.message_ko)
         turn.stages["orchestrate_ms"] = elapsed_ms(stage)
 
         stage = time.perf_counter()
@@ -307,6 +314,14 @@ class Orchestrator(FollowUps):
 
     def traces(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.store.traces(conversation_id)
+
+
+def _keep_dialogue(state: Any, before: Any) -> None:
+    """Put the dialogue back where it stood before a turn the operator's systems broke off: the same proposal
+    pending, the same question asked, the same queued work. What did run stays done (identity verified, writes
+    committed under their idempotency keys, which a retry of the proposal replays, never repeats)."""
+    for name in ("pending", "awaiting", "queue", "troubleshoot"):
+        setattr(state, name, getattr(before, name))
 
 
 def _transferred(calls: list[ToolCallRecord]) -> bool:
