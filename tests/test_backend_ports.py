@@ -260,3 +260,13 @@ def test_the_date_of_an_effect_stays_a_date() -> None:
         "line_id": "L1", "line_number": "010-2222-3333", "reason": "temporary", "reason_ko": "일시 정지",
         "new_status": "suspended", "effective_date": "2026-12-01", "extra": "dropped"})
     assert effect.model_dump()["effective_date"] == dt.date(2026, 12, 1) and "extra" not in effect.model_dump()
+
+
+@pytest.mark.parametrize("text", ["앞으로 안내는 문자로 주세요", "앞으로 안내는 문자로 해주세요", "연락은 이메일로 부탁해요",
+                                  "문자로 안내해 주세요", "안내는 문자로 받을게요"])
+def test_a_stated_preference_alone_is_saved_and_nothing_else_runs(two_stores, text: str) -> None:  # noqa: ANN001
+    store, operator = two_stores
+    orch = Orchestrator(store, today=TODAY, backend=SqlBackend(operator))
+    reply = orch.handle(orch.start_conversation(customer_id="C1"), text)
+    assert "저장" in reply.reply and "요금제" not in reply.reply  # not taken for a plan change
+    assert [c.name for c in reply.tool_calls] == []

@@ -21,7 +21,7 @@ _CHANNEL_WORDS = (
 # "문자로 안내해 주세요" (channel, then the verb) or "안내는 문자로 해주세요" (the notice, then the channel).
 _CHANNELS = tuple(
     (channel, re.compile(rf"{word}\s*(로|으로)\s*(안내|연락|알려|보내|받|주세요)"
-                         rf"|(안내|연락|알림)\s*(은|는|도|을|를)?\s*{word}\s*(로|으로)\s*(해|받|주|부탁)", re.I))
+                         rf"|(안내|연락|알림)\s*(은|는|도|을|를)?\s*{word}\s*(로|으로)(?=\s*(해|받|주|부탁))", re.I))
     for channel, word in _CHANNEL_WORDS
 )
 
