@@ -20,12 +20,13 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
 import anyio
 from pydantic import BaseModel
@@ -269,14 +270,14 @@ class McpConnection:
     @asynccontextmanager
     async def _client(self) -> AsyncIterator[Any]:
         """An entered ``mcp.Client`` for this server's transport."""
-        from mcp import Client, StdioServerParameters
+        from mcp import Client, StdioServerParameters, stdio_client
 
         server = self.server
         if server.transport == "stdio":
             params = StdioServerParameters(
                 command=expand_env(server.command or ""), args=[expand_env(a) for a in server.args],
                 env={k: expand_env(v) for k, v in server.env.items()} or None, cwd=server.cwd)
-            async with Client(params, read_timeout_seconds=server.timeout_s) as client:
+            async with Client(stdio_client(params, errlog=_errlog()), read_timeout_seconds=server.timeout_s) as client:
                 yield client
             return
         import httpx2
@@ -288,6 +289,18 @@ class McpConnection:
             transport = streamable_http_client(expand_env(server.url or ""), http_client=http)
             async with Client(transport, read_timeout_seconds=server.timeout_s) as client:
                 yield client
+
+
+def _errlog() -> TextIO:
+    """Where a stdio server's stderr goes: ours, when it is a real file (not a test runner's capture)."""
+    for stream in (sys.stderr, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.fileno()
+                return stream
+        except (AttributeError, OSError, ValueError):
+            continue
+    return open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
 
 
 def _reason(exc: BaseException | None) -> str:
