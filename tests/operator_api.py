@@ -3,7 +3,8 @@
 It stands in for an operator's own REST service and is shaped like one: its own names (``subscriber_id``,
 ``max_speed_mbps``), internal fields that must never reach a customer (``node_id``, ``technician_phone``), an API
 key header, ``Idempotency-Key`` support on the booking POST (a repeated key answers the first booking), a 409
-refusal, and an operation the mapping leaves out (``cancelVisit``). Its OpenAPI document is FastAPI's.
+refusal, and operations the documented mapping leaves out (``getVisit``, ``cancelVisit``: the worked example of
+docs/importing-tools.md adds them). Its OpenAPI document is FastAPI's.
 
 Fault injection for the tests, on ``app.state``: ``fail_next`` (answer the next N requests with 503),
 ``delay_s`` (wait before answering); ``calls`` records every request that reached it.
@@ -98,6 +99,14 @@ def operator_app() -> FastAPI:
                       slot=body.slot, status="booked", technician_phone="010-9999-0000")
         app.state.bookings[idempotency_key or visit.booking_id] = visit
         return visit
+
+    @app.get("/subscribers/{subscriber_id}/visits/{booking_id}", operation_id="getVisit", response_model=Visit)
+    async def get_visit(subscriber_id: str, booking_id: str) -> Visit:
+        found = [v for v in app.state.bookings.values()
+                 if v.booking_id == booking_id and v.subscriber_id == subscriber_id]
+        if not found:
+            raise HTTPException(404, "no such visit")
+        return found[0]
 
     @app.delete("/subscribers/{subscriber_id}/visits/{booking_id}", operation_id="cancelVisit", status_code=204)
     async def cancel_visit(subscriber_id: str, booking_id: str) -> None:

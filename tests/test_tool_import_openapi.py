@@ -292,6 +292,48 @@ def test_tools_call_runs_imported_reads_and_writes(imported, db_engine, monkeypa
     assert refused.exit_code == 1 and json.loads(refused.stdout)["error"]["code"] == "identity_required"
 
 
+# --- adding a tool: one mapping entry, no Python (the worked example of docs/importing-tools.md) -------------
+
+NEW_ENTRIES = """
+  getVisit:
+    tool: get_technician_visit
+    description_ko: 기사 방문 예약 한 건의 내용을 조회합니다.
+    description_en: One of the verified customer's technician visits.
+    customer_param: subscriber_id
+    result_fields: [booking_id, visit_date, slot, status]
+    refusals: {"404": 말씀하신 방문 예약을 찾지 못했습니다. 예약 번호를 다시 확인해 주세요.}
+
+  cancelVisit:
+    tool: cancel_technician_visit
+    description_ko: 기사 방문 예약을 취소합니다.
+    description_en: Cancel one of the verified customer's technician visits.
+    customer_param: subscriber_id
+    confirm_ko: "예약 번호 {booking_id} 기사 방문을 취소합니다."
+    result_fields: []
+"""
+
+
+def test_a_new_read_and_write_tool_is_one_mapping_entry_each(imported, home, spec_file, tmp_path, db_engine):
+    map_file = tmp_path / "fieldops.map.yaml"
+    map_file.write_text(EXAMPLE_MAP.read_text(encoding="utf-8") + NEW_ENTRIES, encoding="utf-8")
+    result = runner.invoke(cli, ["tools", "import", "openapi", str(spec_file), "--map", str(map_file)])
+    assert result.exit_code == 0, result.output
+    booking = get_tool("book_technician_visit").run(ctx_for(db_engine, key="k-new"), VISIT).booking_id
+
+    visit = get_tool("get_technician_visit").run(ctx_for(db_engine), {"booking_id": booking})
+    assert visit.model_dump(mode="json") == {"booking_id": booking, "visit_date": "2026-12-03", "slot": "morning",
+                                             "status": "booked"}
+    cancel = get_tool("cancel_technician_visit")
+    assert (cancel.risk, cancel.source) == ("write", "openapi:fieldops")
+    proposal = cancel.preview(ctx_for(db_engine), {"booking_id": booking})
+    assert proposal.summary_ko == f"예약 번호 {booking} 기사 방문을 취소합니다." and imported.state.bookings
+    assert cancel.run(ctx_for(db_engine, key="k-cancel"), proposal.args).model_dump() == {}
+    assert imported.state.bookings == {}
+    with pytest.raises(ToolError) as exc:
+        get_tool("get_technician_visit").run(ctx_for(db_engine), {"booking_id": booking})
+    assert exc.value.message_ko == "말씀하신 방문 예약을 찾지 못했습니다. 예약 번호를 다시 확인해 주세요."
+
+
 # --- bad input -----------------------------------------------------------------------------------------------
 
 
