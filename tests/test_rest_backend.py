@@ -441,7 +441,8 @@ def test_the_error_points_at_the_line_of_the_bad_entry(tmp_path: Path) -> None:
                            openapi=str(write_openapi(tmp_path / "bss.json")))
     with pytest.raises(BackendConfigError) as caught:
         RestBackend.from_config(section, tmp_path)
-    assert caught.value.file == f"{mapping}:{line + 1}"
+    assert caught.value.file == str(mapping) and caught.value.line == line + 1
+    assert str(caught.value).startswith(f"{mapping}:{line + 1}: operations.get_contract.operation: ")
     assert "did you mean 'getContractTerms'" in str(caught.value)
 
 

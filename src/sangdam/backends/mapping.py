@@ -229,8 +229,8 @@ def line_of(node: yaml.Node | None, path: str) -> int | None:
 
 
 def config_error(file: Path, problems: list[Problem], node: yaml.Node | None = None) -> Exception:
-    """One :class:`BackendConfigError` for all ``problems``: the first is its ``path``/``reason``, every one is
-    listed in the message as ``file:line: path: reason``."""
+    """One :class:`BackendConfigError` for all ``problems``: the first is its ``path``/``reason`` (and ``line``),
+    every one is listed in the message as ``file:line: path: reason``; ``problems`` holds them all."""
     from sangdam.backends import BackendConfigError
 
     def where(p: Problem) -> str:
@@ -241,7 +241,8 @@ def config_error(file: Path, problems: list[Problem], node: yaml.Node | None = N
     reason = first.reason
     if len(problems) > 1:
         reason += f"\n({len(problems) - 1} more)\n" + "\n".join(f"{where(p)}: {p.path}: {p.reason}" for p in problems[1:])
-    error = BackendConfigError(where(first), first.path, reason)
+    error = BackendConfigError(where(first), first.path, reason)  # the message reads file:line: path: reason
+    error.file, error.line = str(file), line_of(node, first.path)  # type: ignore[attr-defined]
     error.problems = problems  # type: ignore[attr-defined]
     return error
 

@@ -52,6 +52,7 @@ from sangdam.backends.openapi import OpenApiDoc, Operation, check_against_openap
 from sangdam.backends.resilience import CircuitBreaker, CircuitOpen, not_sent
 from sangdam.backends.transform import Evaluator, TransformError, assign, lookup
 from sangdam.tools.base import ToolError, _jsonable
+from sangdam.tools.registry import CANONICAL_NAMES
 
 if TYPE_CHECKING:
     from sangdam.tools.base import ToolContext
@@ -154,6 +155,9 @@ class RestBackend:
         problems = check_against_openapi(mapping, api)
         if problems:
             raise config_error(mapping_path, problems, node)
+        unserved = sorted(set(CANONICAL_NAMES) - set(mapping.operations) - {"verify_identity"})
+        if unserved:  # allowed (an operator may not offer roaming, say); those tools answer unknown_tool
+            log.warning("%s maps no operation for %s", mapping_path, ", ".join(unserved))
         return cls(config, mapping, api, headers=headers, clock=clock)
 
     # --- the Backend protocol ----------------------------------------------------------------------------------
