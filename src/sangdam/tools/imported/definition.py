@@ -204,10 +204,11 @@ def _keep(value: Any, tree: dict[str, Any] | None) -> Any:
     if tree is None:
         return value
     if isinstance(value, list):
-        return [_keep(item, tree) for item in value]
+        return [_keep(item, tree) for item in value if isinstance(item, (dict, list))]
     if isinstance(value, dict):
-        return {key: _keep(value[key], sub) for key, sub in tree.items() if key in value}
-    return None  # a scalar where only parts of an object were allowed
+        return {key: _keep(value[key], sub) for key, sub in tree.items()
+                if key in value and (sub is None or isinstance(value[key], (dict, list)))}
+    return None  # only reached for the top level: a scalar where parts of an object were allowed
 
 
 def as_object(raw: Any) -> dict[str, Any]:

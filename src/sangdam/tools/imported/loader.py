@@ -98,10 +98,8 @@ class ImportedRegistry:
                 _log.error("imported tools not reloaded, keeping the previous ones: %s", exc)
                 self._signature = signature
                 return self._current
-            old, self._current, self._signature, self._good = self._current, loaded, signature, True
-            for service in old.services:
-                if service not in loaded.services and isinstance(service, OpenApiService):
-                    service.close()
+            # The replaced tools' HTTP clients are left to the garbage collector: a call may still be using one.
+            self._current, self._signature, self._good = loaded, signature, True
             return loaded
 
     def reset(self) -> None:

@@ -184,19 +184,21 @@ class McpConnection:
     def close(self) -> None:
         """End the session (a stdio server's process exits) and the loop."""
         with self._lock:
-            loop, session = self._loop, self._session
-            self._loop, self._session = None, None
-        if loop is None or self._pid != os.getpid():
+            loop, thread, session = self._loop, self._thread, self._session
+            self._loop, self._thread, self._session = None, None, None
+        if loop is None or thread is None or self._pid != os.getpid() or not thread.is_alive():
             return
-        if session is not None:
+        if session is not None and session.task is not None:
             loop.call_soon_threadsafe(session.stop.set)
-            if session.task is not None:
-                done = asyncio.run_coroutine_threadsafe(asyncio.wait({session.task}, timeout=5), loop)
-                try:
-                    done.result(timeout=6)
-                except (concurrent.futures.TimeoutError, RuntimeError):
-                    pass
+            ended = asyncio.run_coroutine_threadsafe(asyncio.wait({session.task}, timeout=5), loop)
+            try:
+                ended.result(timeout=6)
+            except (concurrent.futures.TimeoutError, RuntimeError):
+                pass  # the daemon thread goes with the process
         loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+        if not thread.is_alive():
+            loop.close()
 
     # --- on the loop --------------------------------------------------------------------------------------
 
