@@ -8,7 +8,6 @@ URL pointed at the test server.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -23,24 +22,22 @@ from pathlib import Path
 
 import pytest
 import yaml
+from imported_tools_support import audit, ctx_for, edited, home  # noqa: F401 - fixture
 from server_support import free_port
-from sqlalchemy import select
 from typer.testing import CliRunner
 
 from sangdam.backends.core import BackendUnavailable
 from sangdam.cli import app as cli
-from sangdam.config import reset_settings
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import AuditLog, ToolExecution
+from sangdam.domain.models import ToolExecution
 from sangdam.tools import messages
-from sangdam.tools.base import ToolContext, ToolError
+from sangdam.tools.base import ToolError
 from sangdam.tools.imported.loader import reset_imported
 from sangdam.tools.registry import CANONICAL_NAMES, all_tools, get_tool, unavailable_tools
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "docs" / "examples" / "importing-tools" / "mcp-servers.yaml"
 SERVER = REPO / "tests" / "mcp_operator_server.py"
-TODAY = dt.date(2026, 11, 29)
 CALLBACK = {"callback_date": "2026-12-02", "slot": "afternoon", "topic": "요금 문의"}
 TOOLS = ("get_outage_eta_netops", "list_agent_callbacks", "schedule_agent_callback")
 runner = CliRunner()
@@ -107,16 +104,6 @@ def write_config(home: Path, netops: NetOps, transport: str, **server_changes: o
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
-    path = tmp_path / "home"
-    monkeypatch.setenv("SANGDAM_HOME", str(path))
-    reset_settings()
-    yield path
-    reset_imported()  # ends the MCP sessions (a stdio server exits)
-    reset_settings()
-
-
-@pytest.fixture
 def netops(tmp_path):  # noqa: ANN001, ANN201
     return NetOps(tmp_path)
 
@@ -131,18 +118,6 @@ def configured(request, home, netops):  # noqa: ANN001, ANN201
     with http_server(netops):
         write_config(home, netops, "http")
         yield netops
-
-
-def ctx_for(engine, customer: str | None = "C-A", key: str | None = None) -> ToolContext:  # noqa: ANN001
-    return ToolContext(engine=engine, today=TODAY, actor="bot", customer_id=customer, idempotency_key=key,
-                       conversation_id="conv-9")
-
-
-def audit(engine) -> list[AuditLog]:  # noqa: ANN001
-    with session_scope(engine) as s:
-        rows = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
-        s.expunge_all()
-        return rows
 
 
 # --- listing -------------------------------------------------------------------------------------------------
@@ -301,16 +276,7 @@ def test_circuit_opens_after_repeated_failures_then_half_opens(home, netops, db_
 
 def _bad(**changes: object) -> dict:
     config = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    server = config["servers"]["netops"]
-    for dotted, value in changes.items():
-        node = server
-        *parents, last = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
+    edited(config["servers"]["netops"], **changes)
     return config
 
 

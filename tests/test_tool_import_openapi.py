@@ -7,42 +7,30 @@ come from FIELDOPS_URL and FIELDOPS_TOKEN.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import stat
 from pathlib import Path
 
 import pytest
 import yaml
+from imported_tools_support import audit, ctx_for, edited, home  # noqa: F401 - fixture
 from operator_api import API_KEY, FULL_DATE, bookings_sent, operator_app
 from server_support import free_port, running_server
-from sqlalchemy import select
 from typer.testing import CliRunner
 
 from sangdam.backends.core import BackendUnavailable
 from sangdam.cli import app as cli
 from sangdam.config import reset_settings
 from sangdam.domain.db import session_scope
-from sangdam.domain.models import AuditLog, ToolExecution
+from sangdam.domain.models import ToolExecution
 from sangdam.tools import messages
-from sangdam.tools.base import ToolContext, ToolError
+from sangdam.tools.base import ToolError
 from sangdam.tools.imported.loader import reset_imported
 from sangdam.tools.registry import CANONICAL_NAMES, all_tools, get_tool
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE_MAP = REPO / "docs" / "examples" / "importing-tools" / "fieldops.map.yaml"
-TODAY = dt.date(2026, 11, 29)
 runner = CliRunner()
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):  # noqa: ANN001, ANN201
-    path = tmp_path / "home"
-    monkeypatch.setenv("SANGDAM_HOME", str(path))
-    reset_settings()
-    yield path
-    reset_imported()
-    reset_settings()
 
 
 @pytest.fixture
@@ -67,18 +55,6 @@ def imported(home, fieldops, spec_file):  # noqa: ANN001, ANN201
     result = runner.invoke(cli, ["tools", "import", "openapi", str(spec_file), "--map", str(EXAMPLE_MAP)])
     assert result.exit_code == 0, result.output
     return fieldops
-
-
-def ctx_for(engine, customer: str | None = "C-A", key: str | None = None) -> ToolContext:  # noqa: ANN001
-    return ToolContext(engine=engine, today=TODAY, actor="bot", customer_id=customer, idempotency_key=key,
-                       conversation_id="conv-1")
-
-
-def audit(engine) -> list[AuditLog]:  # noqa: ANN001
-    with session_scope(engine) as s:
-        rows = list(s.scalars(select(AuditLog).order_by(AuditLog.id)))
-        s.expunge_all()
-        return rows
 
 
 VISIT = {"visit_date": "2026-12-03", "slot": "morning", "reason": "5G 신호가 자주 끊겨요"}
@@ -338,17 +314,7 @@ def test_a_new_read_and_write_tool_is_one_mapping_entry_each(imported, home, spe
 
 
 def _mapping(**changes: object) -> dict:
-    mapping = yaml.safe_load(EXAMPLE_MAP.read_text(encoding="utf-8"))
-    for dotted, value in changes.items():
-        node = mapping
-        *parents, last = dotted.split("__")
-        for key in parents:
-            node = node[key]
-        if value is None:
-            del node[last]
-        else:
-            node[last] = value
-    return mapping
+    return edited(yaml.safe_load(EXAMPLE_MAP.read_text(encoding="utf-8")), **changes)
 
 
 BAD_MAPPINGS = [

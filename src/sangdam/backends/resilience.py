@@ -109,6 +109,10 @@ class CircuitBreaker:
         return result
 
 
+class NotReached(BackendUnavailable):
+    """The request never left Sangdam (no connection could be opened): nothing was sent, nothing was done."""
+
+
 def not_sent(exc: BackendUnavailable, **details: Any) -> ToolError:
     """``exc`` for a write that certainly never reached the system: a ``backend_unavailable`` refusal (nothing was
     done, the customer may try again or ask for an agent), not a :class:`BackendUnavailable` (outcome unknown)."""

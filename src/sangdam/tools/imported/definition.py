@@ -13,6 +13,7 @@ reaches the customer, the model or a trace.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -20,8 +21,9 @@ from typing import Any, Literal
 import jsonschema
 from pydantic import BaseModel, ConfigDict
 
+from sangdam.backends.resilience import CircuitOpen, NotReached, not_sent
 from sangdam.tools import messages
-from sangdam.tools.base import RiskTier, Tool, ToolArgs
+from sangdam.tools.base import RiskTier, Tool, ToolArgs, ToolContext
 from sangdam.tools.imported.config import ImportConfigError, ToolMapping, template_fields
 from sangdam.tools.imported.schemas import INPUT, OUTPUT, OutputObject, model_from_schema
 
@@ -67,6 +69,45 @@ class ToolDefinition(BaseModel):
     path: str | None = None
     targets: dict[str, Target] = {}
     body: bool = False
+
+
+class ImportedService:
+    """What both kinds of import share as a tool's ``service``: reads call the operation; a write's preview calls
+    **nothing** (its effect is the validated arguments, from which ``confirm_ko`` is rendered); a commit calls it
+    once under the idempotency key, and a request that never left Sangdam (circuit open, no connection) is
+    reported as not done. Subclasses send the call (:meth:`_call`)."""
+
+    definitions: dict[str, ToolDefinition]
+
+    def read(self, tool: str, ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
+        """Call the operation; its allowed fields."""
+        return self._call(self.definitions[tool], ctx, args, None)
+
+    def preview(self, tool: str, ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
+        """The effect of a write: its validated arguments. Nothing is sent."""
+        return args.model_dump(mode="json", exclude_none=True)
+
+    def commit(self, tool: str, ctx: ToolContext, args: BaseModel, idempotency_key: str | None) -> dict[str, Any]:
+        """Call the write once under ``idempotency_key`` (a fresh key when the caller has none)."""
+        try:
+            return self._call(self.definitions[tool], ctx, args, idempotency_key or uuid.uuid4().hex)
+        except (CircuitOpen, NotReached) as exc:
+            raise not_sent(exc, tool=tool) from exc
+
+    def _call(self, d: ToolDefinition, ctx: ToolContext, args: BaseModel, key: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @staticmethod
+    def values(d: ToolDefinition, ctx: ToolContext, args: BaseModel, key: str | None) -> dict[str, Any]:
+        """Everything the call sends, by the outside API's names: the fixed values, the given arguments, the
+        verified customer's id in ``customer_param`` (the argument model has no such field, so no argument can
+        set it) and the idempotency key in ``idempotency_param``."""
+        values: dict[str, Any] = {**d.fixed, **args.model_dump(mode="json", exclude_none=True)}
+        if d.customer_param:
+            values[d.customer_param] = ctx.customer_id
+        if key is not None and d.idempotency_param:
+            values[d.idempotency_param] = key
+        return values
 
 
 def define(entry: ToolMapping, *, operation: str, risk: RiskTier, timeout_s: float, arguments: dict[str, Any],

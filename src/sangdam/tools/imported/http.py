@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-import uuid
 from typing import Any
 from urllib.parse import quote
 
@@ -28,20 +27,16 @@ import httpx
 from pydantic import BaseModel
 
 from sangdam.backends.core import BackendUnavailable
-from sangdam.backends.resilience import CircuitBreaker, CircuitOpen, not_sent
+from sangdam.backends.resilience import CircuitBreaker, NotReached
 from sangdam.tools.base import ToolContext, ToolError
 from sangdam.tools.imported.config import Auth, Circuit, expand_env
-from sangdam.tools.imported.definition import ToolDefinition, allowed_only, as_object
+from sangdam.tools.imported.definition import ImportedService, ToolDefinition, allowed_only, as_object
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _EXCERPT = 200  # characters of an error body kept for operators (English message, never the customer's)
 
 
-class NotReached(BackendUnavailable):
-    """The request never left Sangdam (no connection): safe to report a write as not done."""
-
-
-class OpenApiService:
+class OpenApiService(ImportedService):
     """The ``read``/``preview``/``commit`` provider of one OpenAPI import (one base URL, one circuit)."""
 
     def __init__(self, name: str, base_url: str, definitions: list[ToolDefinition], auth: Auth | None = None,
@@ -57,23 +52,6 @@ class OpenApiService:
         self._pid = 0
         self._lock = threading.Lock()
 
-    # --- the tool layer's calls ---------------------------------------------------------------------------
-
-    def read(self, tool: str, ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
-        """Send the read and return its allowed fields."""
-        return self._call(self.definitions[tool], ctx, args, None)
-
-    def preview(self, tool: str, ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
-        """The effect of a write: its validated arguments. Nothing is sent."""
-        return args.model_dump(mode="json", exclude_none=True)
-
-    def commit(self, tool: str, ctx: ToolContext, args: BaseModel, idempotency_key: str | None) -> dict[str, Any]:
-        """Send the write once under ``idempotency_key`` (a fresh key when the caller has none)."""
-        try:
-            return self._call(self.definitions[tool], ctx, args, idempotency_key or uuid.uuid4().hex)
-        except (CircuitOpen, NotReached) as exc:
-            raise not_sent(exc, tool=tool) from exc
-
     def close(self) -> None:
         with self._lock:
             if self._client is not None:
@@ -87,11 +65,7 @@ class OpenApiService:
         return self.breaker.call(lambda: self._send(d, request))
 
     def _request(self, d: ToolDefinition, ctx: ToolContext, args: BaseModel, key: str | None) -> dict[str, Any]:
-        values: dict[str, Any] = {**d.fixed, **args.model_dump(mode="json", exclude_none=True)}
-        if d.customer_param:
-            values[d.customer_param] = ctx.customer_id  # the verified customer; the argument model has no such field
-        if key is not None and d.idempotency_param:
-            values[d.idempotency_param] = key
+        values = self.values(d, ctx, args, key)
         path, query, headers, body = d.path or "", [], {"User-Agent": "sangdam"}, {}
         for name, value in values.items():
             target = d.targets[name]

@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import threading
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,19 +31,15 @@ import anyio
 from pydantic import BaseModel
 
 from sangdam.backends.core import BackendUnavailable
-from sangdam.backends.resilience import CircuitBreaker, CircuitOpen, not_sent
+from sangdam.backends.resilience import CircuitBreaker, NotReached
 from sangdam.tools.base import RiskTier, ToolContext, ToolError
 from sangdam.tools.imported.config import ImportConfigError, McpServer, expand_env
-from sangdam.tools.imported.definition import ToolDefinition, allowed_only, as_object, define
+from sangdam.tools.imported.definition import ImportedService, ToolDefinition, allowed_only, as_object, define
 from sangdam.tools.imported.schemas import SchemaError, resolve_refs
 
 T = TypeVar("T")
 META_KEY = "idempotency_key"  # the ``_meta`` entry that carries a write's idempotency key
 _LIST_PAGES = 20
-
-
-class NotReached(BackendUnavailable):
-    """No session with the server could be opened: nothing was sent."""
 
 
 def mcp_definitions(file: Path, name: str, server: McpServer, listing: dict[str, dict[str, Any]]
@@ -73,7 +68,7 @@ def mcp_definitions(file: Path, name: str, server: McpServer, listing: dict[str,
     return definitions
 
 
-class McpService:
+class McpService(ImportedService):
     """The ``read``/``preview``/``commit`` provider of one MCP server's tools (one session, one circuit)."""
 
     def __init__(self, name: str, connection: McpConnection, definitions: list[ToolDefinition],
@@ -81,27 +76,8 @@ class McpService:
         self.name, self.connection, self.breaker = name, connection, breaker
         self.definitions = {d.tool: d for d in definitions}
 
-    def read(self, tool: str, ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
-        """Call the tool and return its allowed fields."""
-        return self._call(self.definitions[tool], ctx, args, None)
-
-    def preview(self, tool: str, ctx: ToolContext, args: BaseModel) -> dict[str, Any]:
-        """The effect of a write: its validated arguments. Nothing is called."""
-        return args.model_dump(mode="json", exclude_none=True)
-
-    def commit(self, tool: str, ctx: ToolContext, args: BaseModel, idempotency_key: str | None) -> dict[str, Any]:
-        """Call the write once under ``idempotency_key`` (a fresh key when the caller has none)."""
-        try:
-            return self._call(self.definitions[tool], ctx, args, idempotency_key or uuid.uuid4().hex)
-        except (CircuitOpen, NotReached) as exc:
-            raise not_sent(exc, tool=tool) from exc
-
     def _call(self, d: ToolDefinition, ctx: ToolContext, args: BaseModel, key: str | None) -> dict[str, Any]:
-        arguments = {**d.fixed, **args.model_dump(mode="json", exclude_none=True)}
-        if d.customer_param:
-            arguments[d.customer_param] = ctx.customer_id  # the verified customer, never an argument
-        if key is not None and d.idempotency_param:
-            arguments[d.idempotency_param] = key
+        arguments = self.values(d, ctx, args, key)
         meta = {META_KEY: key} if key is not None else None
 
         async def call(client: Any) -> Any:
