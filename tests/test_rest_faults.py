@@ -82,3 +82,15 @@ def test_a_commit_whose_answer_is_lost_is_retried_without_a_second_charge(world,
     assert _refill_audit(store) == [False, True]
     with session_scope(store) as s:  # Sangdam's store holds no operator record
         assert s.scalar(select(func.count()).select_from(Line)) == 0
+
+
+@pytest.mark.parametrize("shape", ["json", "text"])
+def test_answers_of_the_wrong_shape_are_a_fault_never_an_empty_account(world, shape: str) -> None:  # noqa: ANN001
+    harness, orch, operator, store = world
+    conv = orch.start_conversation(customer_id="C1")
+    harness.admin("POST", "/faults", {"kind": "malformed", "shape": shape, "count": 6})
+    reply = orch.handle(conv, "제 회선 요금제 뭐예요?")  # the catalogue, the lines: every answer is malformed
+    assert error_ko("backend_unavailable", {}) in reply.reply
+    assert "가입 회선" not in reply.reply  # never "your lines: (none)"
+    harness.admin("DELETE", "/faults")
+    assert "5G 슬림" in orch.handle(conv, "제 회선 요금제 뭐예요?").reply  # and the next turn works

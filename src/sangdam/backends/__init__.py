@@ -84,7 +84,7 @@ def build_backend(engine: Engine, path: Path | None = None) -> Backend:
             raise BackendConfigError(file, "rest", "the rest backend needs a 'rest:' section")
         from sangdam.backends.rest import RestBackend
 
-        return RestBackend.from_config(data["rest"], file.parent)
+        return RestBackend.from_config(data["rest"], file.parent, source=file)
     from sangdam.backends.sql import SqlBackend
 
     url = (data.get("sql") or {}).get("database_url")

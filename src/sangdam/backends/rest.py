@@ -249,12 +249,12 @@ class RestBackend:
         first = self._send(tool, call, op, url, params, headers, json_body, attempts, commit_key is not None, request)
         if pager is None:
             return first
-        items = list(lookup(first, pager.items) or [])
+        items = _page_items(tool, call, first, pager.items)
         cursor, pages = lookup(first, pager.next), 1
         while cursor and pages < pager.max_pages:
             page = self._send(tool, call, op, url, {**params, pager.cursor_param: cursor}, headers, json_body,
                               attempts, False, request)
-            items += list(lookup(page, pager.items) or [])
+            items += _page_items(tool, call, page, pager.items)
             cursor, pages = lookup(page, pager.next), pages + 1
         if cursor:
             raise BackendUnavailable(f"{tool}: {call.operation} has more than {pager.max_pages} pages",
@@ -379,3 +379,13 @@ def _missing_path_value(name: str, expr: Any) -> ToolError:
 
     return ToolError("invalid_args", f"path parameter {name} has no value ({source})", {"fields": ""},
                      message_ko=text("errors", "invalid_args_general"))
+
+
+def _page_items(tool: str, call: Call, page: Any, path: str) -> list[Any]:
+    """The items of one page of a collection; a page without its list is a malformed answer, never "no items"
+    (an empty list would tell the customer they have no lines)."""
+    items = lookup(page, path)
+    if not isinstance(items, list):
+        raise BackendUnavailable(f"{tool}: {call.operation}: the page has no list at {path!r}",
+                                 {"tool": tool, "operation": call.operation, "reason": "malformed"})
+    return list(items)

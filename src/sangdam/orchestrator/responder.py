@@ -15,6 +15,7 @@ from sangdam.orchestrator.format import say
 from sangdam.orchestrator.repetition import one_fact_once
 from sangdam.orchestrator.types import VerifierVerdict
 from sangdam.orchestrator.verifier import Verifier
+from sangdam.tools.base import ToolError
 
 
 class Responder:
@@ -26,7 +27,13 @@ class Responder:
     @property
     def verifier(self) -> Verifier:
         if self._verifier is None:
-            self._verifier = Verifier(self.backend.plan_names())
+            try:
+                names = self.backend.plan_names()
+            except ToolError as err:  # the catalogue cannot be read now: check this reply without it, ask again next
+                if err.code not in ("backend_unavailable", "backend_outcome_unknown"):
+                    raise
+                return Verifier([])
+            self._verifier = Verifier(names)
         return self._verifier
 
     def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]]) -> tuple[str, VerifierVerdict]:
