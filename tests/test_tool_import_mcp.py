@@ -221,6 +221,22 @@ def test_a_server_down_at_load_makes_only_its_tools_unavailable(home, netops, db
     assert get_tool("get_bills").source == "builtin"
 
 
+def test_a_server_that_comes_back_gets_its_tools_at_the_next_retry(home, netops, db_engine, monkeypatch):
+    import sangdam.tools.imported.loader as loader
+
+    port = free_port()
+    netops.url = f"http://127.0.0.1:{port}/mcp"
+    write_config(home, netops, "http")
+    assert len(all_tools()) == 23 and unavailable_tools()
+    with http_server(netops, port):
+        assert len(all_tools()) == 23  # the retry waits RETRY_S
+        monkeypatch.setattr(loader, "RETRY_S", 0.0)
+        assert len(all_tools()) == 23  # this lookup starts the retry in the background; it does not wait for it
+        assert loader.retry_settled()
+        assert get_tool("get_outage_eta_netops").run(ctx_for(db_engine, None), {"area": "서울"}).outage is False
+        assert unavailable_tools() == []
+
+
 def test_a_server_that_went_down_keeps_its_tools_from_the_cache_and_fails_cleanly(home, netops, db_engine):
     with http_server(netops):
         write_config(home, netops, "http")

@@ -411,6 +411,15 @@ def test_reimport_under_the_same_name_replaces_and_another_name_clashes(imported
         f"(imported in {home / 'tools' / 'openapi-fieldops.json'})" in other.stderr
 
 
+def test_a_running_process_keeps_its_tools_when_a_saved_import_breaks(imported, home, db_engine):
+    assert get_tool("check_5g_coverage").run(ctx_for(db_engine, None), {"address": "서울"}).available is True
+    (home / "tools" / "openapi-fieldops.json").write_text("{not json", encoding="utf-8")
+    assert get_tool("check_5g_coverage").run(ctx_for(db_engine, None), {"address": "서울"}).available is True
+    reset_imported()  # a process started now refuses the broken file, naming it
+    result = runner.invoke(cli, ["tools", "list"])
+    assert result.exit_code == 1 and "openapi-fieldops.json: (top level): cannot read the saved import" in result.stderr
+
+
 def test_a_saved_import_clashing_with_a_built_in_is_a_configuration_error_naming_the_file(imported, home):
     saved = home / "tools" / "openapi-fieldops.json"
     doc = json.loads(saved.read_text())

@@ -9,8 +9,9 @@ restart. Two kinds of trouble are kept apart:
   process already loaded a good set, which it then keeps using (a bad edit does not take a running server down);
 - **a server that is down** makes only its own tools unavailable: from the last listing cached under
   ``tools/mcp-cache/`` its tools stay registered and their calls fail with ``backend_unavailable`` until it is
-  back; with no cache they are listed in :attr:`Imported.unavailable` with the reason, and the listing is tried
-  again after ``RETRY_S``. Built-in tools are never affected.
+  back; with no cache they are listed in :attr:`Imported.unavailable` with the reason. Either way the listing
+  is tried again ``RETRY_S`` after, in the background (no caller waits for a server's timeout). Built-in tools are
+  never affected.
 """
 
 from __future__ import annotations
@@ -81,14 +82,23 @@ class ImportedRegistry:
         self._current = Imported()
         self._good = False
         self._connections: dict[str, tuple[str, McpConnection]] = {}
+        self._retrying = threading.Event()
 
     def get(self, home: Path, builtin: set[str]) -> Imported:
         signature = _signature(home)
         current = self._current
-        if signature == self._signature and not self._retry_due(current):
-            return current
+        if signature != self._signature:
+            return self._reload(home, builtin, signature)
+        if self._retry_due(current) and not self._retrying.is_set():
+            # A server that was down is asked again in the background: no caller waits for its timeout.
+            self._retrying.set()
+            threading.Thread(target=self._retry, args=(home, builtin, signature), name="mcp-retry",
+                             daemon=True).start()
+        return current
+
+    def _reload(self, home: Path, builtin: set[str], signature: tuple[Any, ...]) -> Imported:
         with self._lock:
-            if signature == self._signature and not self._retry_due(self._current):
+            if signature == self._signature:
                 return self._current
             try:
                 loaded = self._load(home, builtin)
@@ -101,6 +111,23 @@ class ImportedRegistry:
             # The replaced tools' HTTP clients are left to the garbage collector: a call may still be using one.
             self._current, self._signature, self._good = loaded, signature, True
             return loaded
+
+    def _retry(self, home: Path, builtin: set[str], signature: tuple[Any, ...]) -> None:
+        try:
+            with self._lock:
+                if signature == self._signature:
+                    self._current = self._load(home, builtin)
+        except Exception as exc:  # noqa: BLE001 - a background retry must not die loudly; the next one may work
+            _log.warning("imported tools: retry failed: %s", exc)
+        finally:
+            self._retrying.clear()
+
+    def settled(self, timeout: float = 30.0) -> bool:
+        """Wait for a background retry to finish (tests); True when none is running."""
+        deadline = time.monotonic() + timeout
+        while self._retrying.is_set() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._retrying.is_set()
 
     def reset(self) -> None:
         """Forget everything loaded and end every MCP session (tests, shutdown)."""
@@ -226,6 +253,11 @@ _registry = ImportedRegistry()
 def imported_tools(home: Path, builtin: set[str]) -> Imported:
     """The imported tools of ``home`` (cached until their files change); see the module docstring."""
     return _registry.get(home, builtin)
+
+
+def retry_settled(timeout: float = 30.0) -> bool:
+    """Wait until no background retry of an unavailable MCP server is running (tests)."""
+    return _registry.settled(timeout)
 
 
 def reset_imported() -> None:
