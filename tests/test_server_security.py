@@ -535,3 +535,17 @@ def test_a_huge_last_event_id_replays_from_the_start(world, keys) -> None:  # no
         res = c.get(f"/api/v1/conversations/{conv}/events",
                     headers=auth(keys["trusted"], **{"Last-Event-ID": "9" * 19}))
         assert res.status_code == 200 and "event: state" in res.text
+
+
+def test_a_login_while_the_operators_systems_are_down_is_503_not_500(world, clock, monkeypatch) -> None:  # noqa: ANN001
+    from sangdam.backends.core import BackendUnavailable
+    from sangdam.backends.sql import SqlBackend
+
+    def down(self, customer_ids):  # noqa: ANN001, ANN202
+        raise BackendUnavailable("connection refused")
+
+    monkeypatch.setattr(SqlBackend, "customer_names", down)
+    with TestClient(create_app(world, today=TODAY, rate_per_minute=0, security=OPTIONS, clock=clock)) as c:
+        res = c.post("/api/v1/sessions", json={"assertion": assertion("C-C")})
+    assert res.status_code == 503 and res.headers["Retry-After"] == "10"
+    assert res.json()["error"]["code"] == "backend_unavailable" and "연결" in res.json()["error"]["message_ko"]

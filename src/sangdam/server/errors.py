@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sangdam.backends.core import BackendUnavailable
 from sangdam.contact_center.texts import texts
 
 log = logging.getLogger(__name__)
@@ -140,6 +141,13 @@ def install(app: FastAPI) -> None:
                 413: "body_too_large"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail), korean(code)), exc.status_code,
                             headers=getattr(exc, "headers", None))  # e.g. 405's Allow
+
+    @app.exception_handler(BackendUnavailable)
+    async def _backend(_: Request, exc: BackendUnavailable) -> JSONResponse:
+        # the operator's systems did not answer outside a turn (a session naming a customer, the console's names)
+        log.warning("backend unavailable: %s", exc.message_en)
+        return JSONResponse(error_body("backend_unavailable", exc.message_en, exc.message_ko), 503,
+                            headers={"Retry-After": "10"})
 
     @app.exception_handler(OperationalError)
     async def _database(_: Request, exc: OperationalError) -> JSONResponse:
