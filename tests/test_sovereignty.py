@@ -91,3 +91,37 @@ def test_database_server_from_the_url_is_allowed():
     endpoints = configured_endpoints("postgresql+psycopg://u:p@db.internal:6543/sangdam", [])
     assert endpoints == [Endpoint("db.internal", 6543)]
     assert configured_endpoints("sqlite:////tmp/x.db", ["http://vllm:8000/v1"]) == [Endpoint("vllm", 8000)]
+
+
+def test_the_operators_systems_are_allowed_destinations(tmp_path) -> None:  # noqa: ANN001
+    from sangdam.backends import backend_endpoints
+
+    path = tmp_path / "backend.yaml"
+    path.write_text("backend: rest\nrest:\n  base_url: http://bss.internal:8700\n"
+                    "  openapi: https://docs.internal/bss/openapi.json\n", encoding="utf-8")
+    urls = backend_endpoints(path)
+    assert configured_endpoints("sqlite:////tmp/x.db", [], urls) == [
+        Endpoint("bss.internal", 8700), Endpoint("docs.internal", 443)]
+    path.write_text("backend: sql\nsql:\n  database_url: postgresql+psycopg://u:p@crm.internal/bss\n", encoding="utf-8")
+    assert configured_endpoints("sqlite:////tmp/x.db", [], backend_endpoints(path)) == [Endpoint("crm.internal", 5432)]
+    path.write_text("backend: sql\n", encoding="utf-8")
+    assert backend_endpoints(path) == []  # the demo tables in Sangdam's own database: nothing more to reach
+
+
+def test_imported_tools_servers_are_allowed_destinations(tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    from sangdam.tools.imported.loader import imported_endpoints
+    from sangdam.tools.imported.store import FORMAT
+
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "openapi-fieldops.json").write_text(json.dumps(
+        {"kind": "openapi", "format": FORMAT, "name": "fieldops", "base_url": "http://fieldops.internal:9000",
+         "tools": []}), encoding="utf-8")
+    tools = ("    tools:\n      eta:\n        tool: eta_{n}\n        risk: read\n        needs_customer: false\n"
+             "        description_ko: 장애 복구 예상 시각을 확인합니다.\n        description_en: Outage ETA.\n        result_fields: [eta]\n")
+    (tmp_path / "mcp-servers.yaml").write_text(
+        "servers:\n  netops:\n    transport: http\n    url: https://netops.internal/mcp\n" + tools.format(n=1)
+        + "  local:\n    transport: stdio\n    command: netops-mcp\n" + tools.format(n=2), encoding="utf-8")
+    assert configured_endpoints("sqlite:////tmp/x.db", [], imported_endpoints(tmp_path)) == [
+        Endpoint("fieldops.internal", 9000), Endpoint("netops.internal", 443)]

@@ -123,3 +123,18 @@ def reset_backends() -> None:
 def customer_exists(engine: Engine, customer_id: str) -> bool:
     """Whether the operator's systems (of Sangdam's store ``engine``) know ``customer_id``."""
     return customer_id in backend_for(engine).customer_names({customer_id})
+
+
+def backend_endpoints(path: Path | None = None) -> list[str]:
+    """URLs of the operator's systems this process is configured to reach (the data-sovereignty guard allows them):
+    the rest adapter's base URL and OpenAPI document URL, the sql adapter's database when it is not Sangdam's."""
+    kind, data, _ = load_backend_config(path)
+    urls: list[str] = []
+    if kind == "rest":
+        rest = data.get("rest") or {}
+        urls += [u for u in (rest.get("base_url"), rest.get("openapi")) if isinstance(u, str)
+                 and u.startswith(("http://", "https://"))]
+    url = (data.get("sql") or {}).get("database_url")
+    if kind == "sql" and isinstance(url, str) and not url.startswith("sqlite"):
+        urls.append(url)
+    return urls

@@ -1,4 +1,5 @@
-"""Data sovereignty: the process talks to its configured LLM endpoints and its database, and nothing else.
+"""Data sovereignty: the process talks to its configured LLM endpoints, its database and the operator's systems
+(the configured backend), and nothing else.
 
 ``NetworkGuard`` patches Python's socket layer (``socket.connect``/``connect_ex``/``getaddrinfo``) so every
 outbound connection or DNS lookup is checked against an allow-list built from the configuration. Unix sockets
@@ -54,8 +55,17 @@ class Attempt:
     allowed: bool
 
 
-def configured_endpoints(db_url: str | None = None, llm_urls: Iterable[str] | None = None) -> list[Endpoint]:
-    """Endpoints the configuration allows: the database (unless SQLite) and every remote LLM base URL."""
+def configured_endpoints(db_url: str | None = None, llm_urls: Iterable[str] | None = None,
+                         operator_urls: Iterable[str] | None = None) -> list[Endpoint]:
+    """Endpoints the configuration allows: the database (unless SQLite), every remote LLM base URL and the
+    operator's systems (the backend's API or database, docs/backends.md; imported tools' servers,
+    docs/importing-tools.md)."""
+    if operator_urls is None:
+        from sangdam.backends import backend_endpoints
+        from sangdam.config import get_settings
+        from sangdam.tools.imported.loader import imported_endpoints
+
+        operator_urls = [*backend_endpoints(), *imported_endpoints(get_settings().resolved_home)]
     if db_url is None or llm_urls is None:
         from sangdam.config import get_settings
         from sangdam.llm.config import load_llm_config
@@ -64,7 +74,7 @@ def configured_endpoints(db_url: str | None = None, llm_urls: Iterable[str] | No
         if llm_urls is None:
             roles = load_llm_config().roles.values()
             llm_urls = [r.base_url for r in roles if r.backend == "openai" and r.base_url]
-    endpoints = [Endpoint.from_url(u) for u in llm_urls]
+    endpoints = [Endpoint.from_url(u) for u in (*llm_urls, *operator_urls)]
     if not db_url.startswith("sqlite"):
         endpoints.append(Endpoint.from_url(db_url))
     return endpoints

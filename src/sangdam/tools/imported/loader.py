@@ -27,7 +27,7 @@ from typing import Any
 from sangdam.backends.resilience import CircuitBreaker
 from sangdam.tools.base import Tool, ToolError
 from sangdam.tools.imported import store
-from sangdam.tools.imported.config import ImportConfigError, McpServer, load_servers_file
+from sangdam.tools.imported.config import ImportConfigError, McpServer, expand_env, load_servers_file
 from sangdam.tools.imported.definition import build_tool
 from sangdam.tools.imported.http import OpenApiService
 from sangdam.tools.imported.mcp_client import McpConnection, McpService, mcp_definitions
@@ -263,3 +263,22 @@ def retry_settled(timeout: float = 30.0) -> bool:
 def reset_imported() -> None:
     """Drop the loaded imported tools and end their MCP sessions."""
     _registry.reset()
+
+
+def imported_endpoints(home: Path) -> list[str]:
+    """URLs the imported tools call (the data-sovereignty guard allows them): every saved OpenAPI import's base URL
+    and every MCP server reached over HTTP. Unreadable files are skipped here; loading the tools reports them."""
+    urls: list[str] = []
+    for path in store.openapi_files(home):
+        try:
+            urls.append(expand_env(store.load_openapi(path)[1]))
+        except ImportConfigError:
+            continue
+    try:
+        servers = load_servers_file(home)
+    except ImportConfigError:
+        servers = None
+    for server in (servers.servers.values() if servers else ()):
+        if server.transport == "http" and server.url:
+            urls.append(expand_env(server.url))
+    return [u for u in urls if u.startswith(("http://", "https://"))]
