@@ -6,6 +6,10 @@ of the demo database and with the ``rest`` adapter (the packaged reference mappi
 rest − sql difference: HTTP, JSON, the BSS's own framework and the mapping's translation (the BSS runs the same
 SQL underneath, so that part cancels out).
 
+Then whole turns: the same scripted conversation (bill, usage, a refill proposal declined, roaming passes, a plan
+recommendation) through the orchestrator on each adapter — the ``sql`` demo set-up (one database) and the ``rest``
+one (Sangdam's store apart, the BSS process serving the operator's copy) — p50/p95 per turn.
+
     .venv/bin/python bench/backends/overhead.py [--rounds 50] [--quick]
 """
 
@@ -13,24 +17,18 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import secrets
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
-from sangdam.backends.rest import RestBackend
 from sangdam.backends.sql import SqlBackend
 from sangdam.domain.db import make_engine, migrate
 from sangdam.domain.seed import seed
+from sangdam.evaluation.rest_harness import RestHarness
+from sangdam.orchestrator import Orchestrator
 from sangdam.tools.base import ToolContext
 from sangdam.tools.registry import get_tool
 
@@ -57,29 +55,21 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+TURNS = ["이번 달 요금 알려주세요", "데이터 얼마나 남았어요?", "데이터 1기가 충전해 주세요", "아니요",
+         "일본 로밍 요금제 알려줘", "요금제 추천해 주세요"]
 
 
-def start_bss(db: Path, home: Path, token: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SANGDAM_HOME": str(home)}
-    process = subprocess.Popen(
-        [sys.executable, "-c", "from sangdam.cli import main; main()", "bss", "serve", "--port", str(port),
-         "--database-url", f"sqlite:///{db}", "--today", TODAY.isoformat(), "--token", token],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                return process, base
-        except httpx.TransportError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the reference BSS did not start")
+def measure_turns(orchestrator: Orchestrator, rounds: int) -> list[float]:
+    """Latency of every turn of ``rounds`` conversations (one warm-up conversation first)."""
+    samples: list[float] = []
+    for i in range(rounds + 1):
+        conversation = orchestrator.start_conversation(customer_id="C-DEMO-HEAVY")
+        for text in TURNS:
+            t0 = time.perf_counter()
+            orchestrator.handle(conversation, text)
+            if i:
+                samples.append((time.perf_counter() - t0) * 1000)
+    return samples
 
 
 def measure(ctx_for: Any, rounds: int) -> dict[str, list[float]]:
@@ -107,25 +97,29 @@ def main() -> None:
         migrate(engine)
         seed(engine, today=TODAY)
         engine.dispose()
-        for name in ("sql.db", "store.db", "bss.db"):
+        for name in ("sql.db", "bss.db"):
             shutil.copyfile(template, folder / name)
-        sql_engine, store = (make_engine(f"sqlite:///{folder / n}") for n in ("sql.db", "store.db"))
-        token = secrets.token_urlsafe(16)
-        (folder / "token").write_text(token, encoding="utf-8")
-        process, base = start_bss(folder / "bss.db", folder / "bss-home", token)
+        sql_engine = make_engine(f"sqlite:///{folder / 'sql.db'}")
+        store = make_engine(f"sqlite:///{folder / 'store.db'}")
+        migrate(store)  # Sangdam's own store: no operator records
+        harness = RestHarness.start(folder / "bss")
         try:
-            rest = RestBackend.from_config({"base_url": base, "mapping": "builtin:reference-bss",
-                                            "auth": {"token_file": "token"}}, folder)
+            rest = harness.attach(make_engine(f"sqlite:///{folder / 'bss.db'}"), folder / "bss.db", TODAY)
             sql = SqlBackend(sql_engine)
             sql_samples = measure(lambda c: ToolContext(engine=sql_engine, today=TODAY, customer_id=c, backend=sql),
                                   rounds)
             rest_samples = measure(lambda c: ToolContext(engine=store, today=TODAY, customer_id=c, backend=rest),
                                    rounds)
-            rest.close()
+            conversations = 2 if args.quick else max(1, rounds // 5)
+            sql_turns = measure_turns(Orchestrator(sql_engine, today=TODAY, backend=sql), conversations)
+            rest_turns = measure_turns(Orchestrator(store, today=TODAY, backend=rest), conversations)
         finally:
-            process.terminate()
-            process.wait(timeout=15)
+            harness.close()
         report(sql_samples, rest_samples, rounds)
+        print(f"\nwhole turns ({conversations} conversations x {len(TURNS)} turns, no LLM call), ms")
+        print(f"{'adapter':24} {'p50':>8} {'p95':>8}")
+        for name, turns in (("sql", sql_turns), ("rest", rest_turns)):
+            print(f"{name:24} {statistics.median(turns):8.2f} {pct(turns, .95):8.2f}")
 
 
 def report(sql: dict[str, list[float]], rest: dict[str, list[float]], rounds: int) -> None:

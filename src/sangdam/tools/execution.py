@@ -85,14 +85,7 @@ def _validated(tool: Tool, raw: Any) -> BaseModel:
         return raw
     if isinstance(raw, BaseModel):
         raw = raw.model_dump(mode="json")
-    try:
-        return tool.output_model.model_validate(raw)
-    except ValidationError as exc:
-        raise BackendUnavailable(
-            f"{tool.name}: the backend's answer does not fit the tool's result: {exc.error_count()} problem(s), "
-            f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
-            {"tool": tool.name},
-        ) from None
+    return _fitted(tool, tool.output_model, raw, "answer")
 
 
 def _effect(tool: Tool, raw: Any) -> dict[str, Any]:
@@ -106,15 +99,18 @@ def _effect(tool: Tool, raw: Any) -> dict[str, Any]:
         raise BackendUnavailable(f"{tool.name}: the preview is not a JSON object ({type(raw).__name__})",
                                  {"tool": tool.name})
     model = EFFECTS.get(tool.name) if tool.source == "builtin" else None
-    if model is None:
-        return raw
+    return raw if model is None else _fitted(tool, model, raw, "preview").model_dump()
+
+
+def _fitted(tool: Tool, model: type[BaseModel], raw: Any, what: str) -> BaseModel:
     try:
-        return model.model_validate(raw).model_dump()
+        return model.model_validate(raw)
     except ValidationError as exc:
+        first = exc.errors()[0]
         raise BackendUnavailable(
-            f"{tool.name}: the backend's preview does not fit {model.__name__}: "
-            f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
-            {"tool": tool.name},
+            f"{tool.name}: the backend's {what} does not fit {model.__name__}: {exc.error_count()} problem(s), "
+            f"first: {first['loc']} {first['msg']}",
+            {"tool": tool.name, "reason": "malformed"},
         ) from None
 
 
