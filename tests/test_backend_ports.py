@@ -270,3 +270,23 @@ def test_a_stated_preference_alone_is_saved_and_nothing_else_runs(two_stores, te
     reply = orch.handle(orch.start_conversation(customer_id="C1"), text)
     assert "저장" in reply.reply and "요금제" not in reply.reply  # not taken for a plan change
     assert [c.name for c in reply.tool_calls] == []
+
+
+def test_serve_refuses_to_start_on_a_broken_backend_file_naming_file_path_and_reason(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from sangdam.cli import app
+
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "backend.yaml").write_text("backend: rest\nrest:\n  base_url: http://127.0.0.1:1\n  timeout: 3\n",
+                                       encoding="utf-8")
+    monkeypatch.setenv("SANGDAM_HOME", str(home))
+    reset_settings()
+    try:
+        result = CliRunner().invoke(app, ["serve", "--port", "1"])
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+    assert result.exit_code == 2
+    assert f"{home / 'backend.yaml'}: rest.timeout: Extra inputs are not permitted" in result.output

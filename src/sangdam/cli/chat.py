@@ -29,6 +29,9 @@ def chat(
     if not is_initialised(engine):
         console.print("[red]database not initialised[/red]: run `sangdam init && sangdam seed` (or `make run`)")
         raise typer.Exit(2)
+    from sangdam.cli.serve import check_operator_config
+
+    check_operator_config(engine, console)
     orch = Orchestrator(engine, llm=_llm(llm))
     if customer is not None and not _customer_exists(engine, customer):
         console.print(f"[red]unknown customer id {customer!r}[/red] (see docs/demo.md for the showcase customers)")

@@ -46,6 +46,9 @@ def serve(
     if not is_initialised(engine):
         err.print("[red]error[/red] the database is not initialised: run `sangdam init` (and `sangdam seed`) first")
         raise typer.Exit(2)
+    from sangdam.cli.serve import check_operator_config
+
+    check_operator_config(engine, err)
     gateway = Gateway(engine, today=settings.today_date, kb=kb)
     if transport is Transport.http:
         from sangdam.mcp_server.http import MCP_PATH, serve_http

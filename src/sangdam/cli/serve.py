@@ -37,6 +37,7 @@ def serve(
     settings.ensure_home()
     engine = get_engine(settings.db_url)
     migrate(engine)
+    check_operator_config(engine)
     base = f"http://{host}:{port}"
     if workers > 1:
         if engine.dialect.name != "postgresql":
@@ -57,6 +58,23 @@ def serve(
     console.print(f"chat {base}/chat · console {base}/console · API docs {base}/docs")
     config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), timeout_graceful_shutdown=5)
     _run_until_exit(config, app.state.centre.events.close)
+
+
+def check_operator_config(engine: Any, out: Console = console) -> None:
+    """Fail at start, naming file, path and reason, when the backend or the imported tools are misconfigured
+    (rather than on the first customer's turn). ``out``: where to say so (stderr for the MCP stdio server)."""
+    from sangdam.backends import BackendConfigError, backend_for
+    from sangdam.tools.imported import ImportConfigError
+    from sangdam.tools.registry import all_tools
+
+    try:
+        backend_for(engine)
+        all_tools()
+    except (BackendConfigError, ImportConfigError) as exc:
+        from rich.markup import escape
+
+        out.print(f"[red]error[/red] configuration: {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 def worker_app() -> Any:
