@@ -290,3 +290,49 @@ def test_serve_refuses_to_start_on_a_broken_backend_file_naming_file_path_and_re
         reset_settings()
     assert result.exit_code == 2
     assert f"{home / 'backend.yaml'}: rest.timeout: Extra inputs are not permitted" in result.output
+
+
+class _Miscalculates(SqlBackend):
+    """A backend whose refill quote does not follow the rules (a mapping bug: the price of 1 GB for 2 GB)."""
+
+    def preview(self, tool, ctx, args):  # noqa: ANN001, ANN201
+        effect = super().preview(tool, ctx, args)
+        return {**effect, "charge_krw": effect["price_per_gb_krw"]} if tool == "refill_data" else effect
+
+
+def test_a_preview_that_contradicts_the_rules_is_never_put_to_the_customer(two_stores) -> None:  # noqa: ANN001
+    from sangdam.backends import guard
+
+    store, operator = two_stores
+    with pytest.raises(ToolError) as err:
+        get_tool("refill_data").preview(_ctx(store, _Miscalculates(operator)), {"line_id": "L1", "gb": 2})
+    assert err.value.code == "policy_mismatch" and "charge_krw" in err.value.message_en
+    orch = Orchestrator(store, today=TODAY, backend=_Miscalculates(operator))
+    conv = orch.start_conversation(customer_id="C1")
+    reply = orch.handle(conv, "데이터 2기가 충전해 주세요")
+    assert error_ko("policy_mismatch", {}) in reply.reply and "2,200원" not in reply.reply
+    assert reply.pending_action is None and _refilled(operator) == 0
+    assert orch.handle(conv, "네").pending_action is None and _refilled(operator) == 0
+    # the same preview from a backend that follows the rules passes the check
+    good = SqlBackend(operator).preview("refill_data", _ctx(store, None), RefillDataArgs(line_id="L1", gb=2))
+    assert guard.problems("refill_data", EFFECTS["refill_data"].model_validate(good).model_dump(), TODAY) == []
+
+
+@pytest.mark.parametrize("tool, change, problem", [
+    ("change_plan", {"prorated_charge_krw": 1}, "prorated_charge_krw"),
+    ("change_plan", {"effective_date": dt.date(2026, 12, 2)}, "effective_date"),
+    ("suspend_line", {"reason": "vacation"}, "reason"),
+    ("pay_bill", {"amount_krw": 0}, "amount_krw"),
+    ("request_cancellation", {"early_termination_total_krw": 1}, "early_termination_total_krw"),
+])
+def test_the_rules_catch_each_kind_of_wrong_preview(two_stores, tool: str, change: dict, problem: str) -> None:  # noqa: ANN001
+    from sangdam.backends import guard
+
+    store, operator = two_stores
+    args = {"change_plan": {"line_id": "L1", "plan_id": "P-5G-UNL", "effective": "immediate"},
+            "suspend_line": {"line_id": "L1", "reason": "temporary"}, "pay_bill": {"bill_id": "B1"},
+            "request_cancellation": {"line_id": "L1"}}[tool]
+    effect = get_tool(tool).preview(_ctx(store, SqlBackend(operator)), args).effect
+    assert guard.problems(tool, effect, TODAY) == []
+    found = guard.problems(tool, {**effect, **change}, TODAY)
+    assert len(found) == 1 and found[0].startswith(problem)

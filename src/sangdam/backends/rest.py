@@ -84,6 +84,9 @@ class CircuitConfig(_Strict):
     reset_s: float = Field(default=30.0, gt=0)
 
 
+OPENAPI_TIMEOUT_S = 30.0  # fetching the OpenAPI document at start waits at least this long
+
+
 class RestConfig(_Strict):
     """The ``rest:`` section of ``backend.yaml``."""
 
@@ -149,7 +152,8 @@ class RestBackend:
         mapping = parse_mapping(data, mapping_path, node)
         openapi = config.openapi or f"{config.base_url.rstrip('/')}/openapi.json"
         try:
-            api = load_openapi(openapi, base_dir, headers=headers, timeout_s=config.timeout_s)
+            # read once at start: a document generated on first request may take longer than one API call
+            api = load_openapi(openapi, base_dir, headers=headers, timeout_s=max(config.timeout_s, OPENAPI_TIMEOUT_S))
         except ValueError as exc:
             raise config_error(file, [Problem("rest.openapi", str(exc))]) from None
         problems = check_against_openapi(mapping, api)

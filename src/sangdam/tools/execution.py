@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sangdam.backends import guard
 from sangdam.backends.core import BackendUnavailable
 from sangdam.domain.db import session_factory
 from sangdam.domain.models import AuditLog, ToolExecution
@@ -44,6 +45,8 @@ def preview_tool(tool: Tool, ctx: ToolContext, args: dict[str, Any]) -> Proposal
         raise ToolError("not_a_write_tool", f"{tool.name} is a read tool; call run() instead of preview()")
     parsed = _prepare(tool, ctx, args)
     effect = _effect(tool, _service(tool, ctx).preview(tool.name, ctx, parsed))
+    if tool.source == "builtin":
+        guard.check(tool.name, effect, ctx.today)  # Sangdam's own rules, whatever backend computed it
     return Proposal(
         tool=tool.name,
         args=parsed.model_dump(mode="json"),
