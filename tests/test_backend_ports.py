@@ -336,3 +336,33 @@ def test_the_rules_catch_each_kind_of_wrong_preview(two_stores, tool: str, chang
     assert guard.problems(tool, effect, TODAY) == []
     found = guard.problems(tool, {**effect, **change}, TODAY)
     assert len(found) == 1 and found[0].startswith(problem)
+
+
+def test_init_and_seed_put_the_demo_tables_where_the_sql_adapter_reads_them(tmp_path, monkeypatch) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from sangdam.cli import app
+
+    home = tmp_path / "home"
+    home.mkdir()
+    operator_url = f"sqlite:///{tmp_path / 'operator.db'}"
+    (home / "backend.yaml").write_text(f"backend: sql\nsql:\n  database_url: {operator_url}\n", encoding="utf-8")
+    monkeypatch.setenv("SANGDAM_HOME", str(home))
+    monkeypatch.setenv("SANGDAM_TODAY", TODAY.isoformat())
+    reset_settings()
+    try:
+        runner = CliRunner()
+        assert runner.invoke(app, ["init"]).exit_code == 0
+        assert runner.invoke(app, ["seed"]).exit_code == 0
+        store, operator = make_engine(f"sqlite:///{home / 'sangdam.db'}"), make_engine(operator_url)
+        with session_scope(store) as s:
+            assert s.scalar(select(func.count()).select_from(Customer)) == 0
+        with session_scope(operator) as s:
+            assert s.scalar(select(func.count()).select_from(Customer)) > 0
+        (home / "backend.yaml").write_text("backend: rest\nrest:\n  base_url: http://127.0.0.1:1\n", encoding="utf-8")
+        assert runner.invoke(app, ["init"]).exit_code == 0  # Sangdam's own store is still made
+        refused = runner.invoke(app, ["seed"])
+        assert refused.exit_code == 2 and "rest backend" in refused.output
+    finally:
+        monkeypatch.undo()
+        reset_settings()
