@@ -23,7 +23,7 @@ class Conversation(Base):
     verified_customer_id: Mapped[str | None] = mapped_column(String(40), nullable=True)
     mode: Mapped[str] = mapped_column(String(12), default="bot")  # bot|human|closed
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 

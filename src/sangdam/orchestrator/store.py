@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from sangdam.domain.conversation_models import Conversation, Message, TurnTrace
 from sangdam.domain.db import session_scope
+from sangdam.domain.insight_models import TurnIntent
 from sangdam.orchestrator.state import ConversationState
 
 
@@ -102,6 +103,9 @@ class ConversationStore:
             if trace is not None:
                 trace_id = "TR-" + uuid.uuid4().hex[:16]
                 s.add(TurnTrace(id=trace_id, conversation_id=conv_id, turn_index=state.turn_index, data=trace, at=now))
+                for intent in dict.fromkeys(trace.get("intents") or []):  # call drivers, aggregated in SQL
+                    s.add(TurnIntent(conversation_id=conv_id, turn_index=state.turn_index, intent=intent,
+                                     via=str(trace.get("via") or "classifier")[:20], at=now))
             saved = SavedTurn(conv_id, state, stored, trace_id, trace, conv.mode)
             for hook in self.turn_hooks:
                 hook(s, saved)
