@@ -366,3 +366,20 @@ def test_init_and_seed_put_the_demo_tables_where_the_sql_adapter_reads_them(tmp_
     finally:
         monkeypatch.undo()
         reset_settings()
+
+
+class _RefusesQuotingTheCustomer(SqlBackend):
+    """An operator system whose error text quotes the customer's phone number."""
+
+    def commit(self, tool, ctx, args, idempotency_key):  # noqa: ANN001, ANN201
+        raise BackendUnavailable("503 from BSS: subscriber 010-2222-3333 (김하늘) locked by another order")
+
+
+def test_an_outside_systems_error_text_is_audited_masked(two_stores) -> None:  # noqa: ANN001
+    store, operator = two_stores
+    with pytest.raises(ToolError):
+        get_tool("refill_data").run(_ctx(store, _RefusesQuotingTheCustomer(operator), "k-9"), {"line_id": "L1", "gb": 1})
+    with session_scope(store) as s:
+        rows = [r.result for r in s.scalars(select(AuditLog).where(AuditLog.tool == "refill_data"))]
+    assert rows and rows[-1]["error"] == "backend_outcome_unknown"
+    assert "010-2222-3333" not in rows[-1]["message_en"] and "locked by another order" in rows[-1]["message_en"]

@@ -227,9 +227,16 @@ def _audit(tool: Tool, ctx: ToolContext, args: dict[str, Any], outcome: dict[str
 
 
 def _audit_refusal(tool: Tool, ctx: ToolContext, args: dict[str, Any], exc: ToolError) -> None:
+    message = exc.message_en
+    if tool.source != "builtin" or exc.code.startswith("backend_"):
+        # an outside system's own words (an error body quoted in the message) may carry personal data: the audit
+        # log is at rest, so it keeps them masked (docs/data-at-rest.md)
+        from sangdam.korean.pii import mask
+
+        message = mask(message).masked
     _audit(
         tool,
         ctx,
         args,
-        {"ok": False, "error": exc.code, "message_en": exc.message_en, "details": _jsonable(exc.details)},
+        {"ok": False, "error": exc.code, "message_en": message, "details": _jsonable(exc.details)},
     )
