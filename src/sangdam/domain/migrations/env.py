@@ -6,6 +6,7 @@ from sangdam.domain.db import make_engine
 from sangdam.domain import conversation_models  # noqa: F401 - registers tables
 from sangdam.domain import auth_models  # noqa: F401 - registers tables
 from sangdam.domain import insight_models  # noqa: F401 - registers tables
+from sangdam.domain import batch_models  # noqa: F401 - registers tables
 from sangdam.domain.models import Base
 
 config = context.config
