@@ -40,6 +40,7 @@ QUICK = [
     ("bench/knowledge/answers.py", ["--quick"], None),
     ("bench/orchestrator/turn_latency.py", ["--quick"], None),
     ("bench/pii/run.py", ["--quick"], None),
+    ("bench/sentiment/run.py", ["--quick"], None),
     ("bench/routing/run.py", ["--quick"], None),
     ("bench/routing/fallback.py", ["--quick"], _fast_model_missing()),
     ("bench/llm/run.py", ["--quick"], _fast_model_missing()),
