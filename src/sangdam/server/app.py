@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from sangdam.server import api, errors, openai_compat
+from sangdam.server import api, errors, insights_api, openai_compat
 from sangdam.server.events import MAX_STREAM_S, RECHECK_S
 from sangdam.server.keys import utc_now
 from sangdam.server.security import SecurityOptions, install_security
@@ -61,6 +61,7 @@ def create_app(engine: Engine | None = None, *, today: dt.date | None = None, ll
     install_security(app, options)
     app.include_router(api.router)
     app.include_router(openai_compat.router)
+    app.include_router(insights_api.router)  # /api/v1/insights/summary and the page /console/insights
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/", include_in_schema=False)

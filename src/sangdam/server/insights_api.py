@@ -1,0 +1,64 @@
+"""The insights dashboard: ``GET /api/v1/insights/summary`` (agent and admin keys) and its page ``/console/insights``.
+
+The numbers are aggregated in SQL (:mod:`sangdam.contact_center.dashboard`); the page draws them with the
+vendored Chart.js (``static/vendor/chartjs``), under the same CSP as the console.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+
+from sangdam.contact_center.dashboard import MAX_SPAN_DAYS, DateRange, InsightsSummary, summarize
+from sangdam.server.api import centre, staff
+from sangdam.server.errors import ERROR_RESPONSES, ApiError
+from sangdam.server.keys import Principal
+from sangdam.server.service import ContactCentre
+
+STATIC = Path(__file__).resolve().parent / "static"
+DEFAULT_DAYS = 30
+router = APIRouter()
+
+
+def date_range(start: str | None, end: str | None, today: dt.date) -> DateRange:
+    """``from``/``to`` query values (``YYYY-MM-DD``, both included) → a range; 422 with the reason otherwise.
+    Without ``to``: today; without ``from``: the 30 days ending at ``to``."""
+
+    def parse(name: str, value: str) -> dt.date:
+        try:
+            return dt.date.fromisoformat(value.strip()) if len(value.strip()) == 10 else _bad(name, value)
+        except ValueError:
+            return _bad(name, value)
+
+    last = parse("to", end) if end else today
+    first = parse("from", start) if start else last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    if first > last:
+        raise ApiError(422, "invalid_request", f"'from' ({first}) is after 'to' ({last})")
+    if (last - first).days >= MAX_SPAN_DAYS:
+        raise ApiError(422, "invalid_request", f"the range spans more than {MAX_SPAN_DAYS} days")
+    return DateRange(start=first, end=last)
+
+
+def _bad(name: str, value: str) -> dt.date:
+    raise ApiError(422, "invalid_request", f"'{name}' must be a date as YYYY-MM-DD, got {value[:40]!r}")
+
+
+@router.get("/api/v1/insights/summary", response_model=InsightsSummary, response_model_by_alias=True,
+            responses=ERROR_RESPONSES)
+async def insights_summary(start: str | None = Query(None, alias="from", description="First day (YYYY-MM-DD, UTC)."),
+                           end: str | None = Query(None, alias="to", description="Last day, included (default today)."),
+                           _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> InsightsSummary:
+    """Conversation volume per day, containment and handoff rates, QA pass rate per rubric item, sentiment per
+    day, top call drivers (and knowledge-gap clusters when the insights package provides them) for ``from``–``to``
+    (default: the last 30 days). Aggregated in the database; agent and admin keys only."""
+    span = date_range(start, end, cc.now().date())
+    return await run_in_threadpool(summarize, cc.engine, span)
+
+
+@router.get("/console/insights", include_in_schema=False)
+async def insights_page() -> FileResponse:
+    return FileResponse(STATIC / "insights.html")
