@@ -7,7 +7,7 @@ import logging
 
 import typer
 
-from sangdam.cli import bss, chat, core, identity, kb, llm, mcp, pii, route, serve, tools
+from sangdam.cli import batch, bss, chat, core, identity, kb, llm, mcp, pii, route, serve, tools
 from sangdam.cli import eval as eval_cli
 from sangdam.cli import insights as insights_cli
 
@@ -25,6 +25,7 @@ app.add_typer(kb.app, name="kb")
 app.add_typer(llm.app, name="llm")
 app.add_typer(bss.app, name="bss")
 app.add_typer(mcp.app, name="mcp")
+app.add_typer(batch.app, name="batch")
 route.register(app)
 eval_cli.register(app)
 serve.register(app)
