@@ -122,14 +122,18 @@ def _at(day: int, hour: int = 10) -> dt.datetime:
 
 def test_aggregates_on_hand_made_rows(db_engine_any: Engine) -> None:
     engine = db_engine_any
+    # CV-D: an agent wrote, then handed back to the bot; CV-E: only a handoff notice; CV-OLD: out of range;
+    # CV-EMPTY: opened, nothing written (not a consultation)
     convs = [("CV-A", "bot", 10), ("CV-B", "human", 10), ("CV-C", "bot", 11), ("CV-D", "bot", 11),
-             ("CV-OLD", "human", 1)]  # CV-D: an agent wrote, then handed back to the bot; CV-OLD: out of range
+             ("CV-E", "bot", 11), ("CV-OLD", "human", 1), ("CV-EMPTY", "bot", 11)]
     with session_scope(engine) as s:
         for cid, mode, day in convs:
             s.add(Conversation(id=cid, channel="api", mode=mode, state={}, created_at=_at(day), updated_at=_at(day)))
         s.flush()
-        s.add(Message(conversation_id="CV-D", idx=0, role="agent", text="안녕하세요 상담사입니다", at=_at(11)))
-        s.add(Message(conversation_id="CV-A", idx=0, role="customer", text="요금", at=_at(10)))
+        for cid, _, day in convs[:-1]:
+            s.add(Message(conversation_id=cid, idx=0, role="customer", text="요금 알려 주세요", at=_at(day)))
+        s.add(Message(conversation_id="CV-D", idx=1, role="agent", text="안녕하세요 상담사입니다", at=_at(11)))
+        s.add(Message(conversation_id="CV-E", idx=1, role="system", text="상담사가 연결되었습니다", at=_at(11)))
         for cid, turn, intent, day in [("CV-A", 1, "billing.inquiry", 10), ("CV-A", 2, "billing.inquiry", 10),
                                        ("CV-B", 1, "agent.human", 10), ("CV-C", 1, "billing.inquiry", 11),
                                        ("CV-C", 1, "data.usage", 11), ("CV-OLD", 1, "data.usage", 1)]:
@@ -147,12 +151,12 @@ def test_aggregates_on_hand_made_rows(db_engine_any: Engine) -> None:
     since, until = dt.date(2026, 11, 10), dt.date(2026, 11, 11)
 
     assert [(d.day, d.conversations) for d in aggregate.volume_per_day(engine, since, until)] == [
-        (dt.date(2026, 11, 10), 2), (dt.date(2026, 11, 11), 2)]
+        (dt.date(2026, 11, 10), 2), (dt.date(2026, 11, 11), 3)]
     stats = aggregate.containment(engine, since, until)
-    assert (stats.conversations, stats.contained, stats.handed_off) == (4, 2, 2)
-    assert stats.model_dump()["handoff_rate"] == 0.5  # the rates serialise for the dashboard's JSON
+    assert (stats.conversations, stats.contained, stats.handed_off) == (5, 2, 3)
+    assert stats.model_dump()["handoff_rate"] == 0.6  # the rates serialise for the dashboard's JSON
     assert [(d.day, d.handed_off) for d in aggregate.containment_per_day(engine, since, until)] == [
-        (dt.date(2026, 11, 10), 1), (dt.date(2026, 11, 11), 1)]
+        (dt.date(2026, 11, 10), 1), (dt.date(2026, 11, 11), 2)]
     drivers = aggregate.top_drivers(engine, since, until)
     assert [(d.intent, d.turns, d.conversations) for d in drivers] == [
         ("billing.inquiry", 3, 2), ("agent.human", 1, 1), ("data.usage", 1, 1)]
@@ -199,6 +203,8 @@ def test_gaps_of_generated_traffic_have_each_kind_and_masked_text(traffic) -> No
     # the handoff utterance is the customer's reason, not the request for a person
     assert any(g.kind == "handoff" and "상담" not in g.text for g in gaps)
     assert collect_gaps(engine, SINCE - dt.timedelta(days=9), SINCE - dt.timedelta(days=1)) == []
+    clusters = aggregate.knowledge_gap_clusters(engine, SINCE, UNTIL)  # what the dashboard shows
+    assert sum(c.size for c in clusters) == len(gaps) and clusters[0].size >= clusters[-1].size
 
 
 def test_faq_is_drafted_by_the_llm_only_when_the_profile_is_capable() -> None:

@@ -5,9 +5,11 @@ function takes ``since``/``until`` as dates, both inclusive, and works on SQLite
 exists on both; SQLite returns it as text, which the models parse).
 
 Definitions (docs/insights.md):
-- a conversation belongs to the day it was created (``conversations.created_at``);
-- handed off: a human took part — the conversation is in mode ``human`` now, or a human agent wrote in it (an
-  agent who handed it back leaves mode ``bot`` but their message stays); contained: not handed off;
+- a conversation counts on the day it was created (``conversations.created_at``), and only when the customer
+  wrote at least one message (a chat page opened and left is not a consultation);
+- handed off: a human took part — the conversation is in mode ``human`` now, or ever was: an agent wrote in it
+  or a handoff notice (a ``system`` message: agent joined, AI resumed) was stored; contained: the rest. The same
+  definitions as the dashboard's (contact_center/dashboard.py), so the report and the page agree;
 - call drivers: ``turn_intents`` rows (one per routed intent of a customer turn) by their own ``at``;
 - QA pass rate: ``qa_scores`` of the range's conversations, per rubric item; not-applicable verdicts (NULL)
   count in neither the numerator nor the denominator;
@@ -17,6 +19,7 @@ Definitions (docs/insights.md):
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from pydantic import BaseModel, computed_field
 from sqlalchemy import Engine, and_, case, distinct, exists, func, or_, select
@@ -107,17 +110,23 @@ def _day(column):  # noqa: ANN001, ANN202
     return func.date(column)
 
 
+def _counted(since: dt.date, until: dt.date):  # noqa: ANN202
+    """SQL condition: a conversation created in the range in which the customer wrote something."""
+    wrote = exists().where(Message.conversation_id == Conversation.id, Message.role == "customer")
+    return and_(_in_range(Conversation.created_at, since, until), wrote)
+
+
 def _handed_off():  # noqa: ANN202
     """SQL condition: a human took part in the conversation (see the module docstring)."""
-    agent_wrote = exists().where(Message.conversation_id == Conversation.id, Message.role == "agent")
-    return or_(Conversation.mode == "human", agent_wrote)
+    staffed = exists().where(Message.conversation_id == Conversation.id, Message.role.in_(("agent", "system")))
+    return or_(Conversation.mode == "human", staffed)
 
 
 def volume_per_day(engine: Engine, since: dt.date, until: dt.date) -> list[DayCount]:
     """Conversations opened per day (days without any are absent)."""
     day = _day(Conversation.created_at)
     query = (select(day.label("day"), func.count().label("n"))
-             .where(_in_range(Conversation.created_at, since, until)).group_by(day).order_by(day))
+             .where(_counted(since, until)).group_by(day).order_by(day))
     with engine.connect() as conn:
         return [DayCount(day=row.day, conversations=row.n) for row in conn.execute(query)]
 
@@ -126,7 +135,7 @@ def containment(engine: Engine, since: dt.date, until: dt.date) -> Containment:
     """Conversations of the range, how many stayed with the bot and how many were handed to a human."""
     handed = func.coalesce(func.sum(case((_handed_off(), 1), else_=0)), 0)
     query = (select(func.count().label("n"), handed.label("handed"))
-             .where(_in_range(Conversation.created_at, since, until)))
+             .where(_counted(since, until)))
     with engine.connect() as conn:
         row = conn.execute(query).one()
     return Containment(conversations=row.n, contained=row.n - row.handed, handed_off=row.handed)
@@ -137,7 +146,7 @@ def containment_per_day(engine: Engine, since: dt.date, until: dt.date) -> list[
     day = _day(Conversation.created_at)
     handed = func.sum(case((_handed_off(), 1), else_=0))
     query = (select(day.label("day"), func.count().label("n"), handed.label("handed"))
-             .where(_in_range(Conversation.created_at, since, until)).group_by(day).order_by(day))
+             .where(_counted(since, until)).group_by(day).order_by(day))
     with engine.connect() as conn:
         return [Containment(day=row.day, conversations=row.n, contained=row.n - row.handed, handed_off=row.handed)
                 for row in conn.execute(query)]
@@ -176,7 +185,7 @@ def qa_pass_rates(engine: Engine, since: dt.date, until: dt.date) -> list[QaItem
                     count_where(QaScore.passed.is_(False)).label("failed"),
                     count_where(QaScore.passed.is_(None)).label("na"))
              .join(Conversation, Conversation.id == QaScore.conversation_id)
-             .where(_in_range(Conversation.created_at, since, until))
+             .where(_counted(since, until))
              .group_by(QaScore.item).order_by(QaScore.item))
     with engine.connect() as conn:
         return [QaItemRate(item=r.item, passed=r.passed, failed=r.failed, not_applicable=r.na)
@@ -199,3 +208,12 @@ def sentiment_trend(engine: Engine, since: dt.date, until: dt.date) -> list[Sent
     with engine.connect() as conn:
         return [SentimentDay(day=r.day, turns=r.turns, average_score=round(float(r.avg or 0.0), 4),
                              negative=r.negative, angry=r.angry, escalations=r.esc) for r in conn.execute(query)]
+
+
+def knowledge_gap_clusters(engine: Engine, since: dt.date, until: dt.date, *, llm: Any = None) -> list[Any]:
+    """The range's knowledge-gap clusters (``gaps.GapCluster``, largest first) for the dashboard. Not one query:
+    the gap utterances are read in SQL, then embedded and clustered (seconds at thousands of utterances)."""
+    from sangdam.insights.gaps import build_gap_report
+
+    total = containment(engine, since, until).conversations
+    return build_gap_report(engine, since, until, conversations_in_range=total, llm=llm).clusters
