@@ -200,3 +200,44 @@ def test_killing_a_worker_mid_run_loses_no_item_and_counts_none_twice(temporal_a
     assert workers == {str(first_pid), str(second_pid)}  # the second worker finished what the first left
     assert sum(1 for _, w in items if w.endswith(f":{first_pid}")) == at_kill
     assert run_progress(db_engine, run_id) == (120, 120, "done")
+
+
+def test_reindex_re_ingests_each_knowledge_base_from_its_source_folder(db_engine: Engine, tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from sangdam.config import reset_settings
+    from sangdam.knowledge.store import ingest_directory, kb_path, read_chunks
+
+    monkeypatch.setenv("SANGDAM_HOME", str(tmp_path / "home"))
+    reset_settings()
+    docs, gone = tmp_path / "docs", tmp_path / "gone"
+    for folder, text in ((docs, "요금 납부 기한은 다음 달 25일입니다."), (gone, "분실 신고는 114로 하세요.")):
+        folder.mkdir()
+        (folder / "안내.md").write_text(f"# 안내\n\n{text}\n", encoding="utf-8")
+    ingest_directory(docs, "billing")
+    ingest_directory(gone, "old")
+    (docs / "안내.md").write_text("# 안내\n\n요금 납부 기한은 매월 말일로 바뀌었습니다.\n", encoding="utf-8")
+    (gone / "안내.md").unlink()
+    gone.rmdir()
+    run_id = new_run_id("local", "reindex", None, None)
+    try:
+        result = run_local(db_engine, BatchRequest(run_id, "reindex"))
+        chunks = read_chunks(kb_path("billing"))
+    finally:
+        monkeypatch.undo()
+        reset_settings()
+
+    assert (result.total, result.done) == (1, 1) and _items(db_engine, run_id)[0][0] == "billing"
+    assert any("말일" in c.text for c in chunks) and not any("25일" in c.text for c in chunks)
+
+
+def test_insights_job_writes_the_report_for_the_range_once(db_engine: Engine, tmp_path: Path) -> None:
+    insert_synthetic_conversations(db_engine, 25, first_day=FIRST_DAY, days=5)
+    run_id = new_run_id("local", "insights", "2026-11-01", "2026-11-05")
+    out = tmp_path / "report"
+
+    result = run_local(db_engine, BatchRequest(run_id, "insights", "2026-11-01", "2026-11-05", out_dir=str(out)))
+
+    assert (result.total, result.done) == (1, 1)
+    assert _items(db_engine, run_id)[0][0] == "report:2026-11-01..2026-11-05"
+    assert (out / "report.md").is_file() and (out / "drivers.csv").is_file()
+    assert "billing.bill" in (out / "drivers.csv").read_text(encoding="utf-8")

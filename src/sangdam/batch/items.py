@@ -12,6 +12,7 @@ item the second's mark fails and its result is rolled back.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import socket
 import time
@@ -28,6 +29,7 @@ from sangdam.domain.batch_models import BatchItem, BatchRun
 from sangdam.domain.conversation_models import Conversation
 from sangdam.domain.db import session_scope
 
+log = logging.getLogger(__name__)
 Progress = Callable[[int], None]  # items of the batch handled so far (processed or skipped)
 
 
@@ -53,10 +55,21 @@ def _conversation_range(query, since: str | None, until: str | None):  # noqa: A
 
 
 def _knowledge_bases() -> list[str]:
-    from sangdam.knowledge.store import kb_root
+    """Knowledge bases whose source folder is still there (one that is gone is left as it is, with a warning)."""
+    from sangdam.knowledge.store import kb_root, read_manifest
 
     root = kb_root()
-    return sorted(p.name for p in root.iterdir() if (p / "manifest.json").is_file()) if root.is_dir() else []
+    names = []
+    for path in sorted(root.iterdir()) if root.is_dir() else []:
+        manifest = read_manifest(path) if path.is_dir() else None
+        if manifest is None:
+            continue
+        if Path(manifest.get("directory") or "/nonexistent").is_dir():
+            names.append(path.name)
+        else:
+            log.warning("knowledge base %s not re-indexed: its source folder %s is gone", path.name,
+                        manifest.get("directory"))
+    return names
 
 
 def _report_item(since: str | None, until: str | None) -> str:
@@ -195,17 +208,17 @@ def _insights(engine: Engine, batch: ItemBatch, item: str, worker: str) -> bool:
     except ImportError as exc:
         raise BatchJobError(f"the insights report is not available in this installation: {exc}") from exc
     since = _day(batch.since) or dt.date(1970, 1, 1)
-    until = _day(batch.until) or _now().date()
+    until = _day(batch.until)  # None: up to the configured today
     out = Path(batch.out_dir) if batch.out_dir else default_report_dir(since, until)
     build_report(engine, since, until, out)  # rewrites the report's files in place
     return _commit_with_mark(engine, batch, item, worker)
 
 
-def default_report_dir(since: dt.date, until: dt.date) -> Path:
-    """``SANGDAM_HOME/insights/<since>_<until>``."""
+def default_report_dir(since: dt.date, until: dt.date | None) -> Path:
+    """``SANGDAM_HOME/insights/<since>_<until>`` (``now`` when open-ended)."""
     from sangdam.config import get_settings
 
-    return get_settings().resolved_home / "insights" / f"{since.isoformat()}_{until.isoformat()}"
+    return get_settings().resolved_home / "insights" / f"{since.isoformat()}_{until.isoformat() if until else 'now'}"
 
 
 def _reindex(engine: Engine, batch: ItemBatch, item: str, worker: str) -> bool:
