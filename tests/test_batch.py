@@ -241,3 +241,25 @@ def test_insights_job_writes_the_report_for_the_range_once(db_engine: Engine, tm
     assert _items(db_engine, run_id)[0][0] == "report:2026-11-01..2026-11-05"
     assert (out / "report.md").is_file() and (out / "drivers.csv").is_file()
     assert "billing.bill" in (out / "drivers.csv").read_text(encoding="utf-8")
+
+
+def test_qa_job_scores_every_conversation_in_range_and_a_rerun_replaces_the_scores(db_engine: Engine) -> None:
+    from sangdam.contact_center.qa import load_rubric
+    from sangdam.domain.insight_models import QaScore
+
+    insert_synthetic_conversations(db_engine, 12, first_day=FIRST_DAY, days=3)
+    wanted = _ids_between(db_engine, dt.date(2026, 11, 2), dt.date(2026, 11, 3))
+    items_per_card = len(load_rubric().items)
+
+    def scores() -> dict[str, int]:
+        with session_scope(db_engine) as s:
+            return dict(s.execute(select(QaScore.conversation_id, func.count()).group_by(QaScore.conversation_id)).all())
+
+    first = run_local(db_engine, BatchRequest(new_run_id("local", "qa", "2026-11-02", "2026-11-03"), "qa",
+                                              "2026-11-02", "2026-11-03", batch_size=5))
+    after_first = scores()
+    second = run_local(db_engine, BatchRequest(new_run_id("local", "qa", "2026-11-02", "2026-11-03"), "qa",
+                                               "2026-11-02", "2026-11-03", batch_size=5))
+
+    assert (first.total, first.done, second.done) == (8, 8, 8)
+    assert after_first == scores() == {cid: items_per_card for cid in wanted}
