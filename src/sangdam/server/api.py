@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sangdam.contact_center import handoff
 from sangdam.contact_center.assist import Assist, build_assist
+from sangdam.contact_center.qa import QaScorecard, scorecard
 from sangdam.contact_center.summary import ConversationSummary
 from sangdam.server.auth import allow_new_session, require
 from sangdam.server.errors import ERROR_RESPONSES, ApiError
@@ -268,3 +269,10 @@ async def assist(conv_id: str, _: Principal = Depends(staff), cc: ContactCentre 
     """Suggested replies (first: an answer to the customer's last unanswered question) and relevant passages."""
     await run_in_threadpool(cc.check_access, _, conv_id)
     return await run_in_threadpool(lambda: build_assist(cc.drafter, conv_id, cc.summary(conv_id)))
+
+
+@router.get("/conversations/{conv_id}/qa", response_model=QaScorecard)
+async def get_qa(conv_id: str, who: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> QaScorecard:
+    """The conversation's QA scorecard (docs/qa.md): the stored one when it is current, else scored now and stored."""
+    await run_in_threadpool(cc.check_access, who, conv_id)
+    return await run_in_threadpool(lambda: scorecard(cc.engine, conv_id, llm=cc.orch.llm, now=cc.now()))

@@ -64,6 +64,26 @@
     }));
   }
 
+  // QA scorecard (docs/qa.md): one row per rubric item with its verdict and the turn that shows it.
+  const VERDICTS = { true: "통과", false: "미통과", null: "해당 없음" };
+  function renderQa(card) {
+    const table = Sangdam.el("table", "qa");
+    const head = Sangdam.el("tr");
+    for (const h of ["항목", "결과", "근거"]) head.appendChild(Sangdam.el("th", "", h));
+    table.appendChild(head);
+    for (const item of card.items) {
+      const tr = Sangdam.el("tr", "qa-" + String(item.passed)); tr.setAttribute("data-testid", "qa-item");
+      tr.dataset.item = item.item; tr.title = item.evidence.note || "";
+      const turn = item.evidence.turn === null || item.evidence.turn === undefined ? "-" : `#${item.evidence.turn}`;
+      tr.append(Sangdam.el("td", "", item.label_ko), Sangdam.el("td", "verdict", VERDICTS[String(item.passed)]),
+                Sangdam.el("td", "", turn));
+      table.appendChild(tr);
+    }
+    const score = Sangdam.el("div", "meta", `점수 ${Math.round(card.score * 100)}점 · 기준 ${card.rubric_version}`);
+    score.setAttribute("data-testid", "qa-score");
+    $("qa").replaceChildren(score, table);
+  }
+
   // Summary, trace and suggestions follow the transcript; several messages at once refresh them once.
   function refreshDetails() {
     clearTimeout(details);
@@ -76,6 +96,8 @@
           api("GET", `/api/v1/conversations/${id}/assist`)]);
         if (id !== selected) return;
         renderSummary(summary); renderTrace(trace.turns);
+        api("GET", `/api/v1/conversations/${id}/qa`).then((card) => { if (id === selected) renderQa(card); })
+          .catch((e) => { $("qa").textContent = e.message; });
         $("suggestions").replaceChildren(...assist.suggestions.map((s) => {
           const b = Sangdam.el("button", "suggestion", s); b.onclick = () => { $("text").value = s; $("text").focus(); }; return b;
         }));
