@@ -89,3 +89,99 @@ def test_evaluation_set_is_held_out_from_training() -> None:
                 if line.strip() and not line.startswith("#")]
     assert len(held_out) >= 200
     assert not {t for _, t in held_out} & {t for _, t in load_training_lines()}
+
+
+# -- escalation through the real orchestrator ---------------------------------------------------------------------
+from sqlalchemy import select  # noqa: E402
+
+from orchestrator_fixtures import orchestrator  # noqa: E402
+from sangdam.domain.db import session_scope  # noqa: E402
+from sangdam.domain.insight_models import ConversationMark, TurnSignal  # noqa: E402
+from sangdam.orchestrator.format import say  # noqa: E402
+
+OFFER, HINT = say("escalation.offer"), say("escalation.offer_hint")
+ANGRY = "아니 몇 번을 말해야 돼요? 지금 장난하세요? 진짜 짜증나네 ㅡㅡ"
+
+
+def _signals(engine, conv_id: str) -> list[TurnSignal]:
+    with session_scope(engine) as s:
+        rows = s.scalars(select(TurnSignal).where(TurnSignal.conversation_id == conv_id)
+                         .order_by(TurnSignal.turn_index)).all()
+        s.expunge_all()
+        return list(rows)
+
+
+def _marks(engine, conv_id: str) -> list[ConversationMark]:
+    with session_scope(engine) as s:
+        rows = s.scalars(select(ConversationMark).where(ConversationMark.conversation_id == conv_id)).all()
+        s.expunge_all()
+        return list(rows)
+
+
+def test_angry_customer_is_offered_an_agent_and_the_conversation_is_marked(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    result = orch.handle(conv, ANGRY)
+    assert result.reply.endswith(OFFER)
+    assert result.pending_action is not None and result.pending_action["intent"] == "agent.human"
+    [signal] = _signals(db_engine, conv)
+    assert (signal.turn_index, signal.sentiment, signal.escalate) == (1, "angry", True)
+    assert signal.score < -0.5
+    [mark] = _marks(db_engine, conv)
+    assert (mark.kind, mark.reason) == ("escalation", "angry")
+    accepted = orch.handle(conv, "네")  # the offer is a real proposal: "네" transfers
+    assert any(c.name == "transfer_to_human" and c.status == "ok" for c in accepted.tool_calls)
+    assert accepted.handed_off
+
+
+def test_calm_customer_gets_neither_offer_nor_mark(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    result = orch.handle(conv, "이번 달 요금 얼마 나왔는지 알려 주세요")
+    assert OFFER not in result.reply and HINT not in result.reply
+    [signal] = _signals(db_engine, conv)
+    assert signal.sentiment == "neutral" and not signal.escalate
+    assert _marks(db_engine, conv) == []
+
+
+def test_offer_is_not_repeated_on_the_next_angry_turn(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    assert orch.handle(conv, ANGRY).reply.endswith(OFFER)
+    again = orch.handle(conv, "요금이 왜 이따위야 진짜 화나네 ㅡㅡ")
+    assert OFFER not in again.reply and HINT not in again.reply
+    signals = _signals(db_engine, conv)
+    assert [(s.turn_index, s.escalate) for s in signals] == [(1, True), (2, True)]
+    assert len(_marks(db_engine, conv)) == 1
+
+
+def test_two_unhappy_turns_in_a_row_escalate(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    first = orch.handle(conv, "데이터가 너무 느려서 불편해요 ㅠㅠ")
+    assert OFFER not in first.reply and HINT not in first.reply
+    second = orch.handle(conv, "알려 주신 대로 했는데 여전히 안 돼요 ㅠㅠ")
+    assert OFFER in second.reply or HINT in second.reply
+    [mark] = _marks(db_engine, conv)
+    assert mark.reason == "repeated_frustration"
+
+
+def test_resaving_a_turn_replaces_its_signal(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "감사합니다")
+    _, state = orch.store.load(conv)  # store the same turn again (a retried save)
+    orch.store.save_turn(conv, state, [("customer", "감사합니다")], {"user": "감사합니다"}, orch._now())
+    signals = _signals(db_engine, conv)
+    assert [(s.turn_index, s.sentiment) for s in signals] == [(1, "positive")]
+
+
+def test_no_offer_while_a_human_serves_the_conversation(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    orch.store.set_mode(conv, "human", orch._now())
+    result = orch.handle(conv, ANGRY)
+    assert result.reply == ""
+    [signal] = _signals(db_engine, conv)
+    assert signal.sentiment == "angry" and not signal.escalate  # recorded for the trend, never escalated
+    assert _marks(db_engine, conv) == []

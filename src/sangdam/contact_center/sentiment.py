@@ -39,6 +39,7 @@ CUE_WEIGHT = 1.0  # log-odds added per unit of cue weight
 # A feeling no cue supports needs the model to be this sure: on short replies ("네", a name) the small model's
 # guesses are near uniform, and a false "angry" would offer a human agent for nothing.
 MODEL_ALONE_MIN = 0.6
+ANGRY_MODEL_ALONE_MIN = 0.85  # "angry" offers a human agent: without an anger cue the model must be near certain
 _SUPPORT = {"positive": ("positive",), "negative": ("negative", "angry"), "angry": ("angry",)}
 NGRAM_RANGE = (1, 3)
 _MODEL_VERSION = "1"
@@ -238,8 +239,9 @@ class SentimentClassifier:
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
         model_p = {label: math.exp(log_p[label]) for label in LABELS}
+        alone = {label: ANGRY_MODEL_ALONE_MIN if label == "angry" else MODEL_ALONE_MIN for label in LABELS}
         best = next(label for label in sorted(LABELS, key=lambda lab: -probs[LABELS.index(lab)])
-                    if label == "neutral" or model_p[label] >= MODEL_ALONE_MIN
+                    if label == "neutral" or model_p[label] >= alone[label]
                     or any(cues[c] > 0 for c in _SUPPORT[label]))
         score = float(sum(p * SCORE_OF[label] for label, p in zip(LABELS, probs, strict=True)))
         return Sentiment(best, round(score, 3), {lab: round(float(p), 4) for lab, p in zip(LABELS, probs, strict=True)},

@@ -18,6 +18,7 @@ from sangdam.agents import build_agents
 from sangdam.agents.base import AgentContext, Outcome
 from sangdam.agents.common import foreign_target
 from sangdam.config import get_settings
+from sangdam.contact_center.escalation import Escalation, record_turn_signal
 from sangdam.orchestrator import dialogue, identity
 from sangdam.orchestrator.blackboard import Blackboard
 from sangdam.orchestrator.followups import BACKEND_FAULTS, FollowUps
@@ -75,6 +76,9 @@ class Orchestrator(FollowUps):
         # One turn per conversation at a time: across worker processes on PostgreSQL (advisory lock), every turn
         # of the process on SQLite (one writer). See turn_lock.py.
         self.turn_lock = TurnLock(self.engine)
+        # sentiment and escalation per customer turn: decided before composing, stored with the turn
+        self.escalation = Escalation(self.engine, self.agents["handoff"])
+        self.store.turn_hooks.append(record_turn_signal)
 
     # -- public API -------------------------------------------------------------------------------------
     @property
@@ -137,6 +141,7 @@ class Orchestrator(FollowUps):
                 raise
             _keep_dialogue(state, before)  # the operator's systems failed mid-turn: ask again where we were
             turn.messages.append(err.message_ko)
+        signal = self.escalation.assess(turn)  # may append the offer of a human agent
         turn.stages["orchestrate_ms"] = elapsed_ms(stage)
 
         stage = time.perf_counter()
@@ -145,6 +150,7 @@ class Orchestrator(FollowUps):
 
         latency = elapsed_ms(t0)
         trace = self._trace(turn, masked, reply, verdict, latency)
+        trace["signal"] = signal
         trace_id = self.store.save_turn(
             conversation_id, state, [("customer", masked), ("bot", reply)], trace, self._now(),
             mode="human" if state.handed_off and conv.mode == "bot" and _transferred(ctx.tool_calls) else None,
