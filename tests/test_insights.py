@@ -207,6 +207,45 @@ def test_gaps_of_generated_traffic_have_each_kind_and_masked_text(traffic) -> No
     assert sum(c.size for c in clusters) == len(gaps) and clusters[0].size >= clusters[-1].size
 
 
+def _trace(s, cid: str, turn: int, user: str, intents: list[str], reply: str = "", transfer: bool = False) -> None:  # noqa: ANN001
+    calls = [{"name": "transfer_to_human", "status": "ok"}] if transfer else []
+    s.add(TurnTrace(id=f"TR-{cid}-{turn}", conversation_id=cid, turn_index=turn, at=_at(10, turn),
+                    data={"user": user, "reply": reply, "intents": intents, "tool_calls": calls}))
+    for intent in intents:
+        s.add(TurnIntent(conversation_id=cid, turn_index=turn, intent=intent, via="classifier", at=_at(10, turn)))
+
+
+def test_each_gap_kind_and_the_reason_behind_a_transfer(db_engine: Engine) -> None:
+    from sangdam.orchestrator.format import say
+
+    with session_scope(db_engine) as s:
+        for cid, mode in [("CV-OFFER", "human"), ("CV-ASK", "human"), ("CV-OOS", "human"), ("CV-KB", "bot")]:
+            s.add(Conversation(id=cid, channel="api", mode=mode, state={}, created_at=_at(10), updated_at=_at(10)))
+        s.flush()
+        # the bot offered a person after anger; the reason is the last task turn before accepting
+        _trace(s, "CV-OFFER", 1, "요금이 왜 이렇게 많이 나왔어요?", ["billing.inquiry"])
+        _trace(s, "CV-OFFER", 2, "진짜 짜증나네요", ["tech.troubleshoot"])
+        _trace(s, "CV-OFFER", 3, "네", [], transfer=True)
+        # asked for a person after an unanswered question
+        _trace(s, "CV-ASK", 1, "넷플릭스 결합 상품 있나요?", ["billing.inquiry"])
+        _trace(s, "CV-ASK", 2, "상담사 연결해 주세요", ["agent.human"])
+        _trace(s, "CV-ASK", 3, "네", [], transfer=True)
+        # the reason is already an out-of-scope gap: not counted twice
+        _trace(s, "CV-OOS", 1, "주식 추천해 주세요", ["out_of_scope"])
+        _trace(s, "CV-OOS", 2, "사람이랑 얘기할래요", ["agent.human"])
+        _trace(s, "CV-OOS", 3, "네", [], transfer=True)
+        # a refused knowledge question, and an answered one (not a gap)
+        _trace(s, "CV-KB", 1, "eSIM 개통 되나요?", ["policy.question"], reply=say("knowledge.not_found"))
+        _trace(s, "CV-KB", 2, "유심 교체는 어디서 하나요?", ["policy.question"], reply="가까운 매장에서 …")
+    gaps = collect_gaps(db_engine, dt.date(2026, 11, 10), dt.date(2026, 11, 10))
+    assert sorted((g.conversation_id, g.kind, g.text) for g in gaps) == [
+        ("CV-ASK", "handoff", "넷플릭스 결합 상품 있나요?"),
+        ("CV-KB", "knowledge_refusal", "eSIM 개통 되나요?"),
+        ("CV-OFFER", "handoff", "진짜 짜증나네요"),
+        ("CV-OOS", "out_of_scope", "주식 추천해 주세요"),
+    ]
+
+
 def test_faq_is_drafted_by_the_llm_only_when_the_profile_is_capable() -> None:
     calls = []
 

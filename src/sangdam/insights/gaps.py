@@ -6,8 +6,9 @@ Three kinds of customer turns count as a gap (all texts PII-masked, as stored in
 - ``knowledge_refusal``: a ``policy.question`` turn answered with the knowledge agent's refusal
   (``knowledge.not_found``: no relevant passage in the operator's documents);
 - ``handoff``: a conversation transferred to a human (a ``transfer_to_human`` call that succeeded): the customer's
-  last task turn before asking for a person ("넷플릭스 결합 상품 있나요?" → "상담사 연결해 주세요"), or the
-  request itself when there was none. A task turn already counted as a gap is not counted again.
+  last task turn before asking for a person ("넷플릭스 결합 상품 있나요?" → "상담사 연결해 주세요") or before
+  accepting the bot's offer of one, or the request itself when there was none. A task turn already counted as a
+  gap is not counted again.
 
 The utterances are embedded with e5 (``query:`` form: a symmetric similarity task) and clustered with
 scikit-learn's agglomerative clustering on cosine distance, average linkage, cut at ``DISTANCE_THRESHOLD``
@@ -24,9 +25,9 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, and_, select, union
 
-from sangdam.domain.conversation_models import TurnTrace
+from sangdam.domain.conversation_models import Conversation, TurnTrace
 from sangdam.domain.insight_models import TurnIntent
 from sangdam.insights.aggregate import _in_range
 from sangdam.orchestrator.format import say
@@ -91,8 +92,12 @@ def collect_gaps(engine: Engine, since: dt.date, until: dt.date) -> list[GapUtte
                          TurnTrace.data)
                   .join(TurnTrace, trace)
                   .where(_in_range(TurnIntent.at, since, until), TurnIntent.intent.in_(GAP_INTENTS[:2])))
-    asked_human = (select(TurnIntent.conversation_id)
-                   .where(_in_range(TurnIntent.at, since, until), TurnIntent.intent == "agent.human"))
+    # transfers follow a request for a person, or an offer the bot made itself (anger, repeated failure): both
+    # leave the conversation in mode human unless an agent handed it back
+    asked_human = union(
+        select(TurnIntent.conversation_id).where(_in_range(TurnIntent.at, since, until),
+                                                 TurnIntent.intent == "agent.human"),
+        select(Conversation.id).where(_in_range(Conversation.created_at, since, until), Conversation.mode == "human"))
     handoff_traces = (select(TurnTrace.conversation_id, TurnTrace.turn_index, TurnTrace.at, TurnTrace.data)
                       .where(TurnTrace.conversation_id.in_(asked_human)))
     found: dict[tuple[str, int], GapUtterance] = {}
@@ -126,17 +131,15 @@ def _handoff_gap(turns: list[Any], found: dict[tuple[str, int], GapUtterance]) -
     if transfer is None:
         return None
     request = next((i for i in range(transfer, -1, -1) if "agent.human" in (turns[i].data or {}).get("intents", [])),
-                   None)
-    if request is None:
-        return None
+                   transfer)  # no request: the bot offered a person and the customer accepted
     chosen = turns[request]
     for earlier in reversed(turns[:request]):
+        if (earlier.conversation_id, earlier.turn_index) in found:
+            return None  # the reason is a gap already (out of scope, refused question)
         intents = set((earlier.data or {}).get("intents") or [])
         if intents and not intents <= _NOT_TASKS:
             chosen = earlier
             break
-    if (chosen.conversation_id, chosen.turn_index) in found:
-        return None
     return GapUtterance(conversation_id=chosen.conversation_id, turn_index=chosen.turn_index, kind="handoff",
                         text=str((chosen.data or {}).get("user") or ""), at=chosen.at)
 
