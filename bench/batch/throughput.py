@@ -94,7 +94,7 @@ def run_temporal_job(engine, address: str, workers: list[subprocess.Popen], serv
     return wall, sum(cpu_of(p.pid) for p in workers) - cpu, (cpu_of(server_pid) - server_cpu) if server_pid else 0.0, done
 
 
-def server_pid_listening(address: str) -> int | None:
+def dev_server_pid() -> int | None:
     """The dev server's pid (the `temporal` child of this process)."""
     try:
         out = subprocess.run(["pgrep", "-P", str(os.getpid()), "temporal"], capture_output=True, text=True).stdout
@@ -123,29 +123,31 @@ def main() -> None:
     t = time.perf_counter()
     insert_synthetic_conversations(engine, args.conversations, first_day=dt.date(2026, 11, 1), days=30)
     print(f"{args.conversations} conversations generated in {time.perf_counter() - t:.1f} s; jobs: {', '.join(jobs)}"
-          + ("" if "qa" in jobs else " (QA scoring not installed: summaries only)"))
+          + ("" if "qa" in jobs else " (quick mode: summaries only)" if args.quick
+             else " (QA scoring not installed: summaries only)"))
     print(f"{'engine':<12} {'job':<10} {'items':>6} {'wall s':>8} {'items/s':>9} {'cpu s':>8} {'items/cpu-s':>12}"
-          f" {'server cpu s':>13}")
-    rows = []
+          f" {'server cpu s':>13}", flush=True)
+
+    def show(engine_name: str, job: str, done: int, wall: float, cpu: float, server_cpu: float) -> None:
+        assert done == args.conversations, (engine_name, job, done)
+        print(f"{engine_name:<12} {job:<10} {done:>6} {wall:>8.2f} {done / wall:>9.1f} {cpu:>8.2f} "
+              f"{done / cpu if cpu else 0.0:>12.1f} {server_cpu:>13.2f}", flush=True)
+
     for job in jobs:
         wall, cpu, done = run_local_job(engine, job, args.batch_size)
-        rows.append(("local", job, done, wall, cpu, 0.0))
+        show("local", job, done, wall, cpu, 0.0)
     env = {**os.environ, "SANGDAM_DATABASE_URL": url}
     with temporal_dev_server() as address:
-        server = server_pid_listening(address)
+        server = dev_server_pid()
         for count in worker_counts:
             workers = start_workers(address, env, count)
             try:
                 for job in jobs:
                     wall, cpu, server_cpu, done = run_temporal_job(engine, address, workers, server, job,
                                                                    args.batch_size, args.parallel)
-                    rows.append((f"temporal×{count}", job, done, wall, cpu, server_cpu))
+                    show(f"temporal×{count}", job, done, wall, cpu, server_cpu)
             finally:
                 stop(workers)
-    for engine_name, job, done, wall, cpu, server_cpu in rows:
-        assert done == args.conversations, (engine_name, job, done)
-        print(f"{engine_name:<12} {job:<10} {done:>6} {wall:>8.2f} {done / wall:>9.1f} {cpu:>8.2f} "
-              f"{done / cpu if cpu else 0.0:>12.1f} {server_cpu:>13.2f}")
     engine.dispose()
 
 

@@ -48,6 +48,8 @@ class BatchWorkflow:
     @workflow.run
     async def run(self, request: BatchRequest) -> BatchResult:
         """Register the run, process every item page by page, mark the run done."""
+        if not request.run_id:  # started by a schedule or by hand without one: the workflow id names the run
+            request = replace(request, run_id=workflow.info().workflow_id)
         self._done, self._total = request.done, request.total
         if not request.started:
             start = RunStart(request.run_id, request.job, request.engine, request.since, request.until)
