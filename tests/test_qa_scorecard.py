@@ -347,3 +347,33 @@ def test_judge_failure_leaves_the_soft_item_not_applicable(db_engine):
     card = score_conversation(db_engine, conv, llm=ScriptedJudge([], trusted=True))  # script exhausted: LLMError
     assert verdict(card, "empathy") is None
     assert "judge unavailable" in next(i.evidence.note for i in card.items if i.item == "empathy")
+
+
+# -- CLI ----------------------------------------------------------------------------------------------------
+def test_cli_scores_stores_and_prints_json_or_korean_lines(db_engine, monkeypatch, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from sangdam.cli import app
+    from sangdam.config import reset_settings
+
+    conv = run(db_engine, ["데이터 2기가 충전해줘", "네"], customer_id="C1")
+    monkeypatch.setenv("SANGDAM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SANGDAM_DATABASE_URL", str(db_engine.url))
+    reset_settings()
+    try:
+        runner = CliRunner()
+        dry = runner.invoke(app, ["qa", "score", conv, "--json", "--dry-run"])
+        assert dry.exit_code == 0, dry.output
+        assert _rows(db_engine, conv) == []
+        card = json.loads(dry.output)
+        assert {i["item"]: i["passed"] for i in card["items"]}["confirmation_before_write"] is True
+        text = runner.invoke(app, ["qa", "score", conv])
+        assert text.exit_code == 0, text.output
+        assert "변경 전 고객 동의" in text.output and "통과" in text.output
+        assert len(_rows(db_engine, conv)) == len(card["items"])
+        missing = runner.invoke(app, ["qa", "score", "CV-nope"])
+        assert missing.exit_code == 2
+    finally:
+        reset_settings()

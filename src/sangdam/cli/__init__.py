@@ -10,6 +10,7 @@ import typer
 from sangdam.cli import batch, bss, chat, core, identity, kb, llm, mcp, pii, route, serve, tools
 from sangdam.cli import eval as eval_cli
 from sangdam.cli import insights as insights_cli
+from sangdam.cli import qa as qa_cli
 
 app = typer.Typer(
     name="sangdam",
@@ -32,6 +33,7 @@ serve.register(app)
 chat.register(app)
 app.add_typer(insights_cli.app, name="insights")
 app.add_typer(insights_cli.demo_app, name="demo")
+app.add_typer(qa_cli.app, name="qa")
 
 
 def main() -> None:
