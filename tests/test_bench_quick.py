@@ -49,6 +49,7 @@ QUICK = [
     ("bench/load/workers_load.py", ["--quick"], None),
     ("bench/faults/kill_loop.py", ["--quick"], None),
     ("bench/backends/overhead.py", ["--quick"], None),
+    ("bench/insights/dashboard.py", ["--quick"], None),
     ("bench/insights/aggregate.py", ["--quick"], None),
     ("bench/batch/throughput.py", ["--quick"], None),
     ("bench/orchestration/overhead.py", ["--quick"],

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine
 
-from sangdam.domain.conversation_models import Conversation, Message
+from sangdam.domain.conversation_models import Conversation, Message, TurnTrace
 from sangdam.domain.db import session_scope
 from sangdam.domain.insight_models import QaScore, TurnIntent, TurnSignal
 from sangdam.server.app import create_app
@@ -28,6 +28,7 @@ FIRST_DAY = dt.date(2026, 11, 1)
 INTENTS = ("billing.inquiry", "plan.change", "data.refill", "roaming.enable", "out_of_scope", "agent.human")
 SENTIMENTS = ("positive", "neutral", "negative", "angry")
 QA_ITEMS = ("identity_before_disclosure", "confirmation_before_write", "polite_register")
+GAP_TEXT = "외계인 전용 요금제도 있나요?"  # every out-of-scope turn says it: one cluster, no embedding needed
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
@@ -93,6 +94,9 @@ def insert(engine: Engine, planned: list[Planned]) -> None:
                 s.add(Message(conversation_id=p.id, idx=idx, role=role, text="…", at=p.created))
             for turn, intent, at in p.intents:
                 s.add(TurnIntent(conversation_id=p.id, turn_index=turn, intent=intent, via="classifier", at=at))
+                if intent == "out_of_scope":  # the trace the knowledge-gap collector reads the utterance from
+                    s.add(TurnTrace(id=f"TR-{p.id}-{turn}", conversation_id=p.id, turn_index=turn, at=at,
+                                    data={"user": GAP_TEXT, "intents": [intent], "reply": "…"}))
             for turn, label, at in p.signals:
                 s.add(TurnSignal(conversation_id=p.id, turn_index=turn, sentiment=label, score=0.0,
                                  escalate=label == "angry", at=at))
@@ -128,6 +132,7 @@ def expected(planned: list[Planned], start: dt.date, end: dt.date) -> dict:
         "qa": {item: {k: c[k] for k in ("passed", "failed", "not_applicable")} for item, c in qa.items()},
         "sentiment": {d: {s: c[s] for s in SENTIMENTS} for d, c in sentiment.items()},
         "drivers": {i: (turns[i], len(conversations[i])) for i in turns},
+        "gap_turns": turns["out_of_scope"], "gap_conversations": len(conversations.get("out_of_scope", ())),
     }
 
 
@@ -137,10 +142,10 @@ class Served:
     keys: dict[str, str]
     planned: list[Planned]
 
-    def summary(self, key: str = "agent", **params: str) -> httpx.Response:
+    def summary(self, key: str = "agent", what: str = "summary", **params: str) -> httpx.Response:
         token = self.keys.get(key, key)
-        return httpx.get(f"{self.base}/api/v1/insights/summary", params=params,
-                         headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=30)
+        return httpx.get(f"{self.base}/api/v1/insights/{what}", params=params,
+                         headers={"Authorization": f"Bearer {token}"} if token else {}, timeout=60)
 
 
 def serve(engine: Engine) -> Iterator[Served]:
@@ -216,6 +221,21 @@ def test_date_filter_excludes_rows_outside_the_range(served: Served) -> None:
     assert nothing["volume"] == {"total": 0, "contained": 0, "handed_off": 0, "containment_rate": None,
                                  "handoff_rate": None, "per_day": []}
     assert nothing["qa"] == nothing["sentiment"] == nothing["drivers"] == []
+
+
+def test_knowledge_gaps_come_from_the_insights_package(served: Served) -> None:
+    pytest.importorskip("sangdam.insights.gaps")
+    res = served.summary(what="gaps", **{"from": "2026-11-01", "to": "2026-11-29"})
+    assert res.status_code == 200, res.text
+    body = res.json()
+    want = expected(served.planned, dt.date(2026, 11, 1), dt.date(2026, 11, 29))
+    assert body["available"] is True and want["gap_turns"] > 0
+    [cluster] = body["clusters"]
+    assert (cluster["size"], cluster["conversations"]) == (want["gap_turns"], want["gap_conversations"])
+    assert cluster["examples"] == [GAP_TEXT] and cluster["kinds"] == {"out_of_scope": want["gap_turns"]}
+    assert GAP_TEXT in cluster["faq"]
+    assert served.summary("customer-channel", what="gaps").status_code == 403
+    assert served.summary(what="gaps", **{"from": "2026-11-30", "to": "2026-11-01"}).status_code == 422
 
 
 def test_default_range_is_the_last_30_days_of_the_business_date(served: Served) -> None:
@@ -313,6 +333,8 @@ def test_dashboard_draws_charts_and_follows_the_date_range(browser, served: Serv
     assert page.evaluate(CHART_POINTS, "chart-volume") == [month["total"], month["handed_off"]]
     assert sum(page.evaluate(CHART_POINTS, "chart-sentiment")) == sum(sum(c.values()) for c in month["sentiment"].values())
     assert "요금 조회" in page.get_by_test_id("table-drivers").inner_text()
+    page.locator("body[data-gaps='2026-10-31..2026-11-29']").wait_for(state="attached")
+    assert GAP_TEXT in page.get_by_test_id("gap").first.inner_text()
     page.screenshot(path=str(ARTIFACTS / "insights-30-days.png"), full_page=True)
 
     page.get_by_test_id("from").fill("2026-11-10")
@@ -324,6 +346,7 @@ def test_dashboard_draws_charts_and_follows_the_date_range(browser, served: Serv
     assert page.get_by_test_id("kpi-volume").inner_text() == f"{week['total']}건"
     assert page.evaluate(CHART_POINTS, "chart-volume") == [week["total"], week["handed_off"]]
     assert len(page.evaluate("Chart.getChart(document.getElementById('chart-volume')).data.labels")) == 7
+    page.locator("body[data-gaps='2026-11-10..2026-11-16']").wait_for(state="attached")
     page.screenshot(path=str(ARTIFACTS / "insights-one-week.png"), full_page=True)
 
     page.get_by_test_id("to").fill("2026-11-01")  # before 'from': the server's reason is shown, numbers stay

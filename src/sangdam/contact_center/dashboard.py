@@ -14,13 +14,16 @@ What each number counts:
   null) are counted apart and left out of the rate.
 - **sentiment trend, call drivers**: customer turns (``turn_signals``, ``turn_intents``) that happened in the
   range, by the turn's own day.
+
+The same definitions as :mod:`sangdam.insights.aggregate` (the report), so the page and the report agree.
+Knowledge-gap clusters are not an aggregate (embeddings and clustering, seconds): :func:`knowledge_gaps` serves
+them apart (``GET /api/v1/insights/gaps``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib
-import logging
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -29,8 +32,6 @@ from sqlalchemy import Engine, and_, case, exists, func, or_, select
 from sangdam.contact_center.texts import texts
 from sangdam.domain.conversation_models import Conversation, Message
 from sangdam.domain.insight_models import QaScore, TurnIntent, TurnSignal
-
-log = logging.getLogger(__name__)
 
 SENTIMENTS = ("positive", "neutral", "negative", "angry")
 MAX_SPAN_DAYS = 3660  # ten years: beyond that a range is a typo, not a question
@@ -94,8 +95,16 @@ class InsightsSummary(BaseModel):
     qa: list[QaItemRate]
     sentiment: list[SentimentDay]
     drivers: list[CallDriver]
-    gaps: list[dict[str, Any]] | None = Field(
-        default=None, description="Knowledge-gap clusters from sangdam.insights, when that package provides them.")
+
+
+class KnowledgeGaps(BaseModel):
+    """Knowledge-gap clusters of a range (``sangdam.insights``): what the bot could not handle, grouped by meaning."""
+
+    start: dt.date = Field(serialization_alias="from")
+    end: dt.date = Field(serialization_alias="to")
+    available: bool = Field(description="False when the insights package is not installed (no clusters then).")
+    clusters: list[dict[str, Any]] = Field(default_factory=list, description=(
+        "Largest first: size, conversations, kinds, examples (masked), faq (suggested entry), faq_by."))
 
 
 def summarize(engine: Engine, span: DateRange, *, drivers_limit: int = 15) -> InsightsSummary:
@@ -106,7 +115,7 @@ def summarize(engine: Engine, span: DateRange, *, drivers_limit: int = 15) -> In
         sentiment = _sentiment(conn, span)
         drivers = _drivers(conn, span, drivers_limit)
     return InsightsSummary(start=span.start, end=span.end, volume=volume, qa=qa, sentiment=sentiment,
-                           drivers=drivers, gaps=knowledge_gaps(engine, span))
+                           drivers=drivers)
 
 
 def _day(value: Any) -> dt.date:
@@ -146,19 +155,18 @@ def _qa(conn: Any, span: DateRange) -> list[QaItemRate]:
     start, end = span.bounds
     conv = Conversation.__table__.c
     q = QaScore.__table__.c
-
-    def verdict(value: bool | None) -> Any:
-        return func.sum(case((q.passed.is_(value), 1), else_=0))
-
-    rows = conn.execute(
-        select(q.item, verdict(True), verdict(False), verdict(None))
-        .select_from(QaScore.__table__.join(Conversation.__table__, conv.id == q.conversation_id))
-        .where(_counted(conv, start, end)).group_by(q.item).order_by(q.item)
+    scored = select(conv.id).where(_counted(conv, start, end))
+    rows = conn.execute(  # one row per (item, verdict): at most three an item
+        select(q.item, q.passed, func.count()).where(q.conversation_id.in_(scored)).group_by(q.item, q.passed)
     ).all()
+    tally: dict[str, dict[bool | None, int]] = {}
+    for item, passed, n in rows:
+        verdict = None if passed is None else bool(passed)
+        tally.setdefault(item, {True: 0, False: 0, None: 0})[verdict] += n
     labels = _rubric_labels()
-    return [QaItemRate(item=item, label=labels.get(item, item), passed=int(p or 0), failed=int(f or 0), not_applicable=int(na or 0),
-                       pass_rate=int(p or 0) / (int(p or 0) + int(f or 0)) if (p or f) else None)
-            for item, p, f, na in rows]
+    return [QaItemRate(item=item, label=labels.get(item, item), passed=t[True], failed=t[False],
+                       not_applicable=t[None], pass_rate=t[True] / (t[True] + t[False]) if t[True] + t[False] else None)
+            for item, t in sorted(tally.items())]
 
 
 def _rubric_labels() -> dict[str, str]:
@@ -200,15 +208,17 @@ def _drivers(conn: Any, span: DateRange, limit: int) -> list[CallDriver]:
     return [CallDriver(intent=i, label=str(labels.get(i, i)), turns=t, conversations=c) for i, t, c in rows]
 
 
-def knowledge_gaps(engine: Engine, span: DateRange) -> list[dict[str, Any]] | None:
-    """Knowledge-gap clusters from the insights package (issue 16, item 3) when it is installed and provides
-    ``knowledge_gap_clusters(engine, start, end)``; None (the section is left out) otherwise."""
+def knowledge_gaps(engine: Engine, span: DateRange) -> KnowledgeGaps:
+    """The insights package's knowledge-gap clusters (issue 16, item 3), imported lazily: not one SQL aggregate
+    but utterances read in SQL, then embedded and clustered (seconds), so the page asks for them apart from the
+    summary. ``available`` is False when the package or its ``knowledge_gap_clusters`` is absent."""
     try:
         aggregate = importlib.import_module("sangdam.insights.aggregate")
     except ImportError:
-        return None
+        return KnowledgeGaps(start=span.start, end=span.end, available=False)
     provider = getattr(aggregate, "knowledge_gap_clusters", None)
     if provider is None:
-        return None
-    clusters = provider(engine, span.start, span.end)
-    return [c.model_dump(mode="json") if hasattr(c, "model_dump") else dict(c) for c in clusters]
+        return KnowledgeGaps(start=span.start, end=span.end, available=False)
+    clusters = [c.model_dump(mode="json") if hasattr(c, "model_dump") else dict(c)
+                for c in provider(engine, span.start, span.end)]
+    return KnowledgeGaps(start=span.start, end=span.end, available=True, clusters=clusters)

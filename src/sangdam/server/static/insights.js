@@ -52,8 +52,8 @@
     const byDay = new Map(v.per_day.map((d) => [d.day, d]));
     const labels = days(s.from, s.to, v.per_day.map((d) => d.day));
     draw("chart-volume", { type: "line", data: { labels, datasets: [
-      { label: "상담 건수", data: labels.map((d) => (byDay.get(d) || {}).conversations || 0), borderColor: BLUE, backgroundColor: BLUE, tension: 0.2 },
-      { label: "상담사 연결", data: labels.map((d) => (byDay.get(d) || {}).handed_off || 0), borderColor: ORANGE, backgroundColor: ORANGE, tension: 0.2 },
+      { label: "상담 건수", data: labels.map((d) => (byDay.get(d) || {}).conversations || 0), borderColor: BLUE, backgroundColor: BLUE },
+      { label: "상담사 연결", data: labels.map((d) => (byDay.get(d) || {}).handed_off || 0), borderColor: ORANGE, backgroundColor: ORANGE },
     ] }, options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
   }
 
@@ -61,7 +61,7 @@
     const byDay = new Map(s.sentiment.map((d) => [d.day, d.counts]));
     const labels = days(s.from, s.to, s.sentiment.map((d) => d.day));
     draw("chart-sentiment", { type: "line", data: { labels, datasets: SENTIMENT.map(([k, name, color]) => (
-      { label: name, data: labels.map((d) => (byDay.get(d) || {})[k] || 0), borderColor: color, backgroundColor: color, tension: 0.2 })) },
+      { label: name, data: labels.map((d) => (byDay.get(d) || {})[k] || 0), borderColor: color, backgroundColor: color })) },
       options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } } });
     const totals = SENTIMENT.map(([k]) => s.sentiment.reduce((n, d) => n + (d.counts[k] || 0), 0));
     const all = totals.reduce((a, b) => a + b, 0);
@@ -83,18 +83,29 @@
       s.qa.map((q) => [q.label, percent(q.pass_rate), q.passed, q.failed, q.not_applicable]));
   }
 
-  function renderGaps(s) {
-    $("gaps-panel").hidden = s.gaps === null || s.gaps === undefined;
-    if ($("gaps-panel").hidden) return;
-    $("gaps").replaceChildren(...(s.gaps.length ? s.gaps.map((g) => {
-      const d = Sangdam.el("div", "gap");
-      d.appendChild(Sangdam.el("strong", "", `${g.label || g.title || g.id || "군집"} · ${count(g.size || 0)}`));
+  // Knowledge gaps take seconds (embeddings and clustering on the server): asked for after the summary, shown
+  // when they arrive, and only if the range has not changed meanwhile.
+  const KINDS = { out_of_scope: "상담 범위 외", knowledge_refusal: "지식 없음", handoff: "상담사 연결" };
+  async function loadGaps(s) {
+    const range = `${s.from}..${s.to}`;
+    $("gaps").replaceChildren(Sangdam.el("div", "empty", "지식 공백을 분석하는 중입니다…"));
+    let g;
+    try { g = await Sangdam.call(key, "GET", `/api/v1/insights/gaps?from=${s.from}&to=${s.to}`); }
+    catch (e) { if (document.body.dataset.range === range) $("gaps").replaceChildren(Sangdam.el("div", "error", e.message)); return; }
+    if (document.body.dataset.range !== range) return;
+    $("gaps-panel").hidden = !g.available;
+    $("gaps").replaceChildren(...(g.clusters.length ? g.clusters.map((c) => {
+      const d = Sangdam.el("div", "gap"); d.setAttribute("data-testid", "gap");
+      const kinds = Object.entries(c.kinds || {}).map(([k, n]) => `${KINDS[k] || k} ${n}`).join(", ");
+      d.appendChild(Sangdam.el("strong", "", `${c.examples[0] || "-"} · 발화 ${count(c.size)} · 상담 ${count(c.conversations)}`));
+      if (kinds) d.appendChild(Sangdam.el("div", "meta", kinds));
       const ul = Sangdam.el("ul");
-      for (const u of (g.utterances || g.representatives || []).slice(0, 3)) ul.appendChild(Sangdam.el("li", "", u));
+      for (const u of c.examples.slice(0, 3)) ul.appendChild(Sangdam.el("li", "", u));
       d.appendChild(ul);
-      if (g.suggested_faq || g.faq) d.appendChild(Sangdam.el("div", "meta", `제안 FAQ: ${g.suggested_faq || g.faq}`));
+      d.appendChild(Sangdam.el("pre", "", `제안 FAQ (${c.faq_by === "llm" ? "AI 초안" : "템플릿"})\n${c.faq}`));
       return d;
-    }) : [Sangdam.el("div", "empty", "지식 공백이 발견되지 않았습니다.")]));
+    }) : [Sangdam.el("div", "empty", "이 기간에는 지식 공백이 없습니다.")]));
+    document.body.dataset.gaps = range;
   }
 
   function summary(from, to) {
@@ -104,8 +115,9 @@
 
   function render(s) {
     $("from").value = s.from; $("to").value = s.to; $("error").textContent = "";
-    renderVolume(s); renderSentiment(s); renderDrivers(s); renderQa(s); renderGaps(s);
+    renderVolume(s); renderSentiment(s); renderDrivers(s); renderQa(s);
     document.body.dataset.range = `${s.from}..${s.to}`;  // tests and scripts wait on this
+    loadGaps(s);
   }
 
   const load = (from, to) => summary(from, to).then(render).catch((e) => { $("error").textContent = e.message; });
