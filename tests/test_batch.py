@@ -263,3 +263,18 @@ def test_qa_job_scores_every_conversation_in_range_and_a_rerun_replaces_the_scor
 
     assert (first.total, first.done, second.done) == (8, 8, 8)
     assert after_first == scores() == {cid: items_per_card for cid in wanted}
+
+
+def test_of_two_attempts_racing_on_one_item_only_the_first_marks_it_and_keeps_its_result(db_engine: Engine) -> None:
+    from sangdam.batch import items
+
+    (conv,) = insert_synthetic_conversations(db_engine, 1, first_day=FIRST_DAY)
+    batch = ItemBatch("race", "summarize", [conv])
+    assert items._summarize(db_engine, batch, conv, "host:1")  # the first attempt (its view: not done)
+    first_at = _summarised(db_engine)[conv]
+
+    late = items._summarize(db_engine, batch, conv, "host:2")  # a second attempt that did not see the mark
+
+    assert late is False
+    assert _items(db_engine, "race") == [(conv, "host:1")]
+    assert _summarised(db_engine)[conv] == first_at  # its summary was rolled back with its mark

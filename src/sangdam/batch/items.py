@@ -145,11 +145,13 @@ def process_items(engine: Engine, batch: ItemBatch, *, start: int = 0, on_progre
     outcome = BatchOutcome(skipped=start)
     pause = 1.0 / batch.max_rate if batch.max_rate > 0 else 0.0
     worker = worker_name()
+    with session_scope(engine) as s:  # one look for the whole batch; an attempt racing after it fails on the mark
+        marked = set(s.scalars(select(BatchItem.item_id).where(BatchItem.run_id == batch.run_id,
+                                                               BatchItem.item_id.in_(batch.items[start:]))))
     for index in range(start, len(batch.items)):
         began = time.monotonic()
         item = batch.items[index]
-        with session_scope(engine) as s:
-            done = s.get(BatchItem, (batch.run_id, item)) is not None
+        done = item in marked
         if done or not handler(engine, batch, item, worker):
             outcome.skipped += 1
         else:
