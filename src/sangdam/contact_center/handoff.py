@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sangdam.backends import backend_for
 from sangdam.domain.conversation_models import Conversation, Message
 from sangdam.domain.db import session_scope
+from sangdam.domain.insight_models import ConversationMark
 from sangdam.orchestrator.store import ConversationNotFound
 
 _APPEND_RETRIES = 5
@@ -48,6 +49,7 @@ class ConversationRow(BaseModel):
     agent_joined: bool = False  # an agent is serving since the latest handoff
     waiting_since: dt.datetime | None = None  # the customer has waited for a person since then
     waiting_s: int | None = None
+    escalation: str | None = None  # marked for a person: angry | repeated_frustration | repeated_failure
 
 
 def list_conversations(engine: Engine, *, mode: str | None = None, limit: int = 100,
@@ -74,6 +76,8 @@ def list_conversations(engine: Engine, *, mode: str | None = None, limit: int = 
                 last[m.conversation_id] = m
         names = backend_for(engine).customer_names({c.verified_customer_id for c in convs if c.verified_customer_id})
         served = _human_service(s, [c.id for c in convs if c.mode == "human"])
+        marks = dict(s.execute(select(ConversationMark.conversation_id, ConversationMark.reason).where(
+            ConversationMark.conversation_id.in_(ids), ConversationMark.kind == "escalation")).all()) if ids else {}
         rows = []
         for c in convs:
             joined, waiting = served.get(c.id, (False, None))
@@ -84,6 +88,7 @@ def list_conversations(engine: Engine, *, mode: str | None = None, limit: int = 
                 last_message=last[c.id].text[:120] if c.id in last else None,
                 last_role=last[c.id].role if c.id in last else None, agent_joined=joined,
                 waiting_since=waiting, waiting_s=_seconds(now, waiting) if waiting else None,
+                escalation=marks.get(c.id),
             ))
         return rows
 

@@ -10,6 +10,8 @@
   const LABELS = { category: "분류", customer_request: "고객 요청", verified: "본인 확인", actions_taken: "처리 내역",
                    outcome: "결과", follow_up: "후속 조치", sentiment: "고객 감정" };
 
+  const ESCALATION = { angry: "고객 분노", repeated_frustration: "불만 반복", repeated_failure: "해결 실패 반복" };
+
   const customerLabel = (row) => row.customer_name || (row.verified ? "확인된 고객" : "미확인 고객");
 
   function convCard(row, summary) {
@@ -17,6 +19,10 @@
     d.dataset.id = row.id; d.setAttribute("data-testid", "conversation");
     d.appendChild(Sangdam.el("span", "badge " + row.mode, row.mode === "human" ? "상담사" : row.mode === "bot" ? "AI" : "종료"));
     d.appendChild(Sangdam.el("span", "badge", row.channel));
+    if (row.escalation) {  // the bot offered a person: anger or repeated failure (contact_center/escalation.py)
+      const e = Sangdam.el("span", "badge escalation", `상담사 필요 · ${ESCALATION[row.escalation] || row.escalation}`);
+      e.setAttribute("data-testid", "escalation"); d.appendChild(e);
+    }
     const name = Sangdam.el("span", "name", customerLabel(row)); name.setAttribute("data-testid", "customer-name");
     d.appendChild(name);
     d.appendChild(Sangdam.el("div", "", (row.last_message || "(메시지 없음)").slice(0, 60)));
