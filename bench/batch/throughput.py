@@ -20,6 +20,7 @@ import datetime as dt
 import importlib.util
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -149,6 +150,7 @@ def main() -> None:
             finally:
                 stop(workers)
     engine.dispose()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
