@@ -62,8 +62,8 @@ def _run(job: str, since: dt.datetime | None, until: dt.datetime | None, engine_
     request = BatchRequest(run_id or new_run_id(engine_name, job, start, end), job, start, end, batch_size=batch_size,
                            parallel=parallel, max_rate=max_rate, out_dir=str(out.resolve()) if out else None,
                            engine=engine_name)
-    typer.echo(request.run_id)
     if engine_name == "local":
+        typer.echo(request.run_id)
         result = _run_local(engine, request)
     else:
         result = asyncio.run(_run_temporal(engine, request, address, namespace))
@@ -102,6 +102,7 @@ async def _run_temporal(engine, request, address: str, namespace: str):  # noqa:
         console.print(f"[red]error[/red] Temporal at {address} is not reachable: {exc}")
         raise typer.Exit(2) from exc
     handle = await start_batch(client, request)
+    typer.echo(handle.id)
     console.print(f"workflow [bold]{handle.id}[/bold] started on {address}; run `sangdam batch worker` to process it")
     result_task = asyncio.ensure_future(handle.result())
     with _progress() as progress:
