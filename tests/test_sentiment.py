@@ -9,10 +9,10 @@ import pytest
 from sangdam.contact_center.sentiment import (
     CueLexicon,
     SentimentClassifier,
+    compact,
     fit_pipeline,
     load_or_train,
     load_training_lines,
-    train_model,
 )
 
 
@@ -65,7 +65,8 @@ def test_intensifier_strengthens_a_cue() -> None:
 
 def test_compact_model_matches_the_sklearn_pipeline() -> None:
     lines = load_training_lines()
-    pipeline, model = fit_pipeline(lines), train_model(lines)
+    pipeline = fit_pipeline(lines)
+    model = compact(pipeline)
     texts = ["요금이 왜 이렇게 많이 나와요 ㅡㅡ", "감사합니다", "데이터 충전"]
     expected = pipeline.predict_proba(texts)
     got = np.exp([model.log_proba(t) for t in texts])
@@ -185,3 +186,31 @@ def test_no_offer_while_a_human_serves_the_conversation(db_engine) -> None:
     [signal] = _signals(db_engine, conv)
     assert signal.sentiment == "angry" and not signal.escalate  # recorded for the trend, never escalated
     assert _marks(db_engine, conv) == []
+
+
+def test_the_same_request_failing_twice_escalates(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    first = orch.handle(conv, "오늘 서울 날씨 어때요?")
+    assert first.intents == ["out_of_scope"] and OFFER not in first.reply
+    second = orch.handle(conv, "내일 부산 날씨는요?")
+    assert second.reply.endswith(OFFER)
+    [mark] = _marks(db_engine, conv)
+    assert mark.reason == "repeated_failure"
+
+
+def test_escalation_rule_phrasebook() -> None:
+    from types import SimpleNamespace
+
+    from sangdam.contact_center.escalation import escalation_reason
+
+    calm = SimpleNamespace(awaiting=None)
+    unread_twice = SimpleNamespace(awaiting=SimpleNamespace(misses=2))
+    assert escalation_reason("angry", False, ["billing.inquiry"], {}, calm) == "angry"
+    assert escalation_reason("negative", False, [], {"sentiment": "negative"}, calm) == "repeated_frustration"
+    assert escalation_reason("negative", False, [], {"sentiment": "neutral"}, calm) is None  # once is not a pattern
+    assert escalation_reason("neutral", True, ["plan.change"], {"failed": True, "intents": ["plan.change"]},
+                             calm) == "repeated_failure"
+    assert escalation_reason("neutral", True, ["plan.change"], {"failed": True, "intents": ["data.usage"]},
+                             calm) is None  # two different requests failing is not the same failure
+    assert escalation_reason("neutral", False, [], {}, unread_twice) == "repeated_failure"

@@ -171,7 +171,11 @@ def fit_pipeline(lines: list[tuple[str, str]]) -> Any:
 
 def train_model(lines: list[tuple[str, str]], cache_key: str = "") -> SentimentModel:
     """Fit on ``lines`` and keep only the arrays inference needs."""
-    pipeline = fit_pipeline(lines)
+    return compact(fit_pipeline(lines), cache_key)
+
+
+def compact(pipeline: Any, cache_key: str = "") -> SentimentModel:
+    """The arrays of a fitted :func:`fit_pipeline` pipeline (no sklearn needed to load or run them)."""
     vec, clf = pipeline.named_steps["tfidf"], pipeline.named_steps["clf"]
     return SentimentModel(
         classes=tuple(str(c) for c in clf.classes_),
