@@ -287,3 +287,33 @@ def test_report_writes_markdown_and_csv_with_the_columns(traffic, tmp_path: Path
     for heading in ("# 상담 인사이트 리포트", "## 개요", "## 주요 문의 유형", "## 처리하지 못한 문의"):
         assert heading in markdown
     assert f"| {stats.conversations} | {stats.contained} | {stats.handed_off} |" in markdown
+
+
+# -- the commands -----------------------------------------------------------------------------------------------
+def test_demo_traffic_and_insights_report_commands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from sangdam.cli import app
+    from sangdam.config import reset_settings
+
+    engine = _fresh_engine(tmp_path / "cli.db")
+    monkeypatch.setenv("SANGDAM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("SANGDAM_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("SANGDAM_TODAY", TODAY.isoformat())
+    reset_settings()
+    try:
+        runner = CliRunner()
+        result = runner.invoke(app, ["demo", "traffic", "--conversations", "4", "--seed", "3", "--days", "2"])
+        assert result.exit_code == 0, result.output
+        assert "conversations/s" in result.output
+        assert len(_rows(engine, Conversation)) == 4
+        out = tmp_path / "report"
+        args = ["insights", "report", "--since", "2026-11-13", "--until", "2026-11-14", "--out", str(out), "--llm", "none"]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert "4 conversations" in result.output
+        assert {p.name for p in out.iterdir()} >= {"report.md", "drivers.csv", "gaps.csv"}
+        reversed_range = ["insights", "report", "--since", "2026-11-14", "--until", "2026-11-13", "--out", str(out)]
+        assert runner.invoke(app, reversed_range).exit_code == 2
+    finally:
+        reset_settings()
