@@ -45,10 +45,19 @@ class QaFacts:
     traces: list[dict[str, Any]] = field(default_factory=list)
     transcript: list[dict[str, Any]] = field(default_factory=list)
 
+    _tools: dict[str, Any] = field(default_factory=dict, repr=False)
+
     @property
     def authenticated(self) -> bool:
         """Verified by the channel before the first turn (a logged-in web session, a trusted channel key)."""
         return bool(self.state.get("authenticated"))
+
+    def tool(self, name: str) -> Any | None:
+        """The registered tool called ``name`` (looked up once per conversation: the registry checks imported
+        tools' sources on every lookup); None for a name an old trace holds that is no longer registered."""
+        if name not in self._tools:
+            self._tools[name] = _tool(name)
+        return self._tools[name]
 
 
 Check = Callable[[QaFacts, dict[str, Any]], Verdict]
@@ -96,7 +105,7 @@ def identity_before_disclosure(facts: QaFacts, params: dict[str, Any]) -> Verdic
             if name == "verify_identity":
                 verified = verified or (status == "ok" and bool((call.get("result") or {}).get("verified")))
                 continue
-            tool = _tool(name)
+            tool = facts.tool(name)
             if status != "ok" or tool is None or not tool.needs_customer:
                 continue
             if not verified:
@@ -138,7 +147,7 @@ def confirmation_before_write(facts: QaFacts, params: dict[str, Any]) -> Verdict
     for trace in facts.traces:
         for call in _calls(trace):
             name, status = call.get("name", ""), call.get("status")
-            tool = _tool(name)
+            tool = facts.tool(name)
             if status != "ok" or tool is None or not tool.is_write:
                 continue
             if name not in proposed | waiting:
