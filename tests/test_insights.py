@@ -215,7 +215,8 @@ def _trace(s, cid: str, turn: int, user: str, intents: list[str], reply: str = "
         s.add(TurnIntent(conversation_id=cid, turn_index=turn, intent=intent, via="classifier", at=_at(10, turn)))
 
 
-def test_each_gap_kind_and_the_reason_behind_a_transfer(db_engine: Engine) -> None:
+def test_each_gap_kind_and_the_reason_behind_a_transfer(db_engine_any: Engine) -> None:
+    db_engine = db_engine_any
     from sangdam.orchestrator.format import say
 
     with session_scope(db_engine) as s:

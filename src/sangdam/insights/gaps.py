@@ -20,7 +20,8 @@ writer, else a Korean template listing the utterances.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter, defaultdict
+import threading
+from collections import Counter, OrderedDict, defaultdict
 from typing import Any, Literal
 
 import numpy as np
@@ -37,6 +38,9 @@ DISTANCE_THRESHOLD = 0.12
 MAX_UTTERANCES = 3000  # the most recent ones are clustered (agglomerative clustering is quadratic in memory)
 MAX_EXAMPLES = 5
 GAP_INTENTS = ("out_of_scope", "policy.question", "agent.human")
+CACHE_SIZE = 20_000  # e5 vectors kept per process (~30 MB)
+_CACHE: OrderedDict[str, np.ndarray] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 _NOT_TASKS = frozenset({"agent.human", "chitchat", "out_of_scope"})
 
 GapKind = Literal["out_of_scope", "knowledge_refusal", "handoff"]
@@ -167,9 +171,21 @@ def cluster_utterances(texts: list[str], threshold: float = DISTANCE_THRESHOLD) 
 
 
 def _embed(texts: list[str]) -> np.ndarray:
-    from sangdam.knowledge.embedding import embed_query
+    """(n, 384) e5 vectors of ``texts``; a text seen before in this process is not embedded again (the dashboard
+    asks for the same range's clusters repeatedly, and every cluster's representatives reuse the vectors)."""
+    from sangdam.knowledge.embedding import embed_queries
 
-    return np.stack([embed_query(t) for t in texts])
+    with _CACHE_LOCK:
+        known = {t: _CACHE[t] for t in dict.fromkeys(texts) if t in _CACHE}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
+    if missing:
+        fresh = dict(zip(missing, embed_queries(missing), strict=True))
+        known.update(fresh)
+        with _CACHE_LOCK:
+            _CACHE.update(fresh)
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return np.stack([known[t] for t in texts])
 
 
 def representatives(texts: list[str], limit: int = MAX_EXAMPLES) -> list[str]:

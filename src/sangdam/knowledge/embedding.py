@@ -70,3 +70,14 @@ def embed_passages(texts: list[str], on_batch: Callable[[int], None] | None = No
         if on_batch:
             on_batch(len(batch))
     return out
+
+
+def embed_queries(texts: list[str]) -> np.ndarray:
+    """(n, 384) normalised vectors of short texts in the "query: " form, embedded in batches: the form e5 uses for
+    symmetric similarity (clustering customer utterances, sangdam.insights.gaps)."""
+    out = np.zeros((len(texts), DIM), dtype=np.float32)
+    model = _get_model()
+    for start in range(0, len(texts), BATCH):
+        batch = texts[start:start + BATCH]
+        out[start:start + len(batch)] = model.query(batch)
+    return out
