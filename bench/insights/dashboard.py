@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import random
 import statistics
 import sys
@@ -204,7 +205,9 @@ def main() -> None:
                   "all time": {"from": str(TODAY - dt.timedelta(days=DAYS - 1)), "to": str(TODAY)}}
         with running_server(create_app(engine, today=TODAY, rate_per_minute=0)) as base, \
                 httpx.Client(base_url=base, timeout=120) as client:
-            print(f"\nGET /api/v1/insights/summary, {args.conversations:,} conversations, {args.requests} calls each")
+            load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+            print(f"\nGET /api/v1/insights/summary, {args.conversations:,} conversations, {args.requests} calls each "
+                  f"(load average {load} on {os.cpu_count()} cores)")
             print(f"{'range':<10} {'conversations':>13} {'p50 ms':>9} {'p95 ms':>9} {'mean ms':>9}")
             for name, params in ranges.items():
                 latencies, body = timed(client, key, params, args.requests)
