@@ -141,6 +141,7 @@ class Served:
     base: str
     keys: dict[str, str]
     planned: list[Planned]
+    database: str = ""
 
     def summary(self, key: str = "agent", what: str = "summary", **params: str) -> httpx.Response:
         token = self.keys.get(key, key)
@@ -156,7 +157,7 @@ def serve(engine: Engine) -> Iterator[Served]:
     keys = {role: create_key(engine, role).key for role in ("agent", "admin", "customer-channel", "channel-trusted")}
     keys["bound"] = create_key(engine, "customer-channel", customer_id="C-C").key
     with running_server(create_app(engine, today=TODAY, rate_per_minute=0)) as base:
-        yield Served(base, keys, planned)
+        yield Served(base, keys, planned, engine.url.render_as_string(hide_password=False))
 
 
 @pytest.fixture()
@@ -236,6 +237,34 @@ def test_knowledge_gaps_come_from_the_insights_package(served: Served) -> None:
     assert GAP_TEXT in cluster["faq"]
     assert served.summary("customer-channel", what="gaps").status_code == 403
     assert served.summary(what="gaps", **{"from": "2026-11-30", "to": "2026-11-01"}).status_code == 422
+
+
+def test_dashboard_and_insights_report_count_alike(served: Served) -> None:
+    """The page and ``sangdam insights report`` (sangdam.insights.aggregate) share their definitions."""
+    aggregate = pytest.importorskip("sangdam.insights.aggregate")
+    from sangdam.domain.db import make_engine
+
+    since, until = dt.date(2026, 11, 1), dt.date(2026, 11, 29)
+    page = served.summary(**{"from": str(since), "to": str(until)}).json()
+    engine = make_engine(served.database)
+    try:
+        report = aggregate.containment(engine, since, until)
+        per_day = aggregate.volume_per_day(engine, since, until)
+        qa = aggregate.qa_pass_rates(engine, since, until)
+        drivers = aggregate.top_drivers(engine, since, until, limit=50)
+        sentiment = aggregate.sentiment_trend(engine, since, until)
+    finally:
+        engine.dispose()
+    volume = page["volume"]
+    assert (volume["total"], volume["contained"], volume["handed_off"]) == (
+        report.conversations, report.contained, report.handed_off)
+    assert [(d["day"], d["conversations"]) for d in volume["per_day"]] == [(str(d.day), d.conversations) for d in per_day]
+    assert {(q["item"], q["passed"], q["failed"], q["not_applicable"]) for q in page["qa"]} == {
+        (q.item, q.passed, q.failed, q.not_applicable) for q in qa}
+    assert {(d["intent"], d["turns"], d["conversations"]) for d in page["drivers"]} == {
+        (d.intent, d.turns, d.conversations) for d in drivers}
+    assert {d["day"]: (sum(d["counts"].values()), d["counts"]["negative"], d["counts"]["angry"])
+            for d in page["sentiment"]} == {str(d.day): (d.turns, d.negative, d.angry) for d in sentiment}
 
 
 def test_default_range_is_the_last_30_days_of_the_business_date(served: Served) -> None:
