@@ -24,7 +24,8 @@ def world(tmp_path_factory) -> Iterator[tuple[str, dict[str, str], str, str]]:  
         convs = []
         for text in ("아니 몇 번을 말해야 돼요? 장난하세요? 진짜 짜증나네 ㅡㅡ", "데이터 얼마나 남았어요?"):
             conv = client.post("/api/v1/conversations", json={"channel": "api"}, headers=headers).json()["id"]
-            assert client.post(f"/api/v1/conversations/{conv}/messages", json={"text": text}, headers=headers).status_code == 200
+            sent = client.post(f"/api/v1/conversations/{conv}/messages", json={"text": text}, headers=headers)
+            assert sent.status_code == 200
             convs.append(conv)
         yield base, keys, convs[0], convs[1]
 
