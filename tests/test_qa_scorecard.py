@@ -377,3 +377,13 @@ def test_cli_scores_stores_and_prints_json_or_korean_lines(db_engine, monkeypatc
         assert missing.exit_code == 2
     finally:
         reset_settings()
+
+
+def test_score_and_store_is_idempotent_on_each_backend(db_engine_any):
+    conv = run(db_engine_any, ["데이터 2기가 충전해줘", "네"], customer_id="C1")
+    for _ in range(2):  # a retried batch item
+        card = score_and_store(db_engine_any, conv)
+    rows = _rows(db_engine_any, conv)
+    assert len(rows) == len(card.items)
+    assert {r.item: r.passed for r in rows} == {i.item: i.passed for i in card.items}
+    assert {r.rubric_version for r in rows} == {card.rubric_version}
