@@ -311,11 +311,9 @@ _UNRESOLVED = frozenset({"failed", "unresolved", "awaiting_confirmation", "await
 def resolution(facts: QaFacts, params: dict[str, Any]) -> Verdict:
     """The after-call summary's outcome (summary.py, the same reading of the trace): served, declined, refused
     with a reason or handed off passes; failed, unmet or left waiting fails; no request is not applicable."""
-    from sangdam.contact_center.summary import _actions, _outcome
+    from sangdam.contact_center.summary import outcome_key
 
-    asked = any(m.get("role") == "customer" for m in facts.transcript)
-    actions, errors = _actions(facts.traces)
-    outcome, _ = _outcome(facts.mode, facts.state, facts.traces, actions, errors, asked)
+    outcome = outcome_key(facts.mode, facts.state, facts.transcript, facts.traces)
     last = facts.traces[-1] if facts.traces else None
     passed = True if outcome in _RESOLVED else False if outcome in _UNRESOLVED else None
     return _at(last, passed, f"outcome: {outcome}")

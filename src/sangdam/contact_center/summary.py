@@ -176,6 +176,15 @@ def summarize_conversation(
     )
 
 
+def outcome_key(mode: str, state: dict[str, Any], transcript: list[dict[str, Any]], traces: list[dict[str, Any]]) -> str:
+    """What became of the customer's requests, as a key of ``summary.outcomes`` (``resolved``, ``answered``,
+    ``handed_off``, ``declined``, ``refused``, ``failed``, ``unresolved``, ``awaiting_*``, ``no_request``): the
+    summary's reading of the trace, for the QA scorecard's resolution item."""
+    actions, errors = _actions(traces)
+    asked = any(m.get("role") == "customer" for m in transcript)
+    return _outcome(mode, state, traces, actions, errors, asked)[0]
+
+
 def _outcome(mode: str, state: dict[str, Any], traces: list[dict[str, Any]], actions: list[ActionTaken],
              errors: list[str], asked: bool) -> tuple[str, str]:
     """(outcome key, follow-up text): what became of the customer's requests, as the trace shows it."""
