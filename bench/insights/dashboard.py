@@ -10,6 +10,7 @@ loopback (uvicorn in a thread) and times the summary over a 30-day range and ove
     .venv/bin/python bench/insights/dashboard.py --quick         # 2k conversations, 5 calls per range
     .venv/bin/python bench/insights/dashboard.py --explain       # also the SQLite query plans
     .venv/bin/python bench/insights/dashboard.py --db /tmp/i.db --indexes   # reuse a database, add INDEXES
+    .venv/bin/python bench/insights/dashboard.py --database-url postgresql+psycopg://…/empty_db
 
 ``--indexes`` adds, to the bench database only, the covering indexes proposed to the lead (not a migration: see
 docs/benchmarks.md for what each one changes).
@@ -28,7 +29,7 @@ import time
 from pathlib import Path
 
 import httpx
-from sqlalchemy import Engine, insert, text
+from sqlalchemy import Engine, insert, inspect, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 
@@ -98,6 +99,7 @@ def generate(engine: Engine, n: int, seed: int = 16) -> dict[str, int]:
             if len(rows["conversations"]) >= BATCH:
                 flush(conn)
         flush(conn)
+    with engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     return counts
 
@@ -159,6 +161,33 @@ def explain(engine: Engine) -> None:
                 print("   ", row[-1])
 
 
+def screenshot(base: str, key: str, params: dict[str, str], out: Path) -> float:
+    """Open /console/insights in Debian chromium over ``params``; save a full-page screenshot; seconds from
+    "조회" to the charts drawn (the page's data-range attribute)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_context(locale="ko-KR", viewport={"width": 1400, "height": 1500}).new_page()
+        page.set_default_timeout(120_000)
+        page.goto(f"{base}/console/insights")
+        page.get_by_test_id("key").fill(key)
+        page.get_by_test_id("login").click()
+        page.locator("body[data-range]").wait_for(state="attached")
+        page.get_by_test_id("from").fill(params["from"])
+        page.get_by_test_id("to").fill(params["to"])
+        t0 = time.perf_counter()
+        page.get_by_test_id("apply").click()
+        page.locator(f"body[data-range='{params['from']}..{params['to']}']").wait_for(state="attached")
+        took = time.perf_counter() - t0
+        page.locator(f"body[data-gaps='{params['from']}..{params['to']}']").wait_for(state="attached")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
+    return took
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--conversations", type=int, default=100_000)
@@ -167,6 +196,9 @@ def main() -> None:
     parser.add_argument("--explain", action="store_true", help="print SQLite's query plans")
     parser.add_argument("--db", type=Path, help="the database file: reused when it exists, else written and kept")
     parser.add_argument("--indexes", action="store_true", help="add the proposed covering indexes first")
+    parser.add_argument("--screenshot", type=Path, help="also open the page over all time in chromium, save a PNG")
+    parser.add_argument("--database-url", help=(
+        "a PostgreSQL database instead of SQLite: an empty one is migrated and filled, a filled one reused"))
     args = parser.parse_args()
     if args.quick:
         args.conversations, args.requests = 2_000, 5
@@ -178,19 +210,21 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = args.db or Path(tmp) / "insights.db"
-        reuse = path.exists()
-        engine = make_engine(f"sqlite:///{path}")
+        reuse = path.exists() and path.stat().st_size > 0
+        engine = make_engine(args.database_url or f"sqlite:///{path}")
+        reuse = inspect(engine).has_table("conversations") if args.database_url else reuse
         if reuse:
             with engine.connect() as conn:
                 args.conversations = conn.exec_driver_sql("SELECT count(*) FROM conversations").scalar_one()
-            print(f"reusing {path}: {args.conversations:,} conversations")
+            print(f"reusing {args.database_url or path}: {args.conversations:,} conversations")
         else:
             migrate(engine)
             t0 = time.perf_counter()
             counts = generate(engine, args.conversations)
             load_s = time.perf_counter() - t0
+            size = f"database {path.stat().st_size / 2**20:.1f} MiB" if not args.database_url else engine.dialect.name
             print(f"inserted {', '.join(f'{v:,} {k}' for k, v in counts.items())} in {load_s:.1f} s "
-                  f"({sum(counts.values()) / load_s:,.0f} rows/s); database {path.stat().st_size / 2**20:.1f} MiB")
+                  f"({sum(counts.values()) / load_s:,.0f} rows/s); {size}")
         if args.indexes:
             t0 = time.perf_counter()
             with engine.begin() as conn:
@@ -198,7 +232,7 @@ def main() -> None:
                     conn.exec_driver_sql(statement)
                 conn.exec_driver_sql("ANALYZE")
             print(f"proposed indexes added in {time.perf_counter() - t0:.1f} s")
-        if args.explain:
+        if args.explain and engine.dialect.name == "sqlite":
             explain(engine)
         key = create_key(engine, "agent").key
         ranges = {"30 days": {"from": str(TODAY - dt.timedelta(days=29)), "to": str(TODAY)},
@@ -213,6 +247,9 @@ def main() -> None:
                 latencies, body = timed(client, key, params, args.requests)
                 print(f"{name:<10} {body['volume']['total']:>13,} {statistics.median(latencies):>9.1f} "
                       f"{percentile(latencies, 0.95):>9.1f} {statistics.fmean(latencies):>9.1f}")
+            if args.screenshot:
+                took = screenshot(base, key, ranges["all time"], args.screenshot)
+                print(f"\npage over all time: charts drawn {took * 1000:.0f} ms after 조회; screenshot {args.screenshot}")
         print("\nin process, median ms of each aggregate:")
         for name, days in (("30 days", 30), ("all time", DAYS)):
             parts = per_query(engine, days, min(args.requests, 5))

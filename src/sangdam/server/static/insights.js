@@ -30,6 +30,9 @@
 
   function draw(id, config) {
     if (charts[id]) charts[id].destroy();
+    if (config.type === "line" && config.data.labels.length > 62) {  // months of days: lines without dots
+      for (const ds of config.data.datasets) { ds.pointRadius = 0; ds.borderWidth = 1.5; }
+    }
     const canvas = $(id);
     charts[id] = new Chart(canvas, config);
     canvas.dataset.points = String(config.data.datasets.reduce((n, ds) => n + ds.data.filter((v) => v).length, 0));
@@ -71,7 +74,8 @@
   function renderDrivers(s) {
     draw("chart-drivers", { type: "bar", data: { labels: s.drivers.map((d) => d.label), datasets: [
       { label: "상담 건수", data: s.drivers.map((d) => d.conversations), backgroundColor: BLUE }] },
-      options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true, ticks: { precision: 0 } } } } });
+      options: { indexAxis: "y", plugins: { legend: { display: false } },
+                 scales: { x: { beginAtZero: true, ticks: { precision: 0 } }, y: { ticks: { autoSkip: false } } } } });
     table("table-drivers", ["문의 유형", "상담", "발화"], s.drivers.map((d) => [d.label, count(d.conversations), count(d.turns)]));
   }
 
