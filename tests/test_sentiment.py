@@ -100,7 +100,8 @@ from sangdam.domain.db import session_scope  # noqa: E402
 from sangdam.domain.insight_models import ConversationMark, TurnSignal  # noqa: E402
 from sangdam.orchestrator.format import say  # noqa: E402
 
-OFFER, HINT = say("escalation.offer"), say("escalation.offer_hint")
+# the offer's last words, with or without its apology (none is added to a reply that already apologised)
+OFFER, HINT = say("escalation.offer_plain"), say("escalation.offer_hint_plain")
 ANGRY = "아니 몇 번을 말해야 돼요? 지금 장난하세요? 진짜 짜증나네 ㅡㅡ"
 
 
@@ -214,3 +215,15 @@ def test_escalation_rule_phrasebook() -> None:
     assert escalation_reason("neutral", True, ["plan.change"], {"failed": True, "intents": ["data.usage"]},
                              calm) is None  # two different requests failing is not the same failure
     assert escalation_reason("neutral", False, [], {}, unread_twice) == "repeated_failure"
+
+
+def test_with_a_proposal_open_the_offer_is_a_hint_before_the_question_and_the_proposal_stays(db_engine) -> None:
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    proposed = orch.handle(conv, "데이터 2기가 충전해줘")
+    question = proposed.reply.splitlines()[-1]
+    angry = orch.handle(conv, "짜증나네 진짜 ㅡㅡ")
+    lines = angry.reply.splitlines()
+    assert HINT in lines[-2] and lines[-1] == question  # the question the customer answers stays last
+    assert angry.pending_action["intent"] == "data.refill"
+    assert not any(c.name == "transfer_to_human" for c in angry.tool_calls)

@@ -11,7 +11,7 @@ The rule (docs/sentiment.md). A customer turn *escalates* when
    question also count.
 
 On escalation the orchestrator, in the same turn, offers a human agent with one Korean sentence appended to the
-reply (``escalation.offer``): as a proposal the customer accepts with "네" (a pending ``transfer_to_human``, the
+reply (``escalation.offer``, without its apology when the reply has one): as a proposal the customer accepts with "네" (a pending ``transfer_to_human``, the
 same one the handoff agent makes) when nothing else waits for an answer, otherwise as a hint to say "상담사 연결".
 Never twice in a row, never when the turn already asked for or made a transfer or the conversation was handed off.
 
@@ -82,8 +82,10 @@ class Escalation:
         return not (state.pending is not None and state.pending.intent == "agent.human")
 
     def _offer(self, turn: Any) -> None:
-        """A pending transfer ("네" accepts it) when nothing else waits for an answer; else a hint."""
+        """A pending transfer ("네" accepts it) when nothing else waits for an answer; else a hint, placed before
+        the open question (the question the customer answers comes last). No second apology in one reply."""
         state, ctx = turn.state, turn.ctx
+        plain = "_plain" if any(say("escalation.apologised") in m for m in turn.messages) else ""
         if state.pending is None and state.awaiting is None and not state.queue:
             allowed = ctx.allowed
             ctx.allowed = frozenset(self.handoff_agent.tools)
@@ -95,9 +97,10 @@ class Escalation:
                 ctx.allowed = allowed
             if outcome is not None and outcome.proposal is not None:
                 state.pending = outcome.proposal
-                turn.messages.append(say("escalation.offer"))
+                turn.messages.append(say("escalation.offer" + plain))
                 return
-        turn.messages.append(say("escalation.offer_hint"))
+        at = len(turn.messages) - 1 if turn.messages and (state.pending or state.awaiting) else len(turn.messages)
+        turn.messages.insert(at, say("escalation.offer_hint" + plain))
 
 
 def turn_failed(turn: Any, intents: list[str]) -> bool:
