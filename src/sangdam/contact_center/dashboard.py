@@ -155,10 +155,13 @@ def _qa(conn: Any, span: DateRange) -> list[QaItemRate]:
     start, end = span.bounds
     conv = Conversation.__table__.c
     q = QaScore.__table__.c
-    scored = select(conv.id).where(_counted(conv, start, end))
-    rows = conn.execute(  # one row per (item, verdict): at most three an item
-        select(q.item, q.passed, func.count()).where(q.conversation_id.in_(scored)).group_by(q.item, q.passed)
-    ).all()
+    query = select(q.item, q.passed, func.count())  # one row per (item, verdict): at most three an item
+    if conn.dialect.name == "postgresql":  # a join: index probes for a month, a hash join for a year
+        query = query.select_from(QaScore.__table__.join(Conversation.__table__, conv.id == q.conversation_id)) \
+            .where(_counted(conv, start, end))
+    else:  # SQLite runs a semi-join (IN) faster than the join: 0.53 s against 0.80 s over 100k (bench/insights)
+        query = query.where(q.conversation_id.in_(select(conv.id).where(_counted(conv, start, end))))
+    rows = conn.execute(query.group_by(q.item, q.passed)).all()
     tally: dict[str, dict[bool | None, int]] = {}
     for item, passed, n in rows:
         verdict = None if passed is None else bool(passed)
