@@ -158,8 +158,9 @@ def test_temporal_engine_summarises_every_conversation_through_the_cli(temporal_
     assert run_progress(db_engine, run_id) == (20, 20, "done")
 
 
-def test_killing_a_worker_mid_run_loses_no_item_and_counts_none_twice(temporal_address: str, db_engine: Engine,
+def test_killing_a_worker_mid_run_loses_no_item_and_counts_none_twice(temporal_address: str, db_engine_any: Engine,
                                                                        tmp_path: Path) -> None:
+    db_engine = db_engine_any  # SQLite (the embedded default) and PostgreSQL (several worker machines)
     from sangdam.batch.worker import connect, start_batch
 
     ids = set(insert_synthetic_conversations(db_engine, 120, first_day=FIRST_DAY))
