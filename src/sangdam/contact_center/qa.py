@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 from sqlalchemy import Engine, delete, select
 
 from sangdam.contact_center.qa_checks import CHECKS, QaEvidence, QaFacts, Verdict
@@ -71,6 +71,11 @@ class QaScorecard(BaseModel):
     items: list[QaItem]
     score: float = Field(ge=0, le=1)
     scored_at: dt.datetime | None = None
+
+    @field_serializer("scored_at")
+    def _with_zone(self, value: dt.datetime | None) -> dt.datetime | None:
+        """Stored naive in the orchestrator's local clock; sent with its offset (RFC 3339, as the API promises)."""
+        return value.astimezone() if value is not None and value.tzinfo is None else value
 
 
 @lru_cache(maxsize=8)
