@@ -106,6 +106,19 @@ def test_the_cli_refuses_a_missing_or_backwards_date_range(db_engine: Engine) ->
     assert backwards.returncode == 2 and "before" in backwards.stderr
 
 
+def test_the_cli_runs_the_local_engine_by_default(db_engine: Engine) -> None:
+    insert_synthetic_conversations(db_engine, 9, first_day=FIRST_DAY, days=3)
+    env = {**os.environ, "SANGDAM_DATABASE_URL": str(db_engine.url)}
+
+    cli = subprocess.run([str(SANGDAM), "batch", "summarize", "--since", "2026-11-02", "--batch-size", "2"], env=env,
+                         capture_output=True, text=True, timeout=60)
+
+    assert cli.returncode == 0, cli.stderr
+    run_id = cli.stdout.strip()
+    assert run_id.startswith("local-summarize-2026-11-02-now-") and "done summarize: 6 of 6" in cli.stderr
+    assert len(_items(db_engine, run_id)) == 6 == len(_summarised(db_engine))
+
+
 # --- Temporal ------------------------------------------------------------------------------------------------
 
 
