@@ -1,11 +1,14 @@
 """The in-process engine (``--engine local``, the embedded default): the same item listing and processing as the
-Temporal activities, one batch after another in this process, with the same bookkeeping, so a run interrupted here
-can be finished by running it again under the same run id (done items are skipped)."""
+Temporal activities, run here with the same bookkeeping, so a run interrupted here can be finished by running it
+again under the same run id (done items are skipped). Like the workflow it keeps ``parallel`` batches in flight, on
+threads: each item's commit waits on the disk, and other batches work meanwhile."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import Engine
 
@@ -22,16 +25,29 @@ def run_local(engine: Engine, request: BatchRequest, on_progress: Callable[[int,
               ) -> BatchResult:
     """Run the whole job here; ``on_progress(done, total)`` after every item."""
     total = start_run(engine, RunStart(request.run_id, request.job, "local", request.since, request.until))
-    done, cursor = 0, request.cursor
-    while True:
-        items = list_items(engine, ItemPage(request.job, request.since, request.until, cursor, request.batch_size))
-        if not items:
-            break
+    lock = threading.Lock()
+    done = [0]
+
+    def tick(_index: int) -> None:
+        with lock:
+            done[0] += 1
+            if on_progress is not None:
+                on_progress(done[0], total)
+
+    def run_batch(items: list[str]) -> None:
         batch = ItemBatch(request.run_id, request.job, items, request.since, request.until, request.out_dir,
                           request.max_rate)
-        base = done
-        process_items(engine, batch, on_progress=(lambda i: on_progress(base + i, total)) if on_progress else None)
-        done += len(items)
-        cursor = items[-1]
-    marked = finish_run(engine, request.run_id)
-    return BatchResult(request.run_id, request.job, total, marked)
+        process_items(engine, batch, on_progress=tick)
+
+    cursor = request.cursor
+    with ThreadPoolExecutor(max_workers=max(1, request.parallel), thread_name_prefix="batch-local") as pool:
+        while True:
+            page = ItemPage(request.job, request.since, request.until, cursor, request.batch_size * request.parallel)
+            items = list_items(engine, page)
+            if not items:
+                break
+            chunks = [items[i:i + request.batch_size] for i in range(0, len(items), request.batch_size)]
+            for future in [pool.submit(run_batch, chunk) for chunk in chunks]:
+                future.result()  # the first failure stops the run (its batch's done items stay marked)
+            cursor = items[-1]
+    return BatchResult(request.run_id, request.job, total, finish_run(engine, request.run_id))

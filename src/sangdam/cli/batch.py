@@ -32,7 +32,7 @@ Address = Annotated[str, typer.Option("--address", help="Temporal frontend HOST:
 Namespace = Annotated[str, typer.Option("--namespace", help="Temporal namespace.")]
 BatchSize = Annotated[int, typer.Option("--batch-size", min=1, max=10_000, help="Items per activity.")]
 Parallel = Annotated[int, typer.Option("--parallel", min=1, max=256,
-                                       help="Temporal: batches in flight at once, spread over the workers.")]
+                                       help="Batches in flight at once (local: threads; Temporal: over the workers).")]
 MaxRate = Annotated[float, typer.Option("--max-rate", min=0,
                                         help="Items per second per batch (0: unlimited); spares a live database.")]
 RunId = Annotated[str | None, typer.Option("--run-id", help="Resume (local) or name (temporal) this run.")]
