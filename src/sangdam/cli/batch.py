@@ -108,7 +108,9 @@ async def _run_temporal(engine, request, address: str, namespace: str):  # noqa:
     with _progress() as progress:
         task = progress.add_task(request.job, total=None)
         while not result_task.done():
-            done, total, _ = run_progress(engine, request.run_id)
+            done, total, status = run_progress(engine, request.run_id)
+            if status is None:  # not in this database (yet): ask the workflow, which counts finished batches
+                done, total = await _query_progress(handle, done, total)
             progress.update(task, completed=done, total=total or None)
             await asyncio.wait([result_task], timeout=0.5)
         try:
@@ -118,6 +120,18 @@ async def _run_temporal(engine, request, address: str, namespace: str):  # noqa:
             raise typer.Exit(1) from exc
         progress.update(task, completed=result.done, total=result.total)
     return result
+
+
+async def _query_progress(handle, done: int, total: int) -> tuple[int, int]:  # noqa: ANN001 - WorkflowHandle
+    """The workflow's ``progress`` query, or what we had when no worker answers within 2 s."""
+    from temporalio.client import WorkflowQueryFailedError
+    from temporalio.service import RPCError
+
+    try:
+        answer = await asyncio.wait_for(handle.query("progress", result_type=list[int]), 2)
+    except (TimeoutError, RPCError, WorkflowQueryFailedError):
+        return done, total
+    return answer[0], answer[1]
 
 
 def _job_command(job: str, doc: str):  # noqa: ANN202 - a typer command
