@@ -84,7 +84,7 @@
       { label: "통과율 (%)", data: s.qa.map((q) => (q.pass_rate === null ? 0 : Math.round(q.pass_rate * 1000) / 10)), backgroundColor: "#2e9d5b" }] },
       options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, max: 100 } } } });
     table("table-qa", ["평가 항목", "통과율", "통과", "미통과", "해당 없음"],
-      s.qa.map((q) => [q.label, percent(q.pass_rate), q.passed, q.failed, q.not_applicable]));
+      s.qa.map((q) => [q.label, percent(q.pass_rate), ...[q.passed, q.failed, q.not_applicable].map(count)]));
   }
 
   // Knowledge gaps take seconds (embeddings and clustering on the server): asked for after the summary, shown
