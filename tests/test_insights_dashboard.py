@@ -297,6 +297,8 @@ def test_no_key_is_401(served: Served) -> None:
     ({"from": "2026-13-01", "to": "2026-11-29"}, "'from' must be a date as YYYY-MM-DD, got '2026-13-01'"),
     ({"from": "2026-11-01", "to": "yesterday"}, "'to' must be a date as YYYY-MM-DD, got 'yesterday'"),
     ({"from": "2026-11-1", "to": "2026-11-29"}, "'from' must be a date as YYYY-MM-DD, got '2026-11-1'"),
+    ({"from": "2026-W44-1", "to": "2026-11-29"}, "'from' must be a date as YYYY-MM-DD, got '2026-W44-1'"),
+    ({"from": "2026-02-30", "to": "2026-11-29"}, "'from' must be a date as YYYY-MM-DD, got '2026-02-30'"),
     ({"from": "2026-11-29", "to": "2026-11-01"}, "'from' (2026-11-29) is after 'to' (2026-11-01)"),
     ({"from": "1900-01-01", "to": "2026-11-01"}, "the range spans more than 3660 days"),
 ])

@@ -7,7 +7,9 @@ vendored Chart.js (``static/vendor/chartjs``), under the same CSP as the console
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
+from typing import NoReturn
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
@@ -22,6 +24,7 @@ from sangdam.server.service import ContactCentre
 
 STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_DAYS = 30
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 router = APIRouter()
 
 
@@ -30,9 +33,11 @@ def date_range(start: str | None, end: str | None, today: dt.date) -> DateRange:
     Without ``to``: today; without ``from``: the 30 days ending at ``to``."""
 
     def parse(name: str, value: str) -> dt.date:
+        if not ISO_DAY.fullmatch(value.strip()):  # not the other forms fromisoformat takes ("2026-W48-1")
+            _bad(name, value)
         try:
-            return dt.date.fromisoformat(value.strip()) if len(value.strip()) == 10 else _bad(name, value)
-        except ValueError:
+            return dt.date.fromisoformat(value.strip())
+        except ValueError:  # 2026-13-01, 2026-02-30
             return _bad(name, value)
 
     last = parse("to", end) if end else today
@@ -44,7 +49,7 @@ def date_range(start: str | None, end: str | None, today: dt.date) -> DateRange:
     return DateRange(start=first, end=last)
 
 
-def _bad(name: str, value: str) -> dt.date:
+def _bad(name: str, value: str) -> NoReturn:
     raise ApiError(422, "invalid_request", f"'{name}' must be a date as YYYY-MM-DD, got {value[:40]!r}")
 
 
