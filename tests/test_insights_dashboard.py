@@ -207,6 +207,21 @@ def test_summary_numbers_equal_counts_of_the_inserted_rows(served_any: Served) -
     assert labels["billing.inquiry"] == "요금 조회" and labels["out_of_scope"] == "상담 범위 외"
 
 
+def test_qa_items_carry_the_korean_labels_of_the_rubric_in_use(served: Served, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("sangdam.contact_center.qa")
+    from importlib import resources
+
+    labels = lambda: {q["item"]: q["label"] for q in served.summary().json()["qa"]}  # noqa: E731
+    assert labels()["polite_register"] == "존댓말 사용"  # the packaged rubric
+    packaged = resources.files("sangdam.resources").joinpath("contact_center").joinpath("qa_rubric.yaml")
+    packaged = packaged.read_text(encoding="utf-8")
+    own = tmp_path / "rubric.yaml"
+    own.write_text(packaged.replace("label_ko: 존댓말 사용", "label_ko: 공손한 말씨"), encoding="utf-8")
+    monkeypatch.setenv("SANGDAM_QA_RUBRIC", str(own))  # an operator's edited copy
+    assert labels()["polite_register"] == "공손한 말씨"
+
+
 def test_date_filter_excludes_rows_outside_the_range(served: Served) -> None:
     week = served.summary(**{"from": "2026-11-10", "to": "2026-11-16"}).json()
     want = expected(served.planned, dt.date(2026, 11, 10), dt.date(2026, 11, 16))

@@ -173,16 +173,16 @@ def _qa(conn: Any, span: DateRange) -> list[QaItemRate]:
 
 
 def _rubric_labels() -> dict[str, str]:
-    """Item id → Korean label from the packaged QA rubric (an item it lacks shows its id)."""
+    """Item id → Korean label from the QA rubric in use (``$SANGDAM_QA_RUBRIC`` or the packaged one); an item the
+    rubric no longer has (scored under an older version) shows its id."""
     import yaml
 
-    from sangdam.orchestrator.resources import load_resource
-
     try:
-        items = load_resource("contact_center/qa_rubric.yaml").get("items") or []
-    except (OSError, ValueError, AttributeError, yaml.YAMLError):
+        from sangdam.contact_center.qa import load_rubric
+
+        return {item.id: item.label_ko for item in load_rubric().items}
+    except (ImportError, OSError, ValueError, yaml.YAMLError):  # pydantic's ValidationError is a ValueError
         return {}
-    return {str(i["id"]): str(i.get("label_ko") or i["id"]) for i in items if isinstance(i, dict) and "id" in i}
 
 
 def _sentiment(conn: Any, span: DateRange) -> list[SentimentDay]:
