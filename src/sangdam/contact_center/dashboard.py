@@ -108,8 +108,10 @@ class KnowledgeGaps(BaseModel):
 
 
 def summarize(engine: Engine, span: DateRange, *, drivers_limit: int = 15) -> InsightsSummary:
-    """All the dashboard's numbers for ``span``: one SQL aggregate per metric."""
-    with engine.connect() as conn:
+    """All the dashboard's numbers for ``span``: one SQL aggregate per metric, on PostgreSQL from one snapshot
+    (turns stored while the four queries run do not make the volume and the drivers disagree)."""
+    options = {"isolation_level": "REPEATABLE READ"} if engine.dialect.name == "postgresql" else {}
+    with engine.connect().execution_options(**options) as conn:
         volume = _volume(conn, span)
         qa = _qa(conn, span)
         sentiment = _sentiment(conn, span)
