@@ -292,3 +292,30 @@ def test_of_two_attempts_racing_on_one_item_only_the_first_marks_it_and_keeps_it
     assert late is False
     assert _items(db_engine, "race") == [(conv, "host:1")]
     assert _summarised(db_engine)[conv] == first_at  # its summary was rolled back with its mark
+
+
+def test_a_long_run_continues_as_new_with_its_cursor_and_counts(temporal_address: str, db_engine: Engine,
+                                                                tmp_path: Path) -> None:
+    from sangdam.batch.worker import connect, start_batch
+
+    ids = set(insert_synthetic_conversations(db_engine, 23, first_day=FIRST_DAY))
+    run_id = new_run_id("temporal", "summarize", None, None)
+    # 2 rounds of 2 batches of 3 per history: 12 + 11 items, then a third history finds no more and finishes
+    request = BatchRequest(run_id, "summarize", batch_size=3, parallel=2, waves_per_history=2)
+    worker = _start_worker(temporal_address, db_engine, tmp_path / "worker.log")
+
+    async def scenario():  # noqa: ANN202
+        client = await connect(temporal_address)
+        handle = await start_batch(client, request)
+        result = await asyncio.wait_for(handle.result(), 60)
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{run_id}'")]
+        return result, runs
+
+    try:
+        result, runs = asyncio.run(scenario())
+    finally:
+        _stop(worker)
+
+    assert (result.total, result.done) == (23, 23)
+    assert len(runs) == 3  # the first history and two continuations, one workflow id
+    assert {i for i, _ in _items(db_engine, run_id)} == ids == set(_summarised(db_engine))

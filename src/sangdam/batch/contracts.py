@@ -27,6 +27,7 @@ class BatchRequest:
     heartbeat_timeout_s: float = 30.0  # a worker silent this long is presumed dead; its batch is retried elsewhere
     out_dir: str | None = None  # insights: where the report goes
     engine: str = "temporal"
+    waves_per_history: int = 200  # rounds of batches before the workflow continues as new (bounded history)
     # carried over continue-as-new (a long run starts a fresh history every few hundred batches)
     cursor: str | None = None
     done: int = 0

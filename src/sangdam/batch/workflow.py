@@ -4,7 +4,7 @@ activities at a time (spread over however many workers poll the queue).
 Deterministic by construction: it only schedules activities (named, so no activity code is imported into the
 sandbox) and keeps counters. Every activity retries with backoff; the processing activity heartbeats its position,
 and a worker that stops heartbeating (killed, partitioned) has its batch retried on another worker from the last
-heartbeat, where the bookkeeping skips whatever was already done. After ``WAVES_PER_HISTORY`` rounds the run
+heartbeat, where the bookkeeping skips whatever was already done. After ``waves_per_history`` rounds (200) the run
 continues as new with its cursor and counts, so the event history of a 100k-item run stays small.
 """
 
@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         RunStart,
     )
 
-WAVES_PER_HISTORY = 200
 # transient failures (database busy, a worker gone) are retried with backoff; a job that cannot run is not
 RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0,
                     maximum_interval=timedelta(seconds=60), maximum_attempts=20,
@@ -56,7 +55,7 @@ class BatchWorkflow:
             self._total = await workflow.execute_activity("batch_start_run", start, result_type=int,
                                                           start_to_close_timeout=SHORT, retry_policy=RETRY)
         cursor = request.cursor
-        for _ in range(WAVES_PER_HISTORY):
+        for _ in range(request.waves_per_history):
             page = ItemPage(request.job, request.since, request.until, cursor, request.batch_size * request.parallel)
             items: list[str] = await workflow.execute_activity("batch_list_items", page, result_type=list[str],
                                                                start_to_close_timeout=SHORT, retry_policy=RETRY)
