@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String
+from sqlalchemy import JSON, Boolean, DateTime, Float, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sangdam.domain.models import Base
@@ -20,31 +20,34 @@ class TurnIntent(Base):
     """One routed intent of one customer turn (a turn with two intents has two rows); written with the turn."""
 
     __tablename__ = "turn_intents"
+    __table_args__ = (Index("ix_turn_intents_at_intent", "at", "intent", "conversation_id"),)
 
     conversation_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     turn_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     intent: Mapped[str] = mapped_column(String(60), primary_key=True)
     via: Mapped[str] = mapped_column(String(20), default="classifier")  # classifier|llm|dialogue|…
-    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class TurnSignal(Base):
     """Sentiment of one customer turn and whether it calls for a human agent."""
 
     __tablename__ = "turn_signals"
+    __table_args__ = (Index("ix_turn_signals_at_sentiment", "at", "sentiment"),)
 
     conversation_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     turn_index: Mapped[int] = mapped_column(Integer, primary_key=True)
     sentiment: Mapped[str] = mapped_column(String(16))  # positive|neutral|negative|angry
     score: Mapped[float] = mapped_column(Float, default=0.0)  # -1 (angry) … +1 (positive)
     escalate: Mapped[bool] = mapped_column(Boolean, default=False)
-    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
 
 
 class QaScore(Base):
     """One rubric item's verdict for one conversation, with its evidence (turn index, trace id, note)."""
 
     __tablename__ = "qa_scores"
+    __table_args__ = (Index("ix_qa_scores_conversation_verdict", "conversation_id", "item", "passed"),)
 
     conversation_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     item: Mapped[str] = mapped_column(String(60), primary_key=True)
