@@ -40,6 +40,9 @@ KNOWN: dict[tuple[str, str], str] = {
     ("ST108", "GET /api/v1/console/conversations"): "timestamps are naive ISO 8601 without a zone, not RFC 3339",
     ("ST202", "POST /api/v1/conversations/{conv_id}/messages"): "text has no minLength/pattern in the document: "
                                                                 "'' and blanks are valid by schema, refused 422",
+    ("ST202", "GET /api/v1/insights/summary"): "'from' after 'to', or a range over the maximum span, is refused 422: "
+                                               "a relation between two parameters OpenAPI cannot state",
+    ("ST202", "GET /api/v1/insights/gaps"): "as /insights/summary: 'from' after 'to' is refused 422",
 }
 KNOWN_CODES_ANY_OPERATION: dict[str, str] = {}
 NEVER_ALLOWED = {"ST101"}  # a server error

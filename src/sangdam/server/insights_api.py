@@ -26,13 +26,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 DEFAULT_DAYS = 30
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 router = APIRouter()
+# What the OpenAPI document says of ``from``/``to``: a calendar day (clients and contract tests then send only those)
+# (declared only: the handler checks it and says what is wrong in its own words)
+DAY: dict = {"json_schema_extra": {"format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}}
 
 
-def date_range(start: str | None, end: str | None, today: dt.date) -> DateRange:
+def date_range(start: str | dt.date | None, end: str | dt.date | None, today: dt.date) -> DateRange:
     """``from``/``to`` query values (``YYYY-MM-DD``, both included) → a range; 422 with the reason otherwise.
     Without ``to``: today; without ``from``: the 30 days ending at ``to``."""
 
-    def parse(name: str, value: str) -> dt.date:
+    def parse(name: str, value: str | dt.date) -> dt.date:
+        if isinstance(value, dt.date):
+            return value
         if not ISO_DAY.fullmatch(value.strip()):  # not the other forms fromisoformat takes ("2026-W48-1")
             _bad(name, value)
         try:
@@ -40,8 +45,8 @@ def date_range(start: str | None, end: str | None, today: dt.date) -> DateRange:
         except ValueError:  # 2026-13-01, 2026-02-30
             return _bad(name, value)
 
-    last = parse("to", end) if end else today
-    first = parse("from", start) if start else last - dt.timedelta(days=DEFAULT_DAYS - 1)
+    last = parse("to", end) if end is not None else today  # "to=" (empty) is a bad date, not an absent one
+    first = parse("from", start) if start is not None else last - dt.timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise ApiError(422, "invalid_request", f"'from' ({first}) is after 'to' ({last})")
     if (last - first).days >= MAX_SPAN_DAYS:
@@ -55,8 +60,8 @@ def _bad(name: str, value: str) -> NoReturn:
 
 @router.get("/api/v1/insights/summary", response_model=InsightsSummary, response_model_by_alias=True,
             responses=ERROR_RESPONSES)
-async def insights_summary(start: str | None = Query(None, alias="from", description="First day (YYYY-MM-DD, UTC)."),
-                           end: str | None = Query(None, alias="to", description="Last day, included (default today)."),
+async def insights_summary(start: str | None = Query(None, alias="from", description="First day (YYYY-MM-DD, UTC).", **DAY),
+                           end: str | None = Query(None, alias="to", description="Last day, included (default today).", **DAY),
                            _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> InsightsSummary:
     """Conversation volume per day, containment and handoff rates, QA pass rate per rubric item, sentiment per
     day and top call drivers for ``from``–``to`` (default: the last 30 days). Aggregated in the database; agent
@@ -67,8 +72,8 @@ async def insights_summary(start: str | None = Query(None, alias="from", descrip
 
 @router.get("/api/v1/insights/gaps", response_model=KnowledgeGaps, response_model_by_alias=True,
             responses=ERROR_RESPONSES)
-async def insights_gaps(start: str | None = Query(None, alias="from", description="First day (YYYY-MM-DD, UTC)."),
-                        end: str | None = Query(None, alias="to", description="Last day, included (default today)."),
+async def insights_gaps(start: str | None = Query(None, alias="from", description="First day (YYYY-MM-DD, UTC).", **DAY),
+                        end: str | None = Query(None, alias="to", description="Last day, included (default today).", **DAY),
                         _: Principal = Depends(staff), cc: ContactCentre = Depends(centre)) -> KnowledgeGaps:
     """Knowledge-gap clusters of ``from``–``to`` (what the bot could not handle, grouped by meaning, each with a
     suggested FAQ entry), from the insights package; ``available: false`` without it. Embeds and clusters the
