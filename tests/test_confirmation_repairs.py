@@ -306,3 +306,20 @@ def test_asking_for_the_roaming_status_never_proposes_turning_it_off(orch: Orche
     status = orch.handle(conv, "로밍 상태 보여줘")
     assert status.pending_action is None, status.reply
     assert "켜져 있습니다. 이용 중인 로밍 요금제는 아시아 5일" in status.reply
+
+
+@pytest.mark.parametrize("ask", ["됐고 상담사 바꿔", "상담사 연결해 주세요", "사람이랑 얘기할래요"])
+def test_asking_for_an_agent_while_a_transfer_is_offered_is_the_yes(orch: Orchestrator, ask: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    offered = orch.handle(conv, "상담사 연결해 주세요")
+    assert offered.pending_action is not None and offered.pending_action["calls"][0]["tool"] == "transfer_to_human"
+    done = orch.handle(conv, ask)
+    assert [c.name for c in done.tool_calls if c.status == "ok"] == ["transfer_to_human"]
+    assert done.pending_action is None and done.handed_off
+
+
+def test_declining_the_offered_transfer_still_declines(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "상담사 연결해 주세요")
+    declined = orch.handle(conv, "아니요 상담사 연결하지 마세요")
+    assert not [c for c in declined.tool_calls if c.status == "ok"] and declined.pending_action is None

@@ -65,6 +65,8 @@ class FollowUps:
             return self._keep_pending(turn, pending, "confirm.same")
         negative = takes_back or dialogue.is_negative(text)
         about = dialogue.is_question(text) and self._about_proposal(text)  # "충전하면 얼마예요?"
+        if _only_transfers(pending) and not negative and "agent.human" in self.router.route(text).intents:
+            return self._confirm(turn, pending)  # "됐고 상담사 바꿔" while a transfer is offered: that is the yes
         other = None if about else self._other_tasks(turn, pending)
         if other is not None and other.confidence >= OTHER_REQUEST_CONFIDENCE:
             turn.route = other
@@ -365,6 +367,12 @@ class FollowUps:
 
 # The backend did not answer (or its answer was lost): the agreed proposal stays, to be retried as it is.
 BACKEND_FAULTS = frozenset({"backend_unavailable", "backend_outcome_unknown"})
+
+
+def _only_transfers(pending: PendingAction) -> bool:
+    """Whether the proposal is a handoff to a human agent and nothing else."""
+    calls = [c for part in _parts(pending) for c in part.calls]
+    return bool(calls) and all(c.tool == "transfer_to_human" for c in calls)
 
 
 def _call_key(conversation_id: str, part: PendingAction, index: int) -> str:
