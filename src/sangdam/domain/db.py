@@ -51,9 +51,14 @@ def _private_sqlite_file(path: Path) -> None:
             owner_only(part, 0o600)
 
 
-@lru_cache(maxsize=8)
 def get_engine(url: str | None = None) -> Engine:
-    """Process-wide engine per URL."""
+    """Process-wide engine per URL (``None``: the configured database, read from the settings at each call — a
+    cache keyed on ``None`` kept serving the first database after the configuration changed)."""
+    return _engine_for(url or get_settings().db_url)
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
     return make_engine(url)
 
 
