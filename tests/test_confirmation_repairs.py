@@ -323,3 +323,12 @@ def test_declining_the_offered_transfer_still_declines(orch: Orchestrator) -> No
     orch.handle(conv, "상담사 연결해 주세요")
     declined = orch.handle(conv, "아니요 상담사 연결하지 마세요")
     assert not [c for c in declined.tool_calls if c.status == "ok"] and declined.pending_action is None
+
+
+def test_another_question_while_a_handoff_is_offered_is_answered(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C2")
+    offered = orch.handle(conv, "상담사 연결해 주세요")
+    assert offered.pending_action is not None
+    answered = orch.handle(conv, "미납금 얼마에요")
+    assert "89,000원" in answered.reply and answered.pending_action is None
+    assert not [c for c in answered.tool_calls if c.name == "transfer_to_human" and c.status == "ok"]

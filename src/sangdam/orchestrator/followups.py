@@ -68,6 +68,12 @@ class FollowUps:
         if _only_transfers(pending) and not negative and "agent.human" in self.router.route(text).intents:
             return self._confirm(turn, pending)  # "됐고 상담사 바꿔" while a transfer is offered: that is the yes
         other = None if about else self._other_tasks(turn, pending)
+        if other is not None and _only_transfers(pending) and not dialogue.is_affirmative(text):
+            # an offered handoff is not a task the customer started: another request (at any confidence) is
+            # answered, and the offer lapses (recorded as declined)
+            self._record_declined(turn, _parts(pending))
+            turn.state.pending, turn.route = None, other
+            return False
         if other is not None and other.confidence >= OTHER_REQUEST_CONFIDENCE:
             turn.route = other
             if negative:  # "아니요, 요금이나 알려 주세요"
