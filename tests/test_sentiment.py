@@ -21,7 +21,8 @@ def classifier(tmp_path_factory: pytest.TempPathFactory) -> SentimentClassifier:
     return SentimentClassifier(load_or_train(tmp_path_factory.mktemp("models")))
 
 
-@pytest.mark.parametrize("text", ["몇 번을 말해야 알아들어요? 장난해?", "아 진짜 짜증나네 ㅡㅡ", "화나서 못 참겠네요 당장 해지해 주세요"])
+@pytest.mark.parametrize("text", ["몇 번을 말해야 알아들어요? 장난해?", "아 진짜 짜증나네 ㅡㅡ", "화나서 못 참겠네요 당장 해지해 주세요",
+                                  "아 씨 요금 왜이래"])
 def test_hostile_messages_are_angry(classifier: SentimentClassifier, text: str) -> None:
     result = classifier.classify(text)
     assert result.label == "angry"
@@ -227,3 +228,8 @@ def test_with_a_proposal_open_the_offer_is_a_hint_before_the_question_and_the_pr
     assert HINT in lines[-2] and lines[-1] == question  # the question the customer answers stays last
     assert angry.pending_action["intent"] == "data.refill"
     assert not any(c.name == "transfer_to_human" for c in angry.tool_calls)
+
+
+def test_english_complaints_are_not_neutral(classifier: SentimentClassifier) -> None:
+    assert classifier.classify("this sucks").label == "negative"
+    assert classifier.classify("this is ridiculous my bill is way too high").label == "angry"
