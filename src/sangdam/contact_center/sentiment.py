@@ -19,8 +19,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import os
-import tempfile
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -198,33 +196,12 @@ def training_cache_key() -> str:
 def load_or_train(cache_dir: Path | None = None) -> SentimentModel:
     """The cached model for the current training data, trained and cached first if needed (an unwritable cache
     only costs a retrain per process)."""
-    import joblib
-
     from sangdam.config import get_settings
+    from sangdam.model_cache import load_or_train as cached
 
     key = training_cache_key()
-    folder = cache_dir or get_settings().models_dir
-    path = folder / f"sentiment-model-{key}.joblib"
-    if path.exists():
-        try:
-            model = joblib.load(path)
-            if isinstance(model, SentimentModel) and model.cache_key == key:
-                return model
-        except Exception as exc:  # a truncated or foreign file: rebuild it
-            log.warning("ignoring unreadable sentiment model cache %s: %s", path, exc)
-    model = train_model(load_training_lines(), cache_key=key)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        joblib.dump(model, tmp)
-        os.replace(tmp, path)  # atomic: a concurrent process never reads half a file
-        for stale in folder.glob("sentiment-model-*.joblib"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("could not cache the sentiment model in %s: %s", folder, exc)
-    return model
+    return cached(cache_dir or get_settings().models_dir, "sentiment-model", key, SentimentModel,
+                  lambda: train_model(load_training_lines(), cache_key=key))
 
 
 # -- classifier -------------------------------------------------------------------------------------------------

@@ -13,8 +13,6 @@ import dataclasses
 import hashlib
 import itertools
 import logging
-import os
-import tempfile
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -319,29 +317,9 @@ def load_or_train(cache_dir: Path | None = None) -> TrainedIntentModel:
 
     A cache that cannot be written (read-only home) only costs a retrain per process, never an error.
     """
-    import joblib
+    from sangdam.model_cache import load_or_train as cached
 
     key = training_cache_key()
-    folder = cache_dir or default_cache_dir()
-    path = folder / f"intent-model-{key}.joblib"
-    if path.exists():
-        try:
-            model = joblib.load(path)
-            if isinstance(model, TrainedIntentModel) and model.cache_key == key:
-                return model
-        except Exception as exc:  # a truncated or foreign file: rebuild it
-            log.warning("ignoring unreadable router cache %s: %s", path, exc)
-    log.info("training the intent router (cache key %s)", key)
-    model = train_model(load_training_set(), cache_key=key)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-        os.close(fd)
-        joblib.dump(dataclasses.replace(model, pipeline=None), tmp)
-        os.replace(tmp, path)  # atomic: concurrent processes never read half a file
-        for stale in folder.glob("intent-model-*.joblib"):
-            if stale != path:
-                stale.unlink(missing_ok=True)
-    except OSError as exc:
-        log.warning("could not cache the router model in %s: %s", folder, exc)
-    return model
+    return cached(cache_dir or default_cache_dir(), "intent-model", key, TrainedIntentModel,
+                  lambda: train_model(load_training_set(), cache_key=key),
+                  stored=lambda model: dataclasses.replace(model, pipeline=None))
