@@ -7,8 +7,24 @@ from typing import Any
 from sangdam.agents.base import Agent
 
 
+class _Agents(dict):
+    """The sub-agents by name; a procedure added after they were built (``procedure:<name>``) is served on first
+    use, so an operator's new intent needs no restart."""
+
+    def __missing__(self, name: str) -> Agent:
+        from sangdam.procedures.loader import load_procedures
+        from sangdam.procedures.runner import ProcedureAgent
+
+        if not name.startswith("procedure:") or name.removeprefix("procedure:") not in load_procedures():
+            raise KeyError(name)
+        agent = ProcedureAgent(name.removeprefix("procedure:"), self)
+        self[name] = agent
+        return agent
+
+
 def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agent]:
-    """One instance of every sub-agent, keyed by the names used in ``orchestrator.intents.AGENT_FOR_INTENT``."""
+    """One instance of every sub-agent, keyed by the names used in ``orchestrator.intents.AGENT_FOR_INTENT``, and a
+    ``ProcedureAgent`` per procedure (``procedure:<name>``: docs/procedures.md)."""
     from sangdam.agents.billing import BillingAgent
     from sangdam.agents.contract import ContractAgent
     from sangdam.agents.conversation import HandoffAgent, KnowledgeAgent, SmalltalkAgent
@@ -22,4 +38,8 @@ def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agen
         BillingAgent(), PlansAgent(), DataAgent(), RoamingAgent(), TechSupportAgent(), LineAgent(),
         ContractAgent(), KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
     ]
-    return {a.name: a for a in agents}
+    from sangdam.procedures.runner import all_procedure_agents
+
+    registry = _Agents({a.name: a for a in agents})
+    registry.update(all_procedure_agents(registry))
+    return registry

@@ -15,7 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sangdam.bss import api, orders
+from sangdam.bss import api, loyalty, orders
 from sangdam.bss.errors import BssError, from_tool_error
 from sangdam.bss.faults import FaultBook, FaultMiddleware, FaultSpec
 from sangdam.bss.schemas import ApiModel
@@ -58,6 +58,7 @@ def create_app(runtime: BssRuntime | None, *, token: str, admin_token: str | Non
     app.state.faults = FaultBook()
     app.include_router(api.router, dependencies=[Depends(require_token)])
     app.include_router(orders.router, dependencies=[Depends(require_token)])
+    app.include_router(loyalty.router, dependencies=[Depends(require_token)])
     if admin_token:
         app.include_router(_admin_router(), dependencies=[Depends(require_admin)])
     app.add_middleware(FaultMiddleware, book=app.state.faults)

@@ -21,7 +21,7 @@ from typing import Literal, Protocol, runtime_checkable
 import yaml
 from pydantic import BaseModel, Field
 
-from sangdam.orchestrator.intents import INTENTS, NON_TASK_INTENTS, Intent
+from sangdam.orchestrator.intents import INTENTS, NON_TASK_INTENTS, RoutedIntent
 from sangdam.orchestrator.router_training import (
     TrainedIntentModel,
     intents_resource_dir,
@@ -42,7 +42,7 @@ FAULT_INTENT = "tech.troubleshoot"
 class RouteResult(BaseModel):
     """The router's answer (the JSON printed by ``sangdam route``)."""
 
-    intents: list[Intent] = Field(min_length=1, description="Intents in the order the customer asked.")
+    intents: list[RoutedIntent] = Field(min_length=1, description="Intents in the order the customer asked.")
     confidence: float = Field(ge=0.0, le=1.0, description="The classifier's calibrated confidence.")
     via: Literal["classifier", "llm"] = Field(description="Who decided the intents.")
 

@@ -1,0 +1,103 @@
+"""Extractors: how an ``ask`` step reads its slot from the customer's (masked) message.
+
+Built in: ``line`` (one of the verified customer's lines, by its last 4 digits; filled without asking when they
+have only one), ``gb`` (a data amount), ``plan`` (a tariff named in the catalogue), ``yes_no``, ``number`` and
+``text`` (the message itself). Python code may register more (``@register_extractor("name")``); a procedure names
+them in ``extractor:``. An extractor returns the value, or None when the message does not contain one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from sangdam.orchestrator import dialogue
+
+Extractor = Callable[[Any, str], Any]  # (AgentContext, masked text) -> value | None
+_EXTRACTORS: dict[str, Extractor] = {}
+# Tools an extractor reads through (they join the allow-list of a procedure that uses it).
+EXTRACTOR_TOOLS: dict[str, tuple[str, ...]] = {"line": ("list_lines",), "plan": ("list_plans",)}
+# Extractors that may find their value in the request itself ("0013 회선 정지해 줘"), before asking.
+FROM_REQUEST = frozenset({"line", "gb", "plan"})
+
+
+def register_extractor(name: str, tools: tuple[str, ...] = ()) -> Callable[[Extractor], Extractor]:
+    """Register ``fn(ctx, text) -> value | None`` as extractor ``name`` (``tools``: the tools it calls)."""
+
+    def wrap(fn: Extractor) -> Extractor:
+        _EXTRACTORS[name] = fn
+        if tools:
+            EXTRACTOR_TOOLS[name] = tools
+        return fn
+
+    return wrap
+
+
+def extractor_names() -> list[str]:
+    return list(_EXTRACTORS)
+
+
+def get_extractor(name: str) -> Extractor:
+    return _EXTRACTORS[name]
+
+
+def _line_value(line: dict[str, Any]) -> dict[str, Any]:
+    digits = re.sub(r"\D", "", line.get("number", ""))
+    return {"id": line["id"], "last4": digits[-4:], "plan_name": line.get("plan_name"), "status": line.get("status")}
+
+
+def customer_lines(ctx: Any) -> list[dict[str, Any]]:
+    found = ctx.blackboard.get("list_lines") or ctx.call("list_lines").model_dump(mode="json")
+    return [ln for ln in found["lines"] if ln.get("status") != "closed"]
+
+
+def only_line(ctx: Any) -> dict[str, Any] | None:
+    """The customer's line when they have exactly one (nothing to ask)."""
+    lines = customer_lines(ctx)
+    return _line_value(lines[0]) if len(lines) == 1 else None
+
+
+@register_extractor("line", tools=("list_lines",))
+def _line(ctx: Any, text: str) -> Any:
+    line = dialogue.match_line(text, customer_lines(ctx))
+    return _line_value(line) if line is not None else None
+
+
+@register_extractor("gb")
+def _gb(ctx: Any, text: str) -> Any:
+    amount = dialogue.extract_gb(text)
+    if amount is None:
+        return None
+    return int(amount) if amount == int(amount) else amount
+
+
+@register_extractor("plan", tools=("list_plans",))
+def _plan(ctx: Any, text: str) -> Any:
+    plans = (ctx.blackboard.get("list_plans") or ctx.call("list_plans").model_dump(mode="json"))["plans"]
+    named = dialogue.match_by_name(text, plans)
+    return {"id": named[0]["id"], "name": named[0]["name"]} if named else None
+
+
+@register_extractor("yes_no")
+def _yes_no(ctx: Any, text: str) -> Any:
+    if dialogue.is_negative(text) or dialogue.says_not_resolved(text):
+        return False
+    if dialogue.is_affirmative(text) or dialogue.says_resolved(text):
+        return True
+    return None
+
+
+_INT = re.compile(r"(?<![\d\[#])(\d{1,9})(?![\d\]])")
+
+
+@register_extractor("number")
+def _number(ctx: Any, text: str) -> Any:
+    m = _INT.search(text)
+    return int(m.group(1)) if m else None
+
+
+@register_extractor("text")
+def _text(ctx: Any, text: str) -> Any:
+    clean = text.strip()
+    return clean or None

@@ -1,0 +1,207 @@
+"""A procedure file as data: pydantic models of its steps, and the flat program the runner executes.
+
+A procedure is a list of steps; each step is a mapping with exactly one *kind* key (``ask``, ``call``, ``branch``,
+``propose``, ``say``, ``loop``, ``handoff``, ``start``, ``goto``, ``end``) and an optional ``id`` (a label other
+steps jump to). Loops nest; at load the steps are compiled into one flat list of instructions with jumps, so the
+runner's position is a single number that the conversation state keeps between turns.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
+PATH = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)*$")
+FIELD = re.compile(r"\{([^{}]*)\}")
+KINDS = ("ask", "call", "branch", "propose", "say", "loop", "handoff", "start", "goto", "end")
+OPERATORS = ("equals", "not_equals", "in", "not_in", "empty", "not_empty", "gt", "gte", "lt", "lte")
+EXTRACTORS_BUILTIN = ("line", "gb", "plan", "yes_no", "text", "number")
+END = "end"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _check_path(value: str) -> str:
+    if not PATH.match(value):
+        raise ValueError(f"{value!r} is not a variable path (letters, digits, _ and dots: 'membership.tier')")
+    return value
+
+
+class Condition(_Strict):
+    """``on`` (a variable path) and exactly one operator: equals, not_equals, in, not_in, empty, not_empty, gt,
+    gte, lt, lte."""
+
+    on: str | None = None  # a branch case may leave it to the branch's ``on``
+    equals: Any = None
+    not_equals: Any = None
+    in_: list[Any] | None = Field(default=None, alias="in")
+    not_in: list[Any] | None = None
+    empty: bool | None = None
+    not_empty: bool | None = None
+    gt: float | None = None
+    gte: float | None = None
+    lt: float | None = None
+    lte: float | None = None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_operator(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            given = [k for k in OPERATORS if k in data]
+            if len(given) != 1:
+                raise ValueError(f"a condition needs exactly one of {', '.join(OPERATORS)} (found {given or 'none'})")
+        return data
+
+    @field_validator("on")
+    @classmethod
+    def _path(cls, value: str | None) -> str | None:
+        return None if value is None else _check_path(value)
+
+    def operator(self) -> tuple[str, Any]:
+        for name in OPERATORS:
+            value = getattr(self, "in_" if name == "in" else name)
+            if name in self.model_fields_set or (name == "in" and "in_" in self.model_fields_set):
+                return name, value
+        raise AssertionError("validated: one operator")
+
+
+class Case(Condition):
+    goto: str
+
+
+class Branch(_Strict):
+    on: str
+    cases: list[Case] = Field(min_length=1)
+    else_: str | None = Field(default=None, alias="else")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @field_validator("on")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        return _check_path(value)
+
+
+class Loop(_Strict):
+    """Repeat ``steps`` until ``until`` holds (checked after each pass) or ``max`` passes ran (or, with ``over``,
+    once per item). ``else``: where to go when it never held (default: the step after the loop)."""
+
+    steps: list[dict[str, Any]] = Field(min_length=1)
+    until: Condition | None = None
+    max: int = Field(default=3, ge=1, le=20)
+    over: list[Any] | str | None = None  # items (a list, or the path of a list variable); each pass sees loop.item
+    else_: str | None = Field(default=None, alias="else")
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class StepSpec(_Strict):
+    """One step as written: exactly one kind key, its options, and an optional ``id``."""
+
+    id: str | None = None
+    ask: str | None = None
+    call: str | None = None
+    branch: Branch | None = None
+    propose: str | None = None
+    say: str | None = None
+    loop: Loop | None = None
+    handoff: str | bool | None = None
+    start: str | None = None
+    goto: str | None = None
+    end: bool | None = None
+    # options
+    question_ko: str | None = None  # ask
+    extractor: str | None = None  # ask (default text)
+    args: dict[str, Any] = Field(default_factory=dict)  # call, propose
+    save_as: str | None = None  # call, propose (default: the tool's name)
+    on_error: dict[str, str] = Field(default_factory=dict)  # call, propose: error code (or "any") -> label
+    summary_ko: str | None = None  # propose: the proposal sentence (default: the tool's own preview text)
+    done_ko: str | None = None  # propose: said after the commit (fields from the commit's result)
+
+    @field_validator("id")
+    @classmethod
+    def _label(cls, value: str | None) -> str | None:
+        if value is not None and (not LABEL.match(value) or value == END):
+            raise ValueError(f"{value!r} is not a step id (lower_snake_case, not 'end')")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> StepSpec:
+        kinds = [k for k in KINDS if getattr(self, k) is not None]
+        if len(kinds) != 1:
+            raise ValueError(f"a step needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})")
+        kind = kinds[0]
+        allowed = {
+            "ask": {"question_ko", "extractor"},
+            "call": {"args", "save_as", "on_error"},
+            "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko"},
+        }.get(kind, set())
+        stray = [k for k in ("question_ko", "extractor", "args", "save_as", "on_error", "summary_ko", "done_ko")
+                 if k in self.model_fields_set and k not in allowed]
+        if stray:
+            raise ValueError(f"{', '.join(stray)} does not apply to a '{kind}' step")
+        if kind == "ask":
+            if not NAME.match(self.ask or ""):
+                raise ValueError(f"ask: {self.ask!r} is not a slot name (lower_snake_case)")
+            if not self.question_ko:
+                raise ValueError("an 'ask' step needs question_ko, the Korean question")
+        if self.save_as is not None and not NAME.match(self.save_as):
+            raise ValueError(f"save_as: {self.save_as!r} is not a variable name (lower_snake_case)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in KINDS if getattr(self, k) is not None)
+
+
+class ProcedureSpec(_Strict):
+    """A whole procedure file."""
+
+    procedure: str
+    description_ko: str = Field(min_length=2)
+    identity: Literal["required", "none"] = "required"
+    labels: dict[str, dict[str, str]] = Field(default_factory=dict)  # say filter name -> value -> 한국어
+    steps: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("procedure")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME.match(value):
+            raise ValueError(f"{value!r} is not a procedure name (lower_snake_case)")
+        return value
+
+
+class Instr(BaseModel):
+    """One instruction of the compiled program."""
+
+    op: str  # a step kind, or loop_start / loop_end
+    step: StepSpec | None = None
+    where: str  # "steps[2].loop.steps[0]": for error messages
+    loop: Loop | None = None
+    loop_id: str | None = None
+    body_start: int = 0  # loop_end: first instruction of the body
+    exit_pc: int = 0  # loop_start/loop_end: the instruction after the loop
+    else_pc: int | None = None  # loop_end: where to go when the loop never passed its check
+
+
+class Program(BaseModel):
+    """A procedure compiled: its instructions, labels and the tools it names."""
+
+    name: str
+    file: str
+    description_ko: str
+    identity: str
+    labels: dict[str, dict[str, str]]
+    instrs: list[Instr]
+    label_pc: dict[str, int]
+    tools: list[str]  # tools the steps call or propose (handoff adds transfer_to_human)
+    extractors: list[str]
+    starts: list[str]  # procedures or intents the steps start

@@ -1,0 +1,368 @@
+"""The procedure runner: a sub-agent (``ProcedureAgent``) that executes a compiled procedure.
+
+It implements the ordinary agent interface, so the orchestrator runs a procedure intent like any other: the
+identity gate before its steps, its allow-list (exactly the tools the procedure names, plus those of the
+procedures it starts and of its extractors), slot questions answered through ``on_slot``, writes proposed and
+committed only through the engine's confirmation path (``PendingAction``, "네", ``on_confirmed``).
+
+Where the procedure stands — the procedure, the instruction and its variables — lives in the step's slots under
+``_procedure`` (``POSITION_KEY``), which the conversation state stores between turns (the awaited slot's step,
+the pending proposal's step, the queued continuation), so a restarted process resumes mid-procedure.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from typing import Any
+
+from pydantic import BaseModel
+
+from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
+from sangdam.orchestrator.format import say
+from sangdam.orchestrator.state import PendingAction, Step
+from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, get_extractor, only_line
+from sangdam.procedures.loader import ProcedureError, load_procedures
+from sangdam.procedures.models import Instr, Program
+from sangdam.procedures.template import MISSING, TemplateError, fill_args, holds, lookup, render
+from sangdam.tools.base import ToolError
+
+log = logging.getLogger(__name__)
+
+POSITION_KEY = "_procedure"
+MAX_INSTRUCTIONS_PER_TURN = 500  # a procedure that jumps in circles without asking anything stops here
+BACKEND_FAULTS = frozenset({"backend_unavailable", "backend_outcome_unknown"})
+DONE_DEFAULT = "요청하신 내용을 처리했습니다."
+
+
+class ProcedureRuntimeError(RuntimeError):
+    """A procedure that cannot go on (a field without a value, a jump with no end): names the file and step."""
+
+
+class ProcedureAgent(Agent):
+    """Runs procedure ``procedure`` (and those it starts). One instance per procedure: ``procedure:<name>``."""
+
+    intents: tuple[str, ...] = ()
+
+    def __init__(self, procedure: str, agents: dict[str, Agent] | None = None) -> None:
+        self.procedure = procedure
+        self.name = f"procedure:{procedure}"  # type: ignore[misc]
+        self.agents = agents if agents is not None else {}
+
+    # -- what the engine reads ------------------------------------------------------------------------------------
+    def _program(self, name: str | None = None) -> Program:
+        return load_procedures()[name or self.procedure]
+
+    def _closure(self) -> list[Program]:
+        """This procedure and every procedure it starts (directly or not)."""
+        from sangdam.orchestrator.intents import _BUILTIN_AGENTS, _registry
+
+        programs = load_procedures()
+        intents = _registry(strict=False).by_name
+        seen: dict[str, Program] = {}
+        todo = [self.procedure]
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in programs:
+                continue
+            seen[name] = programs[name]
+            for target in programs[name].starts:
+                if target in programs:
+                    todo.append(target)
+                elif target in intents:
+                    todo.append(intents[target].procedure)
+                elif target in _BUILTIN_AGENTS:
+                    continue
+        return list(seen.values())
+
+    def _started_builtins(self) -> list[str]:
+        from sangdam.orchestrator.intents import _BUILTIN_AGENTS
+
+        return [t for p in self._closure() for t in p.starts if t in _BUILTIN_AGENTS]
+
+    @property
+    def tools(self) -> tuple[str, ...]:  # type: ignore[override]
+        """The allow-list: the tools the procedure (and what it starts) names, and those its extractors read."""
+        names: list[str] = []
+        for program in self._closure():
+            names.extend(program.tools)
+            for extractor in program.extractors:
+                names.extend(EXTRACTOR_TOOLS.get(extractor, ()))
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def needs_customer(self) -> bool:  # type: ignore[override]
+        from sangdam.orchestrator.intents import agent_for
+
+        if any(p.identity == "required" for p in self._closure()):
+            return True
+        return any(getattr(self.agents.get(agent_for(i)), "needs_customer", True) for i in self._started_builtins())
+
+    def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
+        return self.needs_customer
+
+    # -- the agent interface ------------------------------------------------------------------------------------
+    def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        pos = _position(step, self.procedure)
+        for key, value in step.slots.items():  # a correction re-runs the proposing step with new slot values
+            if key != POSITION_KEY:
+                pos["vars"].setdefault("slots", {})[key] = value
+        if pos.get("facts"):  # results of earlier turns are facts this turn may state
+            ctx.blackboard.add_fact({k: pos["vars"].get(k) for k in pos["facts"]})
+        return self._run(step, ctx, pos, [])
+
+    def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
+        pos = step.slots.get(POSITION_KEY)
+        if not pos:
+            return None
+        pos = copy.deepcopy(pos)
+        program = self._program(pos["name"])
+        instr = program.instrs[pos["pc"]] if pos["pc"] < len(program.instrs) else None
+        if instr is None or instr.op != "ask" or instr.step is None or instr.step.ask != slot:
+            return None
+        value = get_extractor(instr.step.extractor or "text")(ctx, ctx.text)
+        if value is None:
+            return None
+        pos["vars"].setdefault("slots", {})[slot] = value
+        pos["pc"] += 1
+        return step.model_copy(update={"slots": {POSITION_KEY: pos}})
+
+    def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
+        assert pending.step is not None
+        pos = copy.deepcopy(pending.step.slots[POSITION_KEY])
+        program = self._program(pos["name"])
+        instr = program.instrs[pos["pc"]]
+        if instr.op == "handoff":
+            return Outcome(messages=[say("handoff.done", ticket=results[0].ticket_id)], handoff=True)
+        assert instr.step is not None
+        name = instr.step.save_as or str(instr.step.propose)
+        pos["vars"][name] = _dump(results[0], ctx) if results else None
+        pos.setdefault("facts", []).append(name)
+        messages: list[str] = []
+        if instr.step.done_ko:
+            messages.append(self._render(program, instr, instr.step.done_ko, pos["vars"]))
+        pos["pc"] += 1
+        if pos["pc"] < len(program.instrs):  # the rest runs through the engine, after this reply's "done" text
+            ctx.state.queue.insert(0, pending.step.model_copy(update={"slots": {POSITION_KEY: pos}}))
+        elif not messages:
+            messages.append(DONE_DEFAULT)
+        return Outcome(messages=messages)
+
+    # -- the runner ------------------------------------------------------------------------------------------------
+    def _run(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str]) -> Outcome:
+        program = self._program(pos["name"])
+        variables = pos["vars"]
+        variables["customer"] = {"verified": ctx.customer_id is not None}
+        for _ in range(MAX_INSTRUCTIONS_PER_TURN):
+            if pos["pc"] >= len(program.instrs):
+                return Outcome(messages=messages)
+            instr = program.instrs[pos["pc"]]
+            s = instr.step
+            assert s is not None
+            op = instr.op
+            if op == "say":
+                messages.append(self._render(program, instr, s.say or "", variables))
+                pos["pc"] += 1
+            elif op == "ask":
+                outcome = self._ask(step, ctx, pos, program, instr, messages)
+                if outcome is not None:
+                    return outcome
+            elif op == "call":
+                try:
+                    args = self._args(program, instr, variables)
+                    result = ctx.call(str(s.call), **args)
+                except ToolError as err:
+                    jump = self._on_error(program, instr, err, pos)
+                    if jump is None:
+                        return Outcome(messages=[*messages, err.message_ko])
+                    continue
+                name = s.save_as or str(s.call)
+                variables[name] = _dump(result, ctx)
+                pos.setdefault("facts", []).append(name)
+                pos["pc"] += 1
+            elif op == "branch":
+                branch = s.branch
+                assert branch is not None
+                target = next((c.goto for c in branch.cases if holds(c, variables, branch.on)), branch.else_)
+                pos["pc"] = pos["pc"] + 1 if target is None else _target(program, target)
+            elif op == "propose":
+                try:
+                    args = self._args(program, instr, variables)
+                    preview = ctx.propose(str(s.propose), **args)
+                except ToolError as err:
+                    jump = self._on_error(program, instr, err, pos)
+                    if jump is None:
+                        return Outcome(messages=[*messages, err.message_ko])
+                    continue
+                summary = (self._render(program, instr, s.summary_ko, {**variables, "preview": preview.effect})
+                           if s.summary_ko else preview.summary_ko)
+                return self._proposal(step, ctx, pos, [(str(s.propose), args)], summary, messages)
+            elif op == "handoff":
+                from sangdam.agents.conversation import handoff_summary
+
+                args = {"summary": handoff_summary(ctx)}
+                ctx.propose("transfer_to_human", **args)
+                text = (self._render(program, instr, s.handoff, variables) if isinstance(s.handoff, str)
+                        else say("handoff.proposal"))
+                return self._proposal(step, ctx, pos, [("transfer_to_human", args)], text, messages)
+            elif op == "start":
+                started = self._start(step, ctx, pos, str(s.start), messages)
+                if started is not None:
+                    return started
+                program, variables = self._program(pos["name"]), pos["vars"]
+            elif op == "goto":
+                pos["pc"] = _target(program, str(s.goto))
+            elif op == "end":
+                return Outcome(messages=messages)
+            elif op == "loop_start":
+                self._loop_start(program, instr, pos)
+            elif op == "loop_end":
+                self._loop_end(program, instr, pos)
+            else:  # pragma: no cover - compiled programs hold only the ops above
+                raise ProcedureRuntimeError(f"{program.file}: {instr.where}: unknown instruction {op!r}")
+        raise ProcedureRuntimeError(f"{program.file}: ran {MAX_INSTRUCTIONS_PER_TURN} steps without asking the "
+                                    "customer anything (a goto or loop without an end?)")
+
+    def _ask(self, step: Step, ctx: AgentContext, pos: dict[str, Any], program: Program, instr: Instr,
+             messages: list[str]) -> Outcome | None:
+        s = instr.step
+        assert s is not None and s.ask is not None
+        extractor = s.extractor or "text"
+        value = None
+        if extractor == "line":
+            value = only_line(ctx)  # one line: nothing to ask
+        first = pos.get("asked_from_request") is None or s.ask not in pos["asked_from_request"]
+        if value is None and extractor in FROM_REQUEST and first and step.text:
+            value = get_extractor(extractor)(ctx, step.text)
+            pos.setdefault("asked_from_request", []).append(s.ask)
+        if value is not None:
+            pos["vars"].setdefault("slots", {})[s.ask] = value
+            pos["pc"] += 1
+            return None
+        messages.append(self._render(program, instr, s.question_ko or "", pos["vars"]))
+        step.slots.clear()
+        step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
+        return Outcome(messages=messages, ask_slot=s.ask)
+
+    def _proposal(self, step: Step, ctx: AgentContext, pos: dict[str, Any], calls: list[tuple[str, dict[str, Any]]],
+                  summary: str, messages: list[str]) -> Outcome:
+        proposing = step.model_copy(update={"slots": {POSITION_KEY: copy.deepcopy(pos)}}, deep=True)
+        pending = ctx.pending(proposing, calls, summary)
+        return Outcome(messages=[*messages, summary], proposal=pending)
+
+    def _start(self, step: Step, ctx: AgentContext, pos: dict[str, Any], target: str,
+               messages: list[str]) -> Outcome | None:
+        """Continue with another procedure (its variables fresh, the slots kept), or hand the step to the
+        built-in intent's agent (what it asks or proposes is then that agent's)."""
+        from sangdam.orchestrator.intents import _BUILTIN_AGENTS, _registry, agent_for
+
+        programs = load_procedures()
+        intents = _registry(strict=False).by_name
+        name = target if target in programs else (intents[target].procedure if target in intents else None)
+        if name is not None:
+            pos.update(name=name, pc=0, vars={"slots": dict(pos["vars"].get("slots", {}))}, facts=[])
+            return None
+        if target not in _BUILTIN_AGENTS:
+            raise ProcedureRuntimeError(f"{self._program(pos['name']).file}: start: {target!r} is unknown")
+        agent = self.agents[agent_for(target)]
+        delegated = Step(agent=agent.name, intent=target, text=step.text)
+        ctx.allowed = frozenset(agent.tools)
+        outcome = agent.handle(delegated, ctx)
+        # the engine keeps ``step`` when the agent asks: from now on it is the built-in agent's step
+        step.agent, step.intent, step.slots = delegated.agent, delegated.intent, delegated.slots
+        return Outcome(messages=[*messages, *outcome.messages], proposal=outcome.proposal,
+                       ask_slot=outcome.ask_slot, handoff=outcome.handoff)
+
+    def _loop_start(self, program: Program, instr: Instr, pos: dict[str, Any]) -> None:
+        assert instr.loop is not None and instr.loop_id is not None
+        items = _items(instr.loop.over, pos["vars"])
+        if items is not None and not items:
+            pos["pc"] = instr.exit_pc
+            return
+        state = {"index": 1, "item": items[0] if items else None}
+        pos["vars"].setdefault("_loops", {})[instr.loop_id] = state
+        pos["vars"]["loop"] = state
+        pos["pc"] += 1
+
+    def _loop_end(self, program: Program, instr: Instr, pos: dict[str, Any]) -> None:
+        assert instr.loop is not None and instr.loop_id is not None
+        loops = pos["vars"].setdefault("_loops", {})
+        state = loops.get(instr.loop_id) or {"index": 1, "item": None}
+        if instr.loop.until is not None and holds(instr.loop.until, pos["vars"]):
+            loops.pop(instr.loop_id, None)
+            pos["pc"] = instr.exit_pc
+            return
+        items = _items(instr.loop.over, pos["vars"])
+        limit = min(instr.loop.max, len(items)) if items is not None else instr.loop.max
+        if state["index"] < limit:
+            state = {"index": state["index"] + 1, "item": items[state["index"]] if items else None}
+            loops[instr.loop_id] = state
+            pos["vars"]["loop"] = state
+            pos["pc"] = instr.body_start
+            return
+        loops.pop(instr.loop_id, None)
+        pos["pc"] = instr.else_pc if instr.else_pc is not None else instr.exit_pc
+
+    def _on_error(self, program: Program, instr: Instr, err: ToolError, pos: dict[str, Any]) -> int | None:
+        s = instr.step
+        assert s is not None
+        label = s.on_error.get(err.code) or (s.on_error.get("any") if err.code not in BACKEND_FAULTS else None)
+        if label is None:
+            if err.code in BACKEND_FAULTS:
+                raise err  # the engine keeps the dialogue where it was and says the system is unavailable
+            return None
+        pos["vars"]["error"] = {"code": err.code, "message_ko": err.message_ko}
+        pos["pc"] = _target(program, label)
+        return pos["pc"]
+
+    def _args(self, program: Program, instr: Instr, variables: dict[str, Any]) -> dict[str, Any]:
+        assert instr.step is not None
+        try:
+            return fill_args(instr.step.args, variables)
+        except TemplateError as err:
+            raise ProcedureRuntimeError(f"{program.file}: {instr.where}.args: {err}") from None
+
+    def _render(self, program: Program, instr: Instr, text: str, variables: dict[str, Any]) -> str:
+        try:
+            return render(text, variables, program.labels)
+        except TemplateError as err:
+            raise ProcedureRuntimeError(f"{program.file}: {instr.where}: {err}") from None
+
+
+def _position(step: Step, procedure: str) -> dict[str, Any]:
+    pos = step.slots.get(POSITION_KEY)
+    if pos:
+        return copy.deepcopy(pos)
+    return {"name": procedure, "pc": 0, "vars": {"slots": {}}, "facts": []}
+
+
+def _target(program: Program, label: str) -> int:
+    return len(program.instrs) if label == "end" else program.label_pc[label]
+
+
+def _items(over: Any, variables: dict[str, Any]) -> list[Any] | None:
+    if over is None:
+        return None
+    if isinstance(over, list):
+        return over
+    found = lookup(variables, over)
+    return list(found) if isinstance(found, list) else []
+
+
+def _dump(result: Any, ctx: AgentContext) -> Any:
+    """A tool result as plain data, PII fields masked (the procedure's variables are stored with the state)."""
+    data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
+    return _mask_tree(data, ctx.mask)
+
+
+def all_procedure_agents(agents: dict[str, Agent]) -> dict[str, Agent]:
+    """A ``ProcedureAgent`` for every loaded procedure (a broken file is logged; the others still load)."""
+    try:
+        names = list(load_procedures())
+    except ProcedureError as err:
+        log.error("procedures not loaded: %s", err)
+        return {}
+    return {f"procedure:{n}": ProcedureAgent(n, agents) for n in names}
+
+
+__all__ = ["MISSING", "POSITION_KEY", "ProcedureAgent", "ProcedureRuntimeError", "all_procedure_agents"]
