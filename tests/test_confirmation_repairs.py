@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import copy
 
+from typing import Any
+
 import pytest
 
 from sangdam.domain.db import session_scope
@@ -308,11 +310,37 @@ def test_asking_for_the_roaming_status_never_proposes_turning_it_off(orch: Orche
     assert "켜져 있습니다. 이용 중인 로밍 요금제는 아시아 5일" in status.reply
 
 
+# An upset customer is offered a person by the escalation (a pending transfer); asking for a person outright is
+# honoured at once without an offer (test_an_explicit_request_for_an_agent_is_honoured_at_once).
+UPSET = "아니 몇 번을 말해야 돼요? 지금 장난하세요? 진짜 짜증나네"
+
+
+def _offered(orch: Orchestrator, conv: str) -> Any:
+    offered = orch.handle(conv, UPSET)
+    assert offered.pending_action is not None and offered.pending_action["calls"][0]["tool"] == "transfer_to_human"
+    return offered
+
+
+def test_an_explicit_request_for_an_agent_is_honoured_at_once(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    done = orch.handle(conv, "상담사 연결해 주세요")
+    assert [c.name for c in done.tool_calls if c.status == "ok"] == ["transfer_to_human"]
+    assert done.pending_action is None and done.handed_off
+
+
+def test_an_agent_asked_for_while_a_write_is_pending_drops_the_write(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    assert orch.handle(conv, "데이터 2기가 충전해 주세요").pending_action is not None
+    done = orch.handle(conv, "아 됐고 그냥 상담사 연결해 주세요")
+    assert {c.name: c.status for c in done.tool_calls if c.name in ("refill_data", "transfer_to_human")} == {
+        "refill_data": "declined", "transfer_to_human": "ok"}
+    assert done.handed_off and _line(orch).data_refill_gb == 0
+
+
 @pytest.mark.parametrize("ask", ["됐고 상담사 바꿔", "상담사 연결해 주세요", "사람이랑 얘기할래요"])
 def test_asking_for_an_agent_while_a_transfer_is_offered_is_the_yes(orch: Orchestrator, ask: str) -> None:
     conv = orch.start_conversation(customer_id="C1")
-    offered = orch.handle(conv, "상담사 연결해 주세요")
-    assert offered.pending_action is not None and offered.pending_action["calls"][0]["tool"] == "transfer_to_human"
+    _offered(orch, conv)
     done = orch.handle(conv, ask)
     assert [c.name for c in done.tool_calls if c.status == "ok"] == ["transfer_to_human"]
     assert done.pending_action is None and done.handed_off
@@ -320,15 +348,14 @@ def test_asking_for_an_agent_while_a_transfer_is_offered_is_the_yes(orch: Orches
 
 def test_declining_the_offered_transfer_still_declines(orch: Orchestrator) -> None:
     conv = orch.start_conversation(customer_id="C1")
-    orch.handle(conv, "상담사 연결해 주세요")
+    _offered(orch, conv)
     declined = orch.handle(conv, "아니요 상담사 연결하지 마세요")
     assert not [c for c in declined.tool_calls if c.status == "ok"] and declined.pending_action is None
 
 
 def test_another_question_while_a_handoff_is_offered_is_answered(orch: Orchestrator) -> None:
     conv = orch.start_conversation(customer_id="C2")
-    offered = orch.handle(conv, "상담사 연결해 주세요")
-    assert offered.pending_action is not None
+    _offered(orch, conv)
     answered = orch.handle(conv, "미납금 얼마에요")
     assert "89,000원" in answered.reply and answered.pending_action is None
     assert not [c for c in answered.tool_calls if c.name == "transfer_to_human" and c.status == "ok"]

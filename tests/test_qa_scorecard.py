@@ -152,10 +152,10 @@ def test_reply_the_verifier_rejected_fails_grounding(db_engine):
 
 # -- handoff ------------------------------------------------------------------------------------------------
 def test_request_for_a_person_followed_by_transfer_passes_handoff(db_engine):
-    conv = run(db_engine, ["상담사 연결해 주세요", "네"])
+    conv = run(db_engine, ["상담사 연결해 주세요"])
     card = score_conversation(db_engine, conv)
     assert verdict(card, "handoff_when_needed") is True
-    assert verdict(card, "confirmation_before_write") is True  # the transfer itself was proposed and agreed
+    assert verdict(card, "confirmation_before_write") is True  # asked for: honoured at once, nothing to confirm
     assert verdict(card, "resolution") is True
 
 

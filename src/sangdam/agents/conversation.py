@@ -66,6 +66,16 @@ class HandoffAgent(Agent):
     needs_customer = False
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        """The customer asked for a person: honoured at once, no confirmation step (the transfer changes nothing
+        on the account; it is keyed by the turn, so a retried turn never opens a second ticket)."""
+        args = {"summary": handoff_summary(ctx)}
+        key = f"{ctx.conversation_id}:handoff:{ctx.state.turn_index}"
+        result = ctx.call("transfer_to_human", _idempotency_key=key, **args)
+        ctx.state.actions.append({"tool": "transfer_to_human", "args": {}})
+        return Outcome(messages=[say("handoff.done", ticket=result.ticket_id)], handoff=True)
+
+    def offer(self, step: Step, ctx: AgentContext) -> Outcome:
+        """The bot offers a person (the customer did not ask): a proposal the customer accepts with "네"."""
         args = {"summary": handoff_summary(ctx)}
         ctx.propose("transfer_to_human", **args)
         return confirm(ctx, step, [("transfer_to_human", args)], say("handoff.proposal"))

@@ -90,7 +90,7 @@ class Escalation:
             allowed = ctx.allowed
             ctx.allowed = frozenset(self.handoff_agent.tools)
             try:
-                outcome = self.handoff_agent.handle(Step(agent="handoff", intent="agent.human"), ctx)
+                outcome = self.handoff_agent.offer(Step(agent="handoff", intent="agent.human"), ctx)
             except ToolError:
                 outcome = None
             finally:

@@ -138,7 +138,8 @@ def _pending_tools(pending: dict[str, Any] | None) -> set[str]:
 def confirmation_before_write(facts: QaFacts, params: dict[str, Any]) -> Verdict:
     """Every write that ran (status ``ok``) was proposed in an earlier turn (a dry run, status ``proposed``
     without a refusal, or a priced choice of the pending proposal), was still waiting for the customer's answer
-    when the turn began (the previous trace's ``pending`` names it), and that answer was not a no."""
+    when the turn began (the previous trace's ``pending`` names it), and that answer was not a no. A transfer to
+    a person in the turn the customer asked for one (intent ``agent.human``) needs no confirmation."""
     from sangdam.orchestrator import dialogue
 
     proposed: set[str] = set()
@@ -150,6 +151,8 @@ def confirmation_before_write(facts: QaFacts, params: dict[str, Any]) -> Verdict
             tool = facts.tool(name)
             if status != "ok" or tool is None or not tool.is_write:
                 continue
+            if name == "transfer_to_human" and "agent.human" in (trace.get("intents") or []):
+                continue  # the customer asked for a person: honoured at once, nothing to confirm
             if name not in proposed | waiting:
                 return _at(trace, False, f"{name} ran without an earlier proposal")
             if name not in waiting:

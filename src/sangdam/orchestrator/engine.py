@@ -59,6 +59,7 @@ class Orchestrator(FollowUps):
         kb_name: str = "default",
         router: Any = None,
         backend: Any = None,
+        generator: Any = None,
     ) -> None:
         from sangdam.backends import backend_for
         from sangdam.domain.db import get_engine
@@ -69,6 +70,7 @@ class Orchestrator(FollowUps):
         self.llm = llm
         self.kb_name = kb_name
         self._router = router
+        self._generator = generator  # understanding: message → commands (understanding/generators.py)
         self.store = ConversationStore(self.engine)
         self.privacy = Privacy()
         self.agents = build_agents(kb_name=kb_name, llm=llm)
@@ -92,6 +94,21 @@ class Orchestrator(FollowUps):
 
             self._router = get_router(fallback=_llm_fallback(self.llm))
         return self._router
+
+    @property
+    def generator(self) -> Any:
+        """The command generator: the classifier, combined with the LLM for a profile trusted to decide intents
+        (then the router's own LLM fallback is not asked as well)."""
+        if self._generator is None:
+            from sangdam.understanding.generators import default_generator
+
+            llm = self.llm if _llm_fallback(self.llm) is not None else None
+            if llm is not None and self._router is None:
+                from sangdam.orchestrator.router import get_router
+
+                self._router = get_router()  # the classifier alone: the LLM generator is asked when unsure
+            self._generator = default_generator(llm, router=self.router)
+        return self._generator
 
     def start_conversation(self, customer_id: str | None = None, channel: str = "api") -> str:
         """Open a conversation; ``customer_id`` is set when the channel already authenticated the customer."""
@@ -197,9 +214,7 @@ class Orchestrator(FollowUps):
             just_verified, attempted = state.verified_customer_id is not None, len(turn.messages) > said
         identity_question = state.awaiting  # a failed attempt asks again; kept when nothing else was asked
         if turn.route is None:  # not already routed while judging an answer to a proposal
-            stage = time.perf_counter()
-            turn.route = self.router.route(turn.ctx.text)
-            turn.stages["route_ms"] = elapsed_ms(stage)
+            turn.route = _route_of(self._understand(turn))
         if turn.route.via == "llm":
             turn.llm_calls.append({"role": "fast", "purpose": "route"})
         state.awaiting = None
@@ -208,6 +223,31 @@ class Orchestrator(FollowUps):
             state.awaiting = None if just_verified else identity_question
             return
         self._run_steps(turn, plan(list(turn.route.intents), turn.ctx.text))
+        self._answer_cannot_handle(turn)
+
+    def _understand(self, turn: Turn) -> Any:
+        """The message's commands, generated once per turn (the follow-ups may ask first)."""
+        if turn.understanding is None:
+            stage = time.perf_counter()
+            turn.understanding = self.generator.generate(turn.ctx.text)
+            turn.stages["route_ms"] = elapsed_ms(stage)
+        return turn.understanding
+
+    def _answer_cannot_handle(self, turn: Turn) -> None:
+        """Clauses no intent serves, next to ones that were served: each is answered, never dropped. Said before
+        the question the customer is to answer (which comes last)."""
+        from sangdam.understanding.cannot import cannot_handle_message
+
+        u = turn.understanding
+        if u is None or "out_of_scope" in turn.route.intents:  # the whole message is answered as such
+            return
+        for command in u.cannot_handle:
+            text = cannot_handle_message(command.clause)
+            turn.ctx.blackboard.add_fact(command.clause)  # the customer's own words, named back to them
+            state = turn.state
+            asks = state.pending is not None or state.awaiting is not None
+            at = len(turn.messages) - 1 if asks and turn.messages else len(turn.messages)
+            turn.messages.insert(at, text)
 
     def _run_steps(self, turn: Turn, steps: list[Step]) -> None:
         """Run ``steps`` in order. Information steps always run; proposals are gathered and confirmed
@@ -306,6 +346,9 @@ class Orchestrator(FollowUps):
             "intents": list(route.intents) if route else [],
             "confidence": float(route.confidence) if route else None,
             "via": route.via if route else "dialogue",
+            "commands": ([c.model_dump(mode="json", exclude_defaults=False) for c in turn.understanding.commands]
+                         if turn.understanding is not None else []),
+            "generator": turn.understanding.generator if turn.understanding is not None else None,
             "plan": turn.steps,
             "tool_calls": [c.model_dump(mode="json") for c in turn.ctx.tool_calls],
             "verifier": verdict.model_dump(mode="json") if verdict else None,
@@ -320,6 +363,14 @@ class Orchestrator(FollowUps):
 
     def traces(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.store.traces(conversation_id)
+
+
+def _route_of(understanding: Any) -> Any:
+    """The route (intents, confidence, who decided) the commands stand for: the turn's public record."""
+    from sangdam.orchestrator.router import RouteResult
+
+    return RouteResult(intents=understanding.intents, confidence=understanding.confidence,
+                       via="llm" if understanding.route_via == "llm" else "classifier")
 
 
 def _keep_dialogue(state: Any, before: Any) -> None:

@@ -37,6 +37,15 @@ class FollowUps:
     def _run_steps(self, turn: Turn, steps: list[Any]) -> None:  # provided by Orchestrator
         raise NotImplementedError
 
+    def _understand(self, turn: Turn) -> Any:  # provided by Orchestrator
+        raise NotImplementedError
+
+    def _route(self, turn: Turn) -> Any:
+        """The route of this turn's message (from its commands, generated once per turn)."""
+        from sangdam.orchestrator.engine import _route_of
+
+        return _route_of(self._understand(turn))
+
     # -- pending confirmations ----------------------------------------------------------------------------
     def _resolve_pending(self, turn: Turn) -> bool:
         """Handle the customer's answer to a proposal. False: the message is a new request (routed next).
@@ -65,7 +74,7 @@ class FollowUps:
             return self._keep_pending(turn, pending, "confirm.same")
         negative = takes_back or dialogue.is_negative(text)
         about = dialogue.is_question(text) and self._about_proposal(text)  # "충전하면 얼마예요?"
-        if _only_transfers(pending) and not negative and "agent.human" in self.router.route(text).intents:
+        if _only_transfers(pending) and not negative and "agent.human" in self._route(turn).intents:
             return self._confirm(turn, pending)  # "됐고 상담사 바꿔" while a transfer is offered: that is the yes
         other = None if about else self._other_tasks(turn, pending)
         if other is not None and _only_transfers(pending) and not dialogue.is_affirmative(text):
@@ -238,7 +247,7 @@ class FollowUps:
         """The route of the message when it names a task other than the proposal's (any confidence), else None."""
         if dialogue.is_short_answer(turn.ctx.text):
             return None
-        route = self.router.route(turn.ctx.text)
+        route = self._route(turn)
         tasks = [i for i in route.intents if i not in NON_TASK_INTENTS]
         related = {p.intent for p in _parts(pending)}
         return route if tasks and not related.issuperset(tasks) else None

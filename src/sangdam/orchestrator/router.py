@@ -35,6 +35,8 @@ MAX_UTTERANCE_CHARS = 2000
 # A clause counts as its own intent only at this calibrated confidence or above (chosen on dev_multi.yaml).
 CLAUSE_MIN_CONFIDENCE = 0.5
 CANDIDATES_FOR_FALLBACK = 5
+# A request clause whose best guess is out_of_scope at this confidence is answered as one we cannot handle.
+UNCOVERED_MIN_CONFIDENCE = 0.35
 # A context clause classified as this intent and reporting a fault ("인터넷이 안 되는데") is a request for help.
 FAULT_INTENT = "tech.troubleshoot"
 
@@ -45,6 +47,14 @@ class RouteResult(BaseModel):
     intents: list[RoutedIntent] = Field(min_length=1, description="Intents in the order the customer asked.")
     confidence: float = Field(ge=0.0, le=1.0, description="The classifier's calibrated confidence.")
     via: Literal["classifier", "llm"] = Field(description="Who decided the intents.")
+
+
+class Analysis(BaseModel):
+    """``IntentRouter.analyse``: the route and the request clauses no intent of it serves."""
+
+    route: RouteResult
+    # (how many of the route's intents were spoken before it, clause text), in the order spoken
+    uncovered: list[tuple[int, str]] = Field(default_factory=list)
 
 
 class RoutingInputError(ValueError):
@@ -100,6 +110,8 @@ class Clause(BaseModel):
     bare: bool = False
     purpose: str | None = None
     with_particle: str | None = None  # a fragment's text with its conjunctive particle ("요금이랑")
+    asks: bool = False  # a request predicate ("해줘", "알려 주세요", "하고 싶어요") or a question
+    question: bool = False
 
 
 @lru_cache(maxsize=1)
@@ -175,7 +187,9 @@ def _clause_of(text: str, start: int, toks, cues: SplitterCues) -> Clause:  # no
                 t.form in cues.request_morphemes or (t.tag == "EF" and t.form in cues.request_endings) for t in words
             )
             role = "request" if asks else "context"
-    return Clause(text=text, role=role, fault=fault, bare=bare, purpose=purpose or None)
+    asks = question or any(
+        t.form in cues.request_morphemes or (t.tag == "EF" and t.form in cues.request_endings) for t in words)
+    return Clause(text=text, role=role, fault=fault, bare=bare, purpose=purpose or None, asks=asks, question=question)
 
 
 def analyse_clauses(text: str, cues: SplitterCues | None = None) -> list[Clause]:
@@ -236,6 +250,25 @@ def _is_request(clause: Clause, intent: str) -> bool:
     return True
 
 
+def _uncovered(clause: Clause, intent: str, confidence: float, served: set[str], after_fault: bool) -> bool:
+    """A request clause no intent serves, which the reply must answer rather than drop.
+
+    Only clauses that ask for something ("포인트 조회도 해줘", "주가 얼마야?") count: fragments that share
+    another clause's verb ("요금이랑"), bare predicates, scene-setting, fault reports and a question right after
+    a fault ("안 터져요 뭐가 문제예요?") belong to other requests. Then: the classifier's best guess is
+    ``out_of_scope`` (``UNCOVERED_MIN_CONFIDENCE``; stricter for text without Hangul, which the morpheme cues
+    cannot read), or it is unsure of a request (not a question) whose guess is no task the message already asks."""
+    if clause.role != "request" or clause.with_particle or clause.bare or clause.fault:
+        return False
+    hangul = any("가" <= ch <= "힣" for ch in clause.text)
+    if intent == "out_of_scope":
+        if not hangul:
+            return confidence >= CLAUSE_MIN_CONFIDENCE
+        return clause.asks and confidence >= UNCOVERED_MIN_CONFIDENCE and not (after_fault and clause.question)
+    return (hangul and clause.asks and not clause.question and confidence < CLAUSE_MIN_CONFIDENCE
+            and intent not in NON_TASK_INTENTS and intent not in served)
+
+
 class IntentRouter:
     """Routes utterances to ordered intents; asks ``fallback`` only below ``threshold``."""
 
@@ -254,6 +287,11 @@ class IntentRouter:
 
     def route(self, text: str) -> RouteResult:
         """Ordered intents of one utterance (``RoutingInputError`` when empty or longer than 2000 chars)."""
+        return self.analyse(text).route
+
+    def analyse(self, text: str) -> Analysis:
+        """The route, plus the request clauses it leaves out because no intent serves them (``uncovered``:
+        "분실 신고하고 포인트 조회도 해줘" → route [line.suspend], uncovered [(1, "포인트 조회도 해줘")])."""
         clean = normalize(text)
         if not clean:
             raise RoutingInputError("empty_utterance", "utterance is empty")
@@ -261,12 +299,14 @@ class IntentRouter:
             raise RoutingInputError(
                 "utterance_too_long", f"utterance has {len(clean)} characters; the limit is {MAX_UTTERANCE_CHARS}"
             )
-        intents, confidence, candidates = self._classify(clean)
+        intents, confidence, candidates, uncovered = self._classify(clean)
         if confidence < self.threshold and self.fallback is not None:
             chosen = self._ask_fallback(clean, candidates, limit=max(1, len(intents)))
             if chosen:
-                return RouteResult(intents=chosen, confidence=confidence, via="llm")  # type: ignore[arg-type]
-        return RouteResult(intents=intents, confidence=confidence, via="classifier")  # type: ignore[arg-type]
+                return Analysis(route=RouteResult(intents=chosen, confidence=confidence, via="llm"),  # type: ignore[arg-type]
+                                uncovered=uncovered if "out_of_scope" not in chosen else [])
+        route = RouteResult(intents=intents, confidence=confidence, via="classifier")  # type: ignore[arg-type]
+        return Analysis(route=route, uncovered=uncovered if "out_of_scope" not in intents else [])
 
     def route_many(self, texts: Sequence[str]) -> list[RouteResult]:
         """``route`` for each text, in order."""
@@ -274,8 +314,8 @@ class IntentRouter:
 
     # -- internals ------------------------------------------------------------------------------------------
 
-    def _classify(self, text: str) -> tuple[list[str], float, list[str]]:
-        """(intents, confidence, fallback candidates) from the classifier alone."""
+    def _classify(self, text: str) -> tuple[list[str], float, list[str], list[tuple[int, str]]]:
+        """(intents, confidence, fallback candidates, uncovered request clauses) from the classifier alone."""
         clauses = _merge_bare_predicates(analyse_clauses(text, self.cues))
         purposes = [c.purpose for c in clauses if c.purpose] if len(clauses) > 1 else []
         joined = [c.with_particle for c in clauses if c.with_particle] if len(clauses) > 1 else []
@@ -286,7 +326,7 @@ class IntentRouter:
         whole_intent, whole_conf = best[0]
         ranked = [classes[int(j)] for j in proba[0].argsort()[::-1][:CANDIDATES_FOR_FALLBACK]]
         if len(clauses) == 1:
-            return [whole_intent], whole_conf, ranked
+            return [whole_intent], whole_conf, ranked, []
 
         labelled = list(zip(clauses, best[1 : 1 + len(clauses)], strict=True))
         extra = [i for i, _ in best[1 + len(clauses) :]]
@@ -311,14 +351,23 @@ class IntentRouter:
                 else:  # a repeated intent keeps its first position, and its best confidence
                     k = next(n for n, (seen, _) in enumerate(tasks) if seen == intent)
                     tasks[k] = (intent, max(conf, tasks[k][1]))
+        # a request clause the classifier is sure no intent serves ("포인트 조회도 해줘") is not dropped silently
+        served = {i for i, _ in tasks}
+        uncovered: list[tuple[int, str]] = []  # (tasks spoken before it, clause)
+        seen: list[str] = []
+        for n, (c, i, p) in enumerate(kept):
+            if _uncovered(c, i, p, served, after_fault=n > 0 and kept[n - 1][0].fault):
+                uncovered.append((len(seen), c.text))
+            elif i in served and i not in seen:
+                seen.append(i)
         if len(tasks) >= 2 or (len(tasks) == 1 and whole_intent in NON_TASK_INTENTS):
-            return [i for i, _ in tasks], min(c for _, c in tasks), [i for i, _ in tasks] + ranked
+            return [i for i, _ in tasks], min(c for _, c in tasks), [i for i, _ in tasks] + ranked, uncovered
         ranked = ranked + [i for i, _ in tasks if i not in ranked]
         if len(tasks) == 1 and len(kept) < len(clauses):
             # scene-setting was dropped: the one request clause says what the customer wants, the whole
             # utterance may lean on the background ("3기가 쓰는데 … 추천해줘")
-            return [tasks[0][0]], tasks[0][1], [tasks[0][0]] + ranked
-        return [whole_intent], whole_conf, ranked
+            return [tasks[0][0]], tasks[0][1], [tasks[0][0]] + ranked, uncovered
+        return [whole_intent], whole_conf, ranked, uncovered
 
     def _ask_fallback(self, text: str, candidates: list[str], limit: int) -> list[str]:
         """The fallback's intents, de-duplicated; ``[]`` when it fails.

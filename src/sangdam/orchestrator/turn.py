@@ -17,6 +17,7 @@ class Turn:
     ctx: AgentContext
     messages: list[str] = field(default_factory=list)
     route: Any = None
+    understanding: Any = None  # the commands of the message (understanding.generators.Understanding)
     stages: dict[str, float] = field(default_factory=dict)
     steps: list[dict[str, Any]] = field(default_factory=list)
     llm_calls: list[dict[str, Any]] = field(default_factory=list)

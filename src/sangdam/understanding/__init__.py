@@ -1,0 +1,1 @@
+"""Understanding: command generators turn a customer message into typed commands (see commands.py)."""
