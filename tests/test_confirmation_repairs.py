@@ -359,3 +359,17 @@ def test_another_question_while_a_handoff_is_offered_is_answered(orch: Orchestra
     answered = orch.handle(conv, "미납금 얼마에요")
     assert "89,000원" in answered.reply and answered.pending_action is None
     assert not [c for c in answered.tool_calls if c.name == "transfer_to_human" and c.status == "ok"]
+
+
+@pytest.mark.parametrize("text", ["충전은 됐고 일본 3일 로밍이나 켜줘", "아니요 충전 필요 없고 일본 3일 로밍 켜 주세요"])
+def test_letting_the_proposal_go_for_another_task_never_runs_it(orch: Orchestrator, text: str) -> None:
+    """A stranger's finding: "충전은 됐고 …" re-showed the top-up, and the next "네" charged it."""
+    conv = orch.start_conversation(customer_id="C1")
+    assert orch.handle(conv, "데이터 2기가 충전해 주세요").pending_action is not None
+    switched = orch.handle(conv, text)
+    assert {c.name: c.status for c in switched.tool_calls if c.name in ("refill_data", "enable_roaming")} == {
+        "refill_data": "declined", "enable_roaming": "proposed"}
+    assert switched.pending_action is not None and switched.pending_action["intent"] == "roaming.enable"
+    done = orch.handle(conv, "네")
+    assert _written(done, "enable_roaming") and not _written(done, "refill_data")
+    assert _line(orch).data_refill_gb == 0 and _line(orch).roaming_pass_id == "R-JP3"

@@ -83,10 +83,13 @@ class FollowUps:
             self._record_declined(turn, _parts(pending))
             turn.state.pending, turn.route = None, other
             return False
+        if other is not None and negative:
+            # "아니요, 요금이나 알려 주세요", "충전은 됐고 로밍이나 켜줘": the no is clear, whatever the confidence
+            # of the rest, and the rest is a request of its own (routed as any new message)
+            turn.route = other
+            return self._cancel_for_other_request(turn, said="confirm.declined")
         if other is not None and other.confidence >= OTHER_REQUEST_CONFIDENCE:
             turn.route = other
-            if negative:  # "아니요, 요금이나 알려 주세요"
-                return self._cancel_for_other_request(turn, said="confirm.declined")
             return self._other_request(turn, pending)
         if dialogue.asks_to_wait(text):
             return self._keep_pending(turn, pending, "confirm.hold")

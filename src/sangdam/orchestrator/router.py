@@ -177,7 +177,7 @@ def _clause_of(text: str, start: int, toks, cues: SplitterCues) -> Clause:  # no
         last = words[-1]
         prev = words[-2] if len(words) > 1 else None
         if last.tag == "EC" and last.form in ("고", "라") and prev is not None and (
-            prev.tag == "VCN" or (prev.form == "말" and prev.tag in ("VX", "VV"))
+            prev.tag == "VCN" or (prev.form == "말" and prev.tag in ("VX", "VV")) or _waives(words)
         ):
             role = "negated"
         elif _is_background_ending(last, prev, cues):
@@ -190,6 +190,14 @@ def _clause_of(text: str, start: int, toks, cues: SplitterCues) -> Clause:  # no
     asks = question or any(
         t.form in cues.request_morphemes or (t.tag == "EF" and t.form in cues.request_endings) for t in words)
     return Clause(text=text, role=role, fault=fault, bare=bare, purpose=purpose or None, asks=asks, question=question)
+
+
+def _waives(words) -> bool:  # noqa: ANN001 - kiwipiepy tokens ending in 고/EC
+    """"충전은 됐고", "그건 됐고", "충전 필요 없고": the customer lets that one go (a no, not a request)."""
+    forms = [t.form for t in words]
+    if forms[-3:] == ["되", "었", "고"]:
+        return len(words) > 3 and words[-4].tag == "JX"
+    return forms[-3:] == ["필요", "없", "고"]
 
 
 def analyse_clauses(text: str, cues: SplitterCues | None = None) -> list[Clause]:
