@@ -24,6 +24,10 @@ class ContractAgent(Agent):
             return ask_line(ctx)
         step.slots["line_id"] = line["id"]
         c = ctx.call("get_contract", line_id=line["id"])
+        if step.intent == "contract.info":
+            ctx.blackboard.produce(step.intent, c)  # what the steps that need the contract read
+            if step.silent:  # gathered for another step (a recommendation): nothing to say
+                return Outcome()
         if step.intent == "contract.cancel":
             args = {"line_id": line["id"]}
             ctx.propose("request_cancellation", **args)

@@ -23,10 +23,13 @@ class DataAgent(Agent):
         step.slots["line_id"] = line["id"]
         if step.intent == "data.refill":
             return self._refill(step, ctx)
-        return Outcome(messages=self._usage(line["id"], ctx))
+        u = ctx.call("get_data_usage", line_id=line["id"])
+        ctx.blackboard.produce(step.intent, u)  # what the steps that need this month's usage read
+        if step.silent:  # gathered for another step (a recommendation): the usage itself, nothing to say
+            return Outcome()
+        return Outcome(messages=self._usage(u, line["id"], ctx))
 
-    def _usage(self, line_id: str, ctx: AgentContext) -> list[str]:
-        u = ctx.call("get_data_usage", line_id=line_id)
+    def _usage(self, u: Any, line_id: str, ctx: AgentContext) -> list[str]:
         if u.unlimited:
             return [say("data.usage_unlimited", plan=u.plan_name, used=gb(u.used_gb))]
         messages = [say("data.usage", allowance=gb(u.allowance_gb), used=gb(u.used_gb), remaining=gb(u.remaining_gb), days=u.days_left_in_cycle)]

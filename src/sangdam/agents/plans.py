@@ -7,10 +7,14 @@ from typing import Any
 
 from sangdam.agents.base import Agent, AgentContext, Outcome
 from sangdam.agents.common import LINE_TOOLS, ask_line, confirm, fill_line_slot, resolve_line
+from sangdam.domain import policy
 from sangdam.orchestrator import dialogue
+from sangdam.orchestrator.blackboard import MissingResult
 from sangdam.orchestrator.format import gb, kdate, say, speed, won
+from sangdam.orchestrator.planner import blocked_message, needs
 from sangdam.orchestrator.repetition import without_restated
 from sangdam.orchestrator.state import PendingAction, Step
+from sangdam.tools.results import ContractInfo, DataUsage
 
 _MINE = re.compile(r"((?:^|\s)(내|제|저의|나의|우리)(?=\s|가|꺼|거)|지금\s*(쓰|사용|이용)|현재|쓰고\s*있는|이용\s*중|사용\s*중)")
 _RECOMMENDED = re.compile(r"(추천|그걸로|그거로|그것으로|그 요금제|첫\s*번째|1번)")
@@ -58,11 +62,24 @@ class PlansAgent(Agent):
 
     # -- recommend --------------------------------------------------------------------------------------------
     def _recommend(self, step: Step, ctx: AgentContext) -> Outcome:
-        line = resolve_line(step, ctx, statuses=("active",))
-        if line is None:
-            return ask_line(ctx)
-        rec = ctx.call("recommend_plans", line_id=line["id"])
-        messages = [say("plans.usage_basis", avg=gb(rec.avg_monthly_gb), max=gb(rec.max_monthly_gb))]
+        """Plans that fit the line's use, from the results this step depends on: this month's usage report
+        (``data.usage``: the last full months) and the contract (``contract.info``: the discount payback a move
+        to a cheaper plan costs). ``recommend_plans`` gives only what neither holds: the catalogue's plans that
+        fit, with their monthly saving. Usage and contract are never fetched or reckoned again here."""
+        inputs = ctx.blackboard.inputs(step, needs(step.intent), blocked=blocked_message(step.intent))
+        usage = ctx.blackboard.result(inputs, "data.usage", DataUsage)
+        contract = ctx.blackboard.result(inputs, "contract.info", ContractInfo)
+        if contract.line_id != usage.line_id:  # read for different lines: neither fits the other
+            raise MissingResult(step.intent, ["contract.info"], blocked_message(step.intent))
+        rec = ctx.call("recommend_plans", line_id=usage.line_id)  # the line the usage was read for
+        months = [m.data_gb for m in usage.last_months]
+        avg, peak = round(sum(months) / len(months), 2), max(months)  # the tool refuses a line without months
+        effective = policy.next_cycle_start(ctx.today)  # a change applies next cycle unless asked otherwise
+        switch_costs = {r.plan.id: _switch_cost(contract, rec.current_plan.monthly_fee_krw, r.plan.monthly_fee_krw, effective)
+                        for r in rec.recommendations}
+        ctx.blackboard.produce(step.intent, {"line_id": usage.line_id, "avg_monthly_gb": avg, "max_monthly_gb": peak,
+                                             "switch_cost_krw": switch_costs})
+        messages = [say("plans.usage_basis", avg=gb(avg), max=gb(peak))]
         cheaper = [r for r in rec.recommendations if r.monthly_saving_krw > 0]
         if rec.current_plan_fits and not cheaper:
             messages.append(say("plans.fits_already", name=rec.current_plan.name))
@@ -79,8 +96,8 @@ class PlansAgent(Agent):
                 messages.append(say("plans.recommend_item", name=p.name, fee=won(p.monthly_fee_krw), data=gb(p.data_gb), saving=won(r.monthly_saving_krw)))
             else:
                 messages.append(say("plans.recommend_item_more", name=p.name, fee=won(p.monthly_fee_krw), data=gb(p.data_gb), extra=won(-r.monthly_saving_krw)))
-            if r.switch_cost_krw > 0:
-                messages.append(say("plans.switch_cost", cost=won(r.switch_cost_krw)))
+            if switch_costs[p.id] > 0:
+                messages.append(say("plans.switch_cost", cost=won(switch_costs[p.id])))
         messages.append(say("plans.recommend_change_hint"))
         ctx.state.last_recommended = [r.plan.id for r in picks]
         return Outcome(messages=messages)
@@ -133,6 +150,16 @@ class PlansAgent(Agent):
         if r.switch_cost_krw > 0:
             messages.append(say("plans.switch_cost_charged", amount=won(r.switch_cost_krw)))
         return Outcome(messages=messages)
+
+
+def _switch_cost(contract: ContractInfo, current_fee: int, new_fee: int, effective: Any) -> int:
+    """Discount payback a move from ``current_fee`` to ``new_fee`` taking effect on ``effective`` costs, read from
+    the contract result: its payback as of today when the move is to a cheaper plan while the contract still runs
+    on that day; nothing otherwise (``policy.plan_change_payback``: a move up, or any other contract, costs
+    nothing; the device instalment keeps being paid monthly)."""
+    if contract.contract_end is not None and contract.contract_end < effective:
+        return 0
+    return contract.discount_payback_krw if new_fee < current_fee else 0
 
 
 def _detail(p: dict[str, Any]) -> str:

@@ -250,15 +250,31 @@ class Orchestrator(FollowUps):
             turn.messages.insert(at, text)
 
     def _run_steps(self, turn: Turn, steps: list[Step]) -> None:
-        """Run ``steps`` in order. Information steps always run; proposals are gathered and confirmed
-        together at the end of the reply; a question (missing slot, option to pick) stops the plan there."""
+        """Run ``steps`` in order, each after the steps whose results it needs (``depends_on``, set by the planner's
+        ``link``). Information steps always run; proposals are gathered and confirmed together at the end of the
+        reply; a question (missing slot, option to pick) stops the plan there. A step whose needed step failed
+        says what it could not do; one whose needed step waits for the customer waits with it, in the queue."""
+        from sangdam.orchestrator.blackboard import StepResult
+        from sangdam.orchestrator.planner import blocked_message, link
+
         state, ctx = turn.state, turn.ctx
-        steps = list(steps)
+        steps = link(list(steps))  # needed steps first (again, for a queue from an earlier turn)
+        board = ctx.blackboard
+        board.new_plan()
         proposals: list[PendingAction] = []
         proposal_messages: list[str] = []
         deferred: list[Step] = []
-        while steps:
-            step = steps.pop(0)
+        for index, step in enumerate(steps):
+            rest = steps[index + 1:]
+            needed = [board.step_result(d) for d in step.depends_on]
+            if any(r is not None and r.status == "failed" for r in needed):  # never run on missing data
+                board.record_step(index, StepResult(step.intent, "failed"))
+                self._say_once(turn, [blocked_message(step.intent)])
+                continue
+            if any(r is None or r.status != "ok" for r in needed):  # a needed step waits for the customer
+                board.record_step(index, StepResult(step.intent, "waiting"))
+                deferred.append(step)
+                continue
             agent = self.agents[step.agent]
             ctx.allowed = frozenset(agent.tools)
             if not state.verified_customer_id and agent.needs_identity(step, ctx):
@@ -266,18 +282,27 @@ class Orchestrator(FollowUps):
                     turn.messages.append(say("identity.closed"))
                     break
                 state.awaiting = Awaiting(kind="identity")
-                deferred.extend([step, *steps])
+                deferred.extend([step, *rest])
                 turn.messages.append(say("identity.ask"))
                 break
-            t0 = time.perf_counter()
+            t0, calls, failed = time.perf_counter(), len(ctx.tool_calls), False
+            board.produced.pop(step.intent, None)  # what this step produces, and only that, is its result
             try:
                 # a line, number or person the customer named that is not theirs: refused or asked, never swapped
                 outcome = (foreign_target(step, ctx) if step.agent in ACCOUNT_AGENTS and ctx.customer_id else None)
                 outcome = outcome or agent.handle(step, ctx)
             except ToolError as err:  # a refused rule: explain, never drop silently
-                outcome = Outcome(messages=[err.message_ko])
+                outcome, failed = Outcome(messages=[err.message_ko]), True
+            status = self._step_status(outcome, failed, board.produced.get(step.intent),
+                                       needed_later=any(index in s.depends_on for s in rest))
+            board.record_step(index, StepResult(step.intent, status, board.produced.get(step.intent)))
             turn.steps.append({"agent": step.agent, "intent": step.intent, "slots": step.slots,
-                               "depends_on": step.depends_on, "silent": step.silent, "ms": elapsed_ms(t0)})
+                               "depends_on": step.depends_on, "silent": step.silent, "status": status,
+                               "tools": [c.name for c in ctx.tool_calls[calls:]], "ms": elapsed_ms(t0)})
+            if status == "ok":
+                self._share_line(steps, index)
+            elif status == "failed" and step.silent and any(index in s.depends_on for s in rest):
+                self._say_once(turn, outcome.messages)  # why the step that needed it cannot be done
             if proposals and (outcome.ask_slot is not None or (outcome.proposal and outcome.proposal.choices)):
                 deferred.append(step)  # asks something: after the customer answered the proposal
                 continue
@@ -287,14 +312,14 @@ class Orchestrator(FollowUps):
                 proposals.append(outcome.proposal)
                 proposal_messages.extend(outcome.messages)
                 if outcome.proposal.choices:  # the customer must pick an option first
-                    deferred.extend(steps)
+                    deferred.extend(rest)
                     break
                 continue
-            if not step.silent:
+            if not step.silent or outcome.ask_slot is not None:  # a silent step's question is asked all the same
                 turn.messages.extend(outcome.messages)
             if outcome.ask_slot is not None:
                 state.awaiting = Awaiting(kind="slot", slot=outcome.ask_slot, step=step)
-                deferred.extend(steps)
+                deferred.extend(rest)
                 break
         state.queue = deferred
         if proposals:
@@ -304,6 +329,33 @@ class Orchestrator(FollowUps):
         if proposals and not state.pending.choices:  # the question the customer answers comes last
             asks = any("?" in m for m in proposal_messages)  # "…접수할까요?": only how to answer is left to say
             turn.messages.append(say("confirm.answer_hint" if asks else "confirm.question"))
+
+    @staticmethod
+    def _step_status(outcome: Outcome, failed: bool, produced: Any, *, needed_later: bool) -> str:
+        """How a step ended, for the steps that need it: ``failed`` (a tool error, or nothing produced: a refusal),
+        ``waiting`` (it asked the customer something or proposed), else ``ok``."""
+        if failed:
+            return "failed"
+        if outcome.ask_slot is not None or outcome.proposal is not None:
+            return "waiting"
+        return "failed" if needed_later and produced is None else "ok"
+
+    @staticmethod
+    def _share_line(steps: list[Step], index: int) -> None:
+        """The line step ``index`` was about is the line of the steps that read its result and of their other needed
+        steps still to run: one question about the line, and every fact of a recommendation about the same line."""
+        line = steps[index].slots.get("line_id")
+        if not line:
+            return
+        for later in steps[index + 1:]:
+            if index in later.depends_on:
+                for s in [later, *(steps[d] for d in later.depends_on if d > index)]:
+                    if not s.slots.get("line_id"):
+                        s.slots["line_id"] = line
+
+    @staticmethod
+    def _say_once(turn: Turn, messages: list[str]) -> None:
+        turn.messages.extend(m for m in messages if m not in turn.messages)
 
     # -- personalisation ------------------------------------------------------------------------------------
     def _remember_preferences(self, turn: Turn) -> bool:
