@@ -513,3 +513,95 @@ def test_the_membership_files_of_the_docs_are_valid(tmp_path: Path) -> None:
                                 extractors={"text"})
     assert program.tools == ["get_membership_points"]
     assert json.loads(json.dumps(yaml.safe_load(MEMBERSHIP_INTENT)))["intents"][0]["name"] == "membership.points"
+
+
+# =====================================================================================================================
+# 4. A built-in task as data: line.resume is served by the packaged procedure resources/procedures/line_resume.yaml
+# =====================================================================================================================
+def _suspend(engine, line_id: str = "L1", *, add: str | None = None) -> None:  # noqa: ANN001
+    with session_scope(engine) as s:
+        s.get(Line, line_id).status = "suspended"
+        s.get(Line, line_id).suspend_reason = "temporary"
+        if add:
+            s.add(Line(id=add, customer_id="C1", number="010-2222-4444", plan_id="P-5G-59", status="suspended",
+                       suspend_reason="temporary"))
+
+
+def _status(engine, line_id: str) -> str:  # noqa: ANN001
+    with session_scope(engine) as s:
+        return s.get(Line, line_id).status
+
+
+RESUME = PinnedRouter({"해제": "line.resume", "풀어": "line.resume"})
+
+
+def test_line_resume_runs_as_a_procedure_under_the_line_agent(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=RESUME)
+    assert agent_for("line.resume") == "line"  # the contract is unchanged
+    assert orch.agents["line"].by_intent["line.resume"].procedure == "line_resume"
+    _suspend(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    proposed = orch.handle(conv, "정지 해제해 주세요")
+    assert _tools(proposed, "proposed") == ["resume_line"] and proposed.pending_action["agent"] == "line"
+    assert "_procedure" in proposed.pending_action["step"]["slots"]
+    restarted = Orchestrator(db_engine, today=orch.today, router=RESUME)  # a restart between the two turns
+    done = restarted.handle(conv, "네")
+    assert _tools(done).count("resume_line") == 1 and _status(db_engine, "L1") == "active"
+    assert "회선(끝자리 3333)의 정지를 해제했습니다" in done.reply and done.verifier.passed
+
+
+def test_line_resume_asks_which_line_and_takes_the_last_four_digits(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=RESUME)
+    _suspend(db_engine, add="L1B")
+    conv = orch.start_conversation(customer_id="C1")
+    asked = orch.handle(conv, "정지 풀어주세요")
+    assert "어느 회선" in asked.reply and "끝자리 3333" in asked.reply and "끝자리 4444" in asked.reply
+    assert asked.verifier.passed
+    proposed = orch.handle(conv, "4444 회선이요")
+    assert proposed.pending_action["calls"][0]["args"] == {"line_id": "L1B"}
+    corrected = orch.handle(conv, "아 아니 3333 회선이요")
+    assert corrected.pending_action["calls"][0]["args"] == {"line_id": "L1"}
+    done = orch.handle(conv, "네")
+    assert _status(db_engine, "L1") == "active" and _status(db_engine, "L1B") == "suspended"
+    assert "끝자리 3333" in done.reply and done.verifier.passed
+
+
+def test_line_resume_refused_while_overdue_and_said_when_active(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=RESUME)
+    overdue = orch.handle(orch.start_conversation(customer_id="C2"), "정지 해제해 주세요")
+    assert "resume_line" not in _tools(overdue) and overdue.pending_action is None
+    assert "89,000원" in overdue.reply and _status(db_engine, "L2") == "suspended"
+    active = orch.handle(orch.start_conversation(customer_id="C1"), "정지 해제해 주세요")
+    assert "이미 정상 이용 중" in active.reply and active.pending_action is None
+
+
+ON_ERROR = """
+procedure: bill_check
+description_ko: 청구서 한 건을 확인합니다.
+steps:
+  - call: explain_bill
+    args: {bill_id: NOPE}
+    on_error: {any: missing}
+  - say: 확인했습니다.
+  - end: true
+  - id: missing
+    say: 말씀하신 청구서를 찾지 못했습니다.
+"""
+
+BROKEN_FIELD = """
+procedure: broken_field
+description_ko: 없는 값을 말하려는 절차입니다.
+steps:
+  - say: "{nothing.here}"
+"""
+
+
+def test_on_error_jumps_and_a_missing_field_never_crashes_the_turn(proc_home: Path, db_engine) -> None:  # noqa: ANN001
+    _write(proc_home / "procedures" / "broken_field.yaml", BROKEN_FIELD)
+    _intent_file(proc_home, "test.broken", "broken_field", "고장")
+    orch = _setup(proc_home, db_engine, ON_ERROR, "billing.check", {"청구": "billing.check", "고장": "test.broken"})
+    conv = orch.start_conversation(customer_id="C1")
+    missing = orch.handle(conv, "청구서 확인")
+    assert "찾지 못했습니다" in missing.reply and "확인했습니다" not in missing.reply
+    broken = orch.handle(conv, "고장 문의")
+    assert "문제가 생겨" in broken.reply

@@ -38,8 +38,9 @@ def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agen
         BillingAgent(), PlansAgent(), DataAgent(), RoamingAgent(), TechSupportAgent(), LineAgent(),
         ContractAgent(), KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
     ]
-    from sangdam.procedures.runner import all_procedure_agents
+    from sangdam.procedures.runner import all_procedure_agents, serve_builtin_intents
 
     registry = _Agents({a.name: a for a in agents})
     registry.update(all_procedure_agents(registry))
+    serve_builtin_intents(registry)  # built-in intents served by packaged procedures (line.resume)
     return registry

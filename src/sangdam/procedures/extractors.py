@@ -42,7 +42,7 @@ def get_extractor(name: str) -> Extractor:
     return _EXTRACTORS[name]
 
 
-def _line_value(line: dict[str, Any]) -> dict[str, Any]:
+def line_value(line: dict[str, Any]) -> dict[str, Any]:
     digits = re.sub(r"\D", "", line.get("number", ""))
     return {"id": line["id"], "last4": digits[-4:], "plan_name": line.get("plan_name"), "status": line.get("status")}
 
@@ -55,13 +55,13 @@ def customer_lines(ctx: Any) -> list[dict[str, Any]]:
 def only_line(ctx: Any) -> dict[str, Any] | None:
     """The customer's line when they have exactly one (nothing to ask)."""
     lines = customer_lines(ctx)
-    return _line_value(lines[0]) if len(lines) == 1 else None
+    return line_value(lines[0]) if len(lines) == 1 else None
 
 
 @register_extractor("line", tools=("list_lines",))
 def _line(ctx: Any, text: str) -> Any:
     line = dialogue.match_line(text, customer_lines(ctx))
-    return _line_value(line) if line is not None else None
+    return line_value(line) if line is not None else None
 
 
 @register_extractor("gb")

@@ -159,7 +159,8 @@ def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | Non
             instr.else_pc = _pc(instr.loop.else_, labels, len(instrs))
     return Program(name=spec.procedure, file=str(file), description_ko=spec.description_ko, identity=spec.identity,
                    labels=spec.labels, instrs=instrs, label_pc=labels, tools=list(dict.fromkeys(tools)),
-                   extractors=list(dict.fromkeys(used_extractors)), starts=list(dict.fromkeys(starts)))
+                   extractors=list(dict.fromkeys(used_extractors)), starts=list(dict.fromkeys(starts)),
+                   serves=list(spec.serves))
 
 
 def _on_keys(node: Any) -> Any:
@@ -188,6 +189,8 @@ def _check_step(step: StepSpec, kind: str, at: str, spec: ProcedureSpec, file: P
             _check_templates(step.done_ko, f"{at}.done_ko", spec, file, say=True)
     elif kind == "ask":
         name = step.extractor or "text"
+        if step.prefer_status is not None and name != "line":
+            raise ProcedureError(file, f"{at}.prefer_status", "prefer_status applies to the 'line' extractor only")
         if extractors is not None and name not in extractors:
             raise ProcedureError(file, f"{at}.extractor",
                                  f"unknown extractor {name!r} (known: {', '.join(sorted(extractors))})")
@@ -265,8 +268,18 @@ def load_procedures() -> dict[str, Program]:
             return _CACHE.value
         out: dict[str, Program] = {}
         where: dict[str, Path] = {}
+        packaged = packaged_dir()
         for path in files:
             program = compile_procedure(read_yaml(path), path, extractors=set(extractor_names()))
+            if program.serves:
+                from sangdam.orchestrator.intents import INTENTS
+
+                if path.parent != packaged:
+                    raise ProcedureError(path, "serves", "only packaged procedures may serve built-in intents "
+                                                         "(declare your own intent in $SANGDAM_HOME/intents)")
+                bad = [i for i in program.serves if i not in INTENTS]
+                if bad:
+                    raise ProcedureError(path, "serves", f"{bad} are not built-in intents")
             if program.name in out:
                 raise ProcedureError(path, "procedure", f"{program.name!r} is already defined in {where[program.name]}")
             out[program.name] = program

@@ -120,6 +120,7 @@ class StepSpec(_Strict):
     # options
     question_ko: str | None = None  # ask
     extractor: str | None = None  # ask (default text)
+    prefer_status: list[str] | None = None  # ask with the line extractor: lines in these states come first
     args: dict[str, Any] = Field(default_factory=dict)  # call, propose
     save_as: str | None = None  # call, propose (default: the tool's name)
     on_error: dict[str, str] = Field(default_factory=dict)  # call, propose: error code (or "any") -> label
@@ -140,11 +141,12 @@ class StepSpec(_Strict):
             raise ValueError(f"a step needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})")
         kind = kinds[0]
         allowed = {
-            "ask": {"question_ko", "extractor"},
+            "ask": {"question_ko", "extractor", "prefer_status"},
             "call": {"args", "save_as", "on_error"},
             "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko"},
         }.get(kind, set())
-        stray = [k for k in ("question_ko", "extractor", "args", "save_as", "on_error", "summary_ko", "done_ko")
+        stray = [k for k in ("question_ko", "extractor", "prefer_status", "args", "save_as", "on_error", "summary_ko",
+                             "done_ko")
                  if k in self.model_fields_set and k not in allowed]
         if stray:
             raise ValueError(f"{', '.join(stray)} does not apply to a '{kind}' step")
@@ -168,6 +170,9 @@ class ProcedureSpec(_Strict):
     procedure: str
     description_ko: str = Field(min_length=2)
     identity: Literal["required", "none"] = "required"
+    # built-in intents this procedure serves in place of their sub-agent's Python code (packaged procedures only;
+    # the intent keeps its agent name, so the taxonomy contract does not change)
+    serves: list[str] = Field(default_factory=list)
     labels: dict[str, dict[str, str]] = Field(default_factory=dict)  # say filter name -> value -> 한국어
     steps: list[dict[str, Any]] = Field(min_length=1)
 
@@ -205,3 +210,4 @@ class Program(BaseModel):
     tools: list[str]  # tools the steps call or propose (handoff adds transfer_to_human)
     extractors: list[str]
     starts: list[str]  # procedures or intents the steps start
+    serves: list[str] = []  # built-in intents served by this procedure

@@ -21,7 +21,8 @@ from pydantic import BaseModel
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
-from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, get_extractor, only_line
+from sangdam.orchestrator import dialogue
+from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, customer_lines, get_extractor, line_value
 from sangdam.procedures.loader import ProcedureError, load_procedures
 from sangdam.procedures.models import Instr, Program
 from sangdam.procedures.template import MISSING, TemplateError, fill_args, holds, lookup, render
@@ -33,6 +34,8 @@ POSITION_KEY = "_procedure"
 MAX_INSTRUCTIONS_PER_TURN = 500  # a procedure that jumps in circles without asking anything stops here
 BACKEND_FAULTS = frozenset({"backend_unavailable", "backend_outcome_unknown"})
 DONE_DEFAULT = "요청하신 내용을 처리했습니다."
+BROKEN_KO = ("죄송합니다. 요청을 처리하는 중에 문제가 생겨 지금은 안내해 드리기 어렵습니다. "
+             "상담사 연결을 원하시면 \"상담사 연결\"이라고 말씀해 주세요.")
 
 
 class ProcedureRuntimeError(RuntimeError):
@@ -104,12 +107,21 @@ class ProcedureAgent(Agent):
     # -- the agent interface ------------------------------------------------------------------------------------
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
         pos = _position(step, self.procedure)
+        slots = pos["vars"].setdefault("slots", {})
         for key, value in step.slots.items():  # a correction re-runs the proposing step with new slot values
             if key != POSITION_KEY:
-                pos["vars"].setdefault("slots", {})[key] = value
-        if pos.get("facts"):  # results of earlier turns are facts this turn may state
-            ctx.blackboard.add_fact({k: pos["vars"].get(k) for k in pos["facts"]})
-        return self._run(step, ctx, pos, [])
+                slots[key] = value
+        if step.slots.get("line_id"):  # a line named since ("0013 회선이요"): the line slots follow it
+            for key, value in list(slots.items()):
+                if isinstance(value, dict) and "last4" in value and value.get("id") != step.slots["line_id"]:
+                    hit = [ln for ln in customer_lines(ctx) if ln["id"] == step.slots["line_id"]]
+                    slots[key] = line_value(hit[0]) if hit else value
+        _add_facts(ctx, pos)
+        try:
+            return self._run(step, ctx, pos, [])
+        except ProcedureRuntimeError as err:  # the procedure's mistake: logged for the operator, never a crash
+            log.error("procedure %s stopped: %s", pos.get("name"), err)
+            return Outcome(messages=[BROKEN_KO])
 
     def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
         pos = step.slots.get(POSITION_KEY)
@@ -124,6 +136,8 @@ class ProcedureAgent(Agent):
         if value is None:
             return None
         pos["vars"].setdefault("slots", {})[slot] = value
+        if (instr.step.extractor or "text") in EXTRACTOR_TOOLS:
+            pos.setdefault("fact_slots", []).append(slot)
         pos["pc"] += 1
         return step.model_copy(update={"slots": {POSITION_KEY: pos}})
 
@@ -132,6 +146,7 @@ class ProcedureAgent(Agent):
         pos = copy.deepcopy(pending.step.slots[POSITION_KEY])
         program = self._program(pos["name"])
         instr = program.instrs[pos["pc"]]
+        _add_facts(ctx, pos)
         if instr.op == "handoff":
             return Outcome(messages=[say("handoff.done", ticket=results[0].ticket_id)], handoff=True)
         assert instr.step is not None
@@ -140,7 +155,11 @@ class ProcedureAgent(Agent):
         pos.setdefault("facts", []).append(name)
         messages: list[str] = []
         if instr.step.done_ko:
-            messages.append(self._render(program, instr, instr.step.done_ko, pos["vars"]))
+            try:
+                messages.append(self._render(program, instr, instr.step.done_ko, pos["vars"]))
+            except ProcedureRuntimeError as err:
+                log.error("procedure %s: %s", pos.get("name"), err)
+                messages.append(DONE_DEFAULT)
         pos["pc"] += 1
         if pos["pc"] < len(program.instrs):  # the rest runs through the engine, after this reply's "done" text
             ctx.state.queue.insert(0, pending.step.model_copy(update={"slots": {POSITION_KEY: pos}}))
@@ -228,18 +247,33 @@ class ProcedureAgent(Agent):
         s = instr.step
         assert s is not None and s.ask is not None
         extractor = s.extractor or "text"
+        slots = pos["vars"].setdefault("slots", {})
         value = None
-        if extractor == "line":
-            value = only_line(ctx)  # one line: nothing to ask
         first = pos.get("asked_from_request") is None or s.ask not in pos["asked_from_request"]
-        if value is None and extractor in FROM_REQUEST and first and step.text:
+        extra: dict[str, Any] = {}
+        if extractor == "line":
+            lines = customer_lines(ctx)
+            preferred = [ln for ln in lines if ln.get("status") in (s.prefer_status or ())] or lines
+            given = [ln for ln in lines if slots.get("line_id") and ln["id"] == slots["line_id"]]
+            if given:  # the engine resolved it already (the customer named one of their own numbers)
+                value = line_value(given[0])
+            elif len(preferred) == 1:  # one line (in the preferred states): nothing to ask
+                value = line_value(preferred[0])
+            elif first and step.text and (named := dialogue.match_line(step.text, preferred)) is not None:
+                value = line_value(named)
+            extra["choices"] = ", ".join(say("slots.line_item", last4=line_value(ln)["last4"], plan=ln.get("plan_name"))
+                                         for ln in lines)
+        elif extractor in FROM_REQUEST and first and step.text:
             value = get_extractor(extractor)(ctx, step.text)
+        if first:
             pos.setdefault("asked_from_request", []).append(s.ask)
         if value is not None:
-            pos["vars"].setdefault("slots", {})[s.ask] = value
+            slots[s.ask] = value
+            if extractor in EXTRACTOR_TOOLS:  # read from a tool result: a fact, like one
+                pos.setdefault("fact_slots", []).append(s.ask)
             pos["pc"] += 1
             return None
-        messages.append(self._render(program, instr, s.question_ko or "", pos["vars"]))
+        messages.append(self._render(program, instr, s.question_ko or "", {**pos["vars"], **extra}))
         step.slots.clear()
         step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
         return Outcome(messages=messages, ask_slot=s.ask)
@@ -336,6 +370,15 @@ def _position(step: Step, procedure: str) -> dict[str, Any]:
     return {"name": procedure, "pc": 0, "vars": {"slots": {}}, "facts": []}
 
 
+def _add_facts(ctx: AgentContext, pos: dict[str, Any]) -> None:
+    """Results of earlier turns (and slots read from tool results) are facts this turn may state."""
+    variables = pos["vars"]
+    facts = {k: variables.get(k) for k in pos.get("facts", [])}
+    facts.update({f"slots.{k}": variables.get("slots", {}).get(k) for k in pos.get("fact_slots", [])})
+    if facts:
+        ctx.blackboard.add_fact(facts)
+
+
 def _target(program: Program, label: str) -> int:
     return len(program.instrs) if label == "end" else program.label_pc[label]
 
@@ -355,6 +398,85 @@ def _dump(result: Any, ctx: AgentContext) -> Any:
     return _mask_tree(data, ctx.mask)
 
 
+class ProcedureBackedAgent(Agent):
+    """A built-in sub-agent some of whose intents are served by packaged procedures (``serves:``): the intent keeps
+    its agent name (the taxonomy contract), its steps run the procedure; the agent's other intents, and everything
+    else it does, stay its own."""
+
+    def __init__(self, base: Agent, procedures: dict[str, ProcedureAgent] | None = None) -> None:
+        self.base = base
+        self.by_intent: dict[str, ProcedureAgent] = dict(procedures or {})
+        self.name = base.name  # type: ignore[misc]
+        self.intents = base.intents  # type: ignore[misc]
+
+    @property
+    def tools(self) -> tuple[str, ...]:  # type: ignore[override]
+        names = list(self.base.tools)
+        for agent in self.by_intent.values():
+            names.extend(agent.tools)
+        return tuple(dict.fromkeys(names))
+
+    @property
+    def needs_customer(self) -> bool:  # type: ignore[override]
+        return self.base.needs_customer
+
+    def _procedure(self, step: Step | None) -> ProcedureAgent | None:
+        return self.by_intent.get(step.intent) if step is not None else None
+
+    def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
+        agent = self._procedure(step)
+        return agent.needs_identity(step, ctx) if agent is not None else self.base.needs_identity(step, ctx)
+
+    def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        agent = self._procedure(step)
+        if agent is None:
+            return self.base.handle(step, ctx)
+        ctx.allowed = frozenset(agent.tools)  # the procedure's own allow-list
+        return agent.handle(step, ctx)
+
+    def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
+        agent = self._procedure(step)
+        if agent is not None and POSITION_KEY in step.slots:
+            return agent.on_slot(step, slot, ctx)
+        return self.base.on_slot(step, slot, ctx)
+
+    def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
+        agent = self._procedure(pending.step)
+        if agent is not None and pending.step is not None and POSITION_KEY in pending.step.slots:
+            return agent.on_confirmed(pending, results, ctx)
+        return self.base.on_confirmed(pending, results, ctx)
+
+    def pick_choice(self, pending: PendingAction, ctx: AgentContext, text: str) -> PendingAction | None:
+        return self.base.pick_choice(pending, ctx, text)
+
+    def pick_only_choice(self, pending: PendingAction) -> PendingAction:
+        return self.base.pick_only_choice(pending)
+
+    def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
+        return self.base.propose_choice(chosen, ctx)
+
+    def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (continue_flow, offer, …)
+        return getattr(self.__dict__["base"], name)
+
+
+def serve_builtin_intents(agents: dict[str, Agent]) -> None:
+    """Hand the built-in intents that packaged procedures serve (``serves:``) to those procedures."""
+    from sangdam.orchestrator.intents import AGENT_FOR_INTENT
+
+    try:
+        programs = load_procedures()
+    except ProcedureError as err:
+        log.error("procedures not loaded: %s", err)
+        return
+    for program in programs.values():
+        for intent in program.serves:
+            owner = AGENT_FOR_INTENT[intent]
+            wrapper = agents[owner]
+            if not isinstance(wrapper, ProcedureBackedAgent):
+                wrapper = agents[owner] = ProcedureBackedAgent(wrapper)
+            wrapper.by_intent[intent] = ProcedureAgent(program.name, agents)
+
+
 def all_procedure_agents(agents: dict[str, Agent]) -> dict[str, Agent]:
     """A ``ProcedureAgent`` for every loaded procedure (a broken file is logged; the others still load)."""
     try:
@@ -365,4 +487,5 @@ def all_procedure_agents(agents: dict[str, Agent]) -> dict[str, Agent]:
     return {f"procedure:{n}": ProcedureAgent(n, agents) for n in names}
 
 
-__all__ = ["MISSING", "POSITION_KEY", "ProcedureAgent", "ProcedureRuntimeError", "all_procedure_agents"]
+__all__ = ["MISSING", "POSITION_KEY", "ProcedureAgent", "ProcedureBackedAgent", "ProcedureRuntimeError",
+           "all_procedure_agents", "serve_builtin_intents"]
