@@ -228,3 +228,17 @@ def test_a_needed_step_asking_which_line_is_heard_and_its_dependent_waits(orch):
     assert [(s["intent"], s["slots"].get("line_id"), s["status"]) for s in steps] == [
         ("data.usage", "L22", "ok"), ("contract.info", "L22", "ok"), (RECOMMEND, "L22", "ok")]
     assert [c.args for c in answered.tool_calls if c.name == "recommend_plans"] == [{"line_id": "L22"}]
+
+
+def test_a_runner_without_the_engine_reads_the_results_produced_in_order(orch):
+    """Drafts for a human agent run a plan's steps in order without the engine's bookkeeping: the recommendation
+    reads what the steps before it produced this turn (and still fetches neither usage nor contract itself)."""
+    ctx = _agent_ctx(orch, Blackboard())
+    messages: list[str] = []
+    for step in plan([RECOMMEND], "요금제 추천해 주세요"):
+        ctx.allowed = frozenset(orch.agents[step.agent].tools)
+        before = len(ctx.tool_calls)
+        messages += orch.agents[step.agent].handle(step, ctx).messages
+        if step.intent == RECOMMEND:
+            assert [c.name for c in ctx.tool_calls[before:]] == ["recommend_plans"]
+    assert "66,750원" in "\n".join(messages) and "5G 라이트" in "\n".join(messages)
