@@ -39,7 +39,6 @@ from sangdam.orchestrator.router import RouteResult
 from sangdam.procedures import ProcedureError
 from sangdam.procedures.loader import check_tools, compile_procedure, load_procedures
 
-REPO = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
 
@@ -145,10 +144,6 @@ steps:
 """
 
 
-def _python_files() -> dict[str, int]:
-    return {str(p): p.stat().st_mtime_ns for p in (REPO / "src").rglob("*.py")}
-
-
 @pytest.fixture
 def bss_and_store(tmp_path: Path):  # noqa: ANN201
     template = make_demo_template(tmp_path)
@@ -161,7 +156,6 @@ def bss_and_store(tmp_path: Path):  # noqa: ANN201
 def test_an_operator_adds_membership_points_with_yaml_files_only(home: Path, bss_and_store, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     bss, store = bss_and_store
-    before = _python_files()
     monkeypatch.setenv("REFBSS_URL", bss.base)
     monkeypatch.setenv("REFBSS_TOKEN", TOKEN)
     operator = tmp_path / "operator"  # what the operator writes
@@ -195,10 +189,14 @@ def test_an_operator_adds_membership_points_with_yaml_files_only(home: Path, bss
     none = orch.handle(other, "포인트 조회해 주세요")
     assert "가입된 멤버십이 없습니다" in none.reply and "점입니다" not in none.reply
 
-    # files touched: YAML only, no Python written anywhere in the code base
+    # files touched: YAML only. Everything this test (the operator) and Sangdam's commands wrote is under tmp_path
+    # (SANGDAM_HOME is in it): the three YAML files, Sangdam's saved import, the databases; no Python anywhere.
     assert [p.suffix for p in written] == [".yaml", ".yaml", ".yaml"]
-    assert not list(home.rglob("*.py")) and not list(operator.rglob("*.py"))
-    assert _python_files() == before
+    created = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert not [p for p in created if p.endswith((".py", ".pyc", ".so"))], created
+    assert {p for p in created if p.startswith(("home/intents", "home/procedures", "operator/"))} == {
+        "operator/refbss.map.yaml", "home/intents/membership.yaml", "home/procedures/membership_points.yaml"}
+    assert "home/tools/openapi-refbss.json" in created  # written by `sangdam tools import openapi`
 
 
 # =====================================================================================================================
@@ -605,3 +603,27 @@ def test_on_error_jumps_and_a_missing_field_never_crashes_the_turn(proc_home: Pa
     assert "찾지 못했습니다" in missing.reply and "확인했습니다" not in missing.reply
     broken = orch.handle(conv, "고장 문의")
     assert "문제가 생겨" in broken.reply
+
+
+def test_start_of_an_unknown_name_and_serves_in_an_operator_file_are_errors(proc_home: Path) -> None:
+    bad_start = _write(proc_home / "procedures" / "p.yaml", """
+        procedure: p
+        description_ko: 시험 절차
+        steps:
+          - say: 안내
+          - start: nowhere.at_all
+        """)
+    with pytest.raises(ProcedureError) as err:
+        operator_intents()
+    assert str(err.value) == f"{bad_start}: steps[1].start: 'nowhere.at_all' is neither a procedure nor an intent"
+    bad_start.unlink()
+    serves = _write(proc_home / "procedures" / "q.yaml", """
+        procedure: q
+        description_ko: 시험 절차
+        serves: [line.suspend]
+        steps:
+          - say: 안내
+        """)
+    with pytest.raises(ProcedureError) as err:
+        load_procedures()
+    assert str(err.value).startswith(f"{serves}: serves: only packaged procedures may serve built-in intents")

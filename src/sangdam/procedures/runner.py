@@ -54,7 +54,10 @@ class ProcedureAgent(Agent):
 
     # -- what the engine reads ------------------------------------------------------------------------------------
     def _program(self, name: str | None = None) -> Program:
-        return load_procedures()[name or self.procedure]
+        try:
+            return load_procedures()[name or self.procedure]
+        except KeyError:  # the file was removed while a conversation was in it
+            raise ProcedureRuntimeError(f"procedure {name or self.procedure!r} is no longer defined") from None
 
     def _closure(self) -> list[Program]:
         """This procedure and every procedure it starts (directly or not)."""
@@ -128,7 +131,11 @@ class ProcedureAgent(Agent):
         if not pos:
             return None
         pos = copy.deepcopy(pos)
-        program = self._program(pos["name"])
+        try:
+            program = self._program(pos["name"])
+        except ProcedureRuntimeError as err:
+            log.error("%s", err)
+            return None
         instr = program.instrs[pos["pc"]] if pos["pc"] < len(program.instrs) else None
         if instr is None or instr.op != "ask" or instr.step is None or instr.step.ask != slot:
             return None
@@ -144,7 +151,11 @@ class ProcedureAgent(Agent):
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
         assert pending.step is not None
         pos = copy.deepcopy(pending.step.slots[POSITION_KEY])
-        program = self._program(pos["name"])
+        try:
+            program = self._program(pos["name"])
+        except ProcedureRuntimeError as err:  # the write ran; only what follows it is lost
+            log.error("%s", err)
+            return Outcome(messages=[DONE_DEFAULT])
         instr = program.instrs[pos["pc"]]
         _add_facts(ctx, pos)
         if instr.op == "handoff":
