@@ -45,6 +45,11 @@ def test_a_needed_step_the_customer_asked_for_later_is_moved_up_and_speaks():
 def test_duplicates_merge():
     steps = plan(["data.usage", RECOMMEND, "data.usage", RECOMMEND, "contract.info"], "...")
     assert _shape(steps) == [("data.usage", False, []), ("contract.info", False, []), (RECOMMEND, False, [0, 1])]
+    # two clauses asking for the same kind of thing differently are two steps; their needed steps still merge
+    two = link([Step(agent="data", intent="data.refill", text="2기가 충전"),
+                Step(agent="data", intent="data.refill", text="내일 또 1기가 충전"),
+                Step(agent="plans", intent=RECOMMEND, text="추천"), Step(agent="plans", intent=RECOMMEND, text="추천")])
+    assert [s.intent for s in two] == ["data.refill", "data.refill", "data.usage", "contract.info", RECOMMEND]
 
 
 def test_link_recomputes_a_queue_from_an_earlier_turn():

@@ -128,13 +128,13 @@ def link(steps: list[Step]) -> list[Step]:
 
 
 def _same(a: Step, b: Step) -> bool:
-    """Whether ``b`` repeats ``a``: the same intent with no conflicting slot (a silent step merges into any
-    step of its intent about the same line)."""
+    """Whether ``b`` repeats ``a``: the same intent, slots and clause (a silent step merges into any step of its
+    intent about the same line; two clauses asking the same thing differently stay two steps)."""
     if a.intent != b.intent:
         return False
     if a.silent or b.silent:
         return _same_line(a, b)
-    return a.slots == b.slots
+    return a.slots == b.slots and a.text == b.text
 
 
 def _same_line(a: Step, b: Step) -> bool:
