@@ -627,3 +627,14 @@ def test_start_of_an_unknown_name_and_serves_in_an_operator_file_are_errors(proc
     with pytest.raises(ProcedureError) as err:
         load_procedures()
     assert str(err.value).startswith(f"{serves}: serves: only packaged procedures may serve built-in intents")
+
+
+def test_a_procedure_file_broken_mid_conversation_keeps_the_last_good_one(proc_home: Path, db_engine) -> None:  # noqa: ANN001
+    orch = _setup(proc_home, db_engine, REFILL, "data.topup", {"충전": "data.topup"})
+    conv = orch.start_conversation(customer_id="C1")
+    assert "몇 기가" in orch.handle(conv, "데이터 충전해 주세요").reply
+    _write(proc_home / "procedures" / "data_topup.yaml", "procedure: data_topup\nsteps: [\n")  # an editor's slip
+    with pytest.raises(ProcedureError):
+        load_procedures()
+    proposed = orch.handle(conv, "2기가요")  # the conversation goes on with the version it started with
+    assert proposed.pending_action is not None and _tools(proposed, "proposed") == ["refill_data"]

@@ -15,7 +15,7 @@ class _Agents(dict):
         from sangdam.procedures.loader import load_procedures
         from sangdam.procedures.runner import ProcedureAgent
 
-        if not name.startswith("procedure:") or name.removeprefix("procedure:") not in load_procedures():
+        if not name.startswith("procedure:") or name.removeprefix("procedure:") not in load_procedures(strict=False):
             raise KeyError(name)
         agent = ProcedureAgent(name.removeprefix("procedure:"), self)
         self[name] = agent

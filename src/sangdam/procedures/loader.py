@@ -7,6 +7,7 @@ in English. Files are re-read when one of them changes (their names, sizes and m
 
 from __future__ import annotations
 
+import logging
 import threading
 from importlib import resources
 from pathlib import Path
@@ -27,6 +28,7 @@ from sangdam.procedures.models import (
     StepSpec,
 )
 
+log = logging.getLogger(__name__)
 SAY_FILTERS = ("number", "won", "gb", "date", "last4")
 
 
@@ -251,41 +253,71 @@ class _Cache:
 
 
 _CACHE = _Cache()
+_GOOD: dict[str, dict[str, Program]] = {}  # home -> the last set that loaded without error
 
 
 def procedure_files() -> list[Path]:
     return yaml_files(packaged_dir(), operator_dir())
 
 
-def load_procedures() -> dict[str, Program]:
-    """Every procedure by name (packaged first; an operator file may not reuse a packaged name)."""
+def load_procedures(*, strict: bool = True) -> dict[str, Program]:
+    """Every procedure by name (packaged first; an operator file may not reuse a packaged name). A problem is a
+    ``ProcedureError``; with ``strict=False`` (conversations in progress) it is logged and the last good set of
+    this home is used instead."""
+    try:
+        return _load()
+    except ProcedureError as err:
+        if strict:
+            raise
+        from sangdam.config import get_settings
+
+        log.error("procedures: %s (the last good set stays in use)", err)
+        return _GOOD.get(str(get_settings().resolved_home), {})
+
+
+def _load() -> dict[str, Program]:
+    from sangdam.config import get_settings
     from sangdam.procedures.extractors import extractor_names
 
     files = procedure_files()
     key = (signature(files), tuple(sorted(extractor_names())))
     with _CACHE.lock:
         if _CACHE.key == key:
+            if isinstance(_CACHE.value, ProcedureError):
+                raise _CACHE.value
             return _CACHE.value
-        out: dict[str, Program] = {}
-        where: dict[str, Path] = {}
-        packaged = packaged_dir()
-        for path in files:
-            program = compile_procedure(read_yaml(path), path, extractors=set(extractor_names()))
-            if program.serves:
-                from sangdam.orchestrator.intents import INTENTS
-
-                if path.parent != packaged:
-                    raise ProcedureError(path, "serves", "only packaged procedures may serve built-in intents "
-                                                         "(declare your own intent in $SANGDAM_HOME/intents)")
-                bad = [i for i in program.serves if i not in INTENTS]
-                if bad:
-                    raise ProcedureError(path, "serves", f"{bad} are not built-in intents")
-            if program.name in out:
-                raise ProcedureError(path, "procedure", f"{program.name!r} is already defined in {where[program.name]}")
-            out[program.name] = program
-            where[program.name] = path
+        try:
+            out = _read_all(files)
+        except ProcedureError as err:
+            _CACHE.key, _CACHE.value = key, err  # type: ignore[assignment]
+            raise
         _CACHE.key, _CACHE.value = key, out
+        _GOOD[str(get_settings().resolved_home)] = out
         return out
+
+
+def _read_all(files: list[Path]) -> dict[str, Program]:
+    from sangdam.procedures.extractors import extractor_names
+
+    out: dict[str, Program] = {}
+    where: dict[str, Path] = {}
+    packaged = packaged_dir()
+    for path in files:
+        program = compile_procedure(read_yaml(path), path, extractors=set(extractor_names()))
+        if program.serves:
+            from sangdam.orchestrator.intents import INTENTS
+
+            if path.parent != packaged:
+                raise ProcedureError(path, "serves", "only packaged procedures may serve built-in intents "
+                                                     "(declare your own intent in $SANGDAM_HOME/intents)")
+            bad = [i for i in program.serves if i not in INTENTS]
+            if bad:
+                raise ProcedureError(path, "serves", f"{bad} are not built-in intents")
+        if program.name in out:
+            raise ProcedureError(path, "procedure", f"{program.name!r} is already defined in {where[program.name]}")
+        out[program.name] = program
+        where[program.name] = path
+    return out
 
 
 def check_tools(program: Program) -> None:
@@ -317,6 +349,7 @@ def reset_procedures() -> None:
     """Forget the loaded files (tests)."""
     with _CACHE.lock:
         _CACHE.key, _CACHE.value = None, {}
+        _GOOD.clear()
 
 
 __all__ = ["Loop", "ProcedureError", "Program", "compile_procedure", "check_tools", "load_procedures"]

@@ -55,7 +55,7 @@ class ProcedureAgent(Agent):
     # -- what the engine reads ------------------------------------------------------------------------------------
     def _program(self, name: str | None = None) -> Program:
         try:
-            return load_procedures()[name or self.procedure]
+            return load_procedures(strict=False)[name or self.procedure]
         except KeyError:  # the file was removed while a conversation was in it
             raise ProcedureRuntimeError(f"procedure {name or self.procedure!r} is no longer defined") from None
 
@@ -63,7 +63,7 @@ class ProcedureAgent(Agent):
         """This procedure and every procedure it starts (directly or not)."""
         from sangdam.orchestrator.intents import _BUILTIN_AGENTS, _registry
 
-        programs = load_procedures()
+        programs = load_procedures(strict=False)
         intents = _registry(strict=False).by_name
         seen: dict[str, Program] = {}
         todo = [self.procedure]
@@ -301,7 +301,7 @@ class ProcedureAgent(Agent):
         built-in intent's agent (what it asks or proposes is then that agent's)."""
         from sangdam.orchestrator.intents import _BUILTIN_AGENTS, _registry, agent_for
 
-        programs = load_procedures()
+        programs = load_procedures(strict=False)
         intents = _registry(strict=False).by_name
         name = target if target in programs else (intents[target].procedure if target in intents else None)
         if name is not None:
@@ -475,7 +475,7 @@ def serve_builtin_intents(agents: dict[str, Agent]) -> None:
     from sangdam.orchestrator.intents import AGENT_FOR_INTENT
 
     try:
-        programs = load_procedures()
+        programs = load_procedures(strict=False)
     except ProcedureError as err:
         log.error("procedures not loaded: %s", err)
         return
@@ -491,7 +491,7 @@ def serve_builtin_intents(agents: dict[str, Agent]) -> None:
 def all_procedure_agents(agents: dict[str, Agent]) -> dict[str, Agent]:
     """A ``ProcedureAgent`` for every loaded procedure (a broken file is logged; the others still load)."""
     try:
-        names = list(load_procedures())
+        names = list(load_procedures(strict=False))
     except ProcedureError as err:
         log.error("procedures not loaded: %s", err)
         return {}
