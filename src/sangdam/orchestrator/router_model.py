@@ -1,10 +1,11 @@
-"""A fitted intent classifier reduced to arrays, for millisecond inference.
+"""A fitted intent classifier reduced to arrays, for millisecond inference, and its blend with e5 evidence.
 
 scikit-learn's ``predict_proba`` spends tens of milliseconds per call in input validation for a handful of
 short texts; routing must cost a few. ``CompactIntentClassifier`` copies what the fitted pipeline computes —
 TF-IDF over morphemes and over character n-grams (sublinear tf, L2-normalised, concatenated), a linear SVM,
 and per-class Platt sigmoids normalised over classes — into plain dicts and numpy arrays. A test checks that
-it returns the same probabilities as the pipeline it was built from.
+it returns the same probabilities as the pipeline it was built from. ``HybridIntentClassifier`` combines those
+probabilities with ``understanding.semantic`` (multilingual-e5 vectors) where the n-grams are unsure.
 """
 
 from __future__ import annotations
@@ -88,3 +89,106 @@ class CompactIntentClassifier:
         total = proba.sum(axis=1, keepdims=True)
         uniform = np.full_like(proba, 1.0 / proba.shape[1])
         return np.divide(proba, total, out=uniform, where=total != 0)
+
+
+BLEND_FLOOR = 1e-6  # n-gram / head probabilities are floored before the log-linear blend
+
+
+def blend(parts: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
+    """Log-linear combination ``softmax(Σ w_i · log p_i)`` of probability matrices with the same columns."""
+    z = sum(w * np.log(np.maximum(p, BLEND_FLOOR)) for p, w in zip(parts, weights, strict=True) if w)
+    z = np.asarray(z, dtype=np.float64)
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _inside_another(i: int, texts: Sequence[str]) -> bool:
+    """Whether ``texts[i]`` is part of another, longer text of the same call (a clause of the message)."""
+    return any(len(other) > len(texts[i]) and texts[i] in other for j, other in enumerate(texts) if j != i)
+
+
+class HybridIntentClassifier:
+    """n-gram probabilities, combined with e5 evidence where the n-grams are unsure.
+
+    ``weights`` = (n-gram, e5 linear head, e5 nearest-neighbour vote) of a log-linear blend fitted on
+    out-of-fold predictions (``router_training.fit_blend``), so the result stays a calibrated distribution.
+    A piece gets e5 evidence when its n-gram confidence is below ``gate`` and (``whole_only``) it is not part
+    of another, longer piece of the same call: the router sends the whole message and its clauses in one
+    call, so at most the whole message is embedded (~10 ms), never its clauses — on clause fragments
+    ("해외 유학 가서", "전화하고") the e5 head is confidently wrong more often than the n-grams (measured on the
+    held-out sets, docs/routing.md). All embedded pieces go in one call; the others keep their n-gram
+    probabilities (``gate > 1``: every eligible piece is embedded). If embedding fails (the embedder cannot
+    load) the n-gram probabilities are returned and a warning is logged once.
+    """
+
+    whole_only = True  # class defaults, so a model pickled before an attribute existed still loads
+    embed: Callable[[list[str]], np.ndarray] | None = None
+    _warned = False
+
+    def __init__(
+        self,
+        ngram: CompactIntentClassifier,
+        semantic,  # noqa: ANN001 - understanding.semantic.SemanticIndex (imported lazily)
+        weights: Sequence[float],
+        gate: float,
+        whole_only: bool = True,
+    ) -> None:
+        if tuple(semantic.classes) != tuple(ngram.classes):
+            raise ValueError("the semantic index and the n-gram classifier must share the class order")
+        self.ngram = ngram
+        self.semantic = semantic
+        self.weights = tuple(float(w) for w in weights)
+        self.gate = float(gate)
+        self.whole_only = whole_only
+        self.embed: Callable[[list[str]], np.ndarray] | None = None  # None: the bundled e5 (set by tests/benches)
+        self._warned = False
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.ngram.classes
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["embed"], state["_warned"] = None, False
+        return state
+
+    def _vectors(self, texts: list[str]) -> np.ndarray | None:
+        from sangdam.understanding.semantic import default_embed
+
+        try:
+            return (self.embed or default_embed)(texts)
+        except Exception as exc:  # an embedder that cannot load must not break routing
+            if not self._warned:
+                import logging
+
+                logging.getLogger(__name__).warning("semantic routing disabled, n-grams only: %s", exc)
+                self._warned = True
+            return None
+
+    def parts(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Every component's probabilities for every text (benchmarks): ngram, head, knn, combined."""
+        ngram = self.ngram.predict_proba(texts)
+        vectors = self._vectors(list(texts))
+        if vectors is None:
+            return {"ngram": ngram}
+        head, knn = self.semantic.head_proba(vectors), self.semantic.knn_proba(vectors)
+        return {"ngram": ngram, "head": head, "knn": knn, "combined": blend([ngram, head, knn], self.weights)}
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probabilities, shape ``(len(texts), len(classes))``, columns in ``classes`` order."""
+        proba = self.ngram.predict_proba(texts)
+        conf = proba.max(axis=1)
+        unsure = conf < self.gate
+        if self.whole_only:
+            unsure &= np.asarray([not _inside_another(i, texts) for i in range(len(texts))], dtype=bool)
+        rows = np.flatnonzero(unsure)
+        if len(rows) == 0:
+            return proba
+        vectors = self._vectors([texts[i] for i in rows])  # one embedding call per message
+        if vectors is None:
+            return proba
+        head = self.semantic.head_proba(vectors)
+        knn = self.semantic.knn_proba(vectors) if self.weights[2] else head  # a zero weight ignores it
+        proba[rows] = blend([proba[rows], head, knn], self.weights)
+        return proba

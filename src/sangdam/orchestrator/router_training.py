@@ -2,9 +2,13 @@
 
 The classifier is a scikit-learn pipeline: TF-IDF over Kiwi morphemes (with verb stems and morpheme bigrams)
 plus TF-IDF over character n-grams of the unspaced text (robust to missing spaces and typos), feeding a linear
-SVM whose scores are calibrated into probabilities (Platt scaling, cross-validated). Training is deterministic
+SVM whose scores are calibrated into probabilities (Platt scaling, cross-validated). Every training utterance is
+also embedded with multilingual-e5 (``understanding.semantic``): a linear head and a nearest-neighbour index on
+those vectors give a second opinion, blended with the n-grams where they are unsure (weights fitted on
+out-of-fold predictions; ``router_model.HybridIntentClassifier``). Training is deterministic
 (fixed folds and seeds) and cached under ``SANGDAM_HOME/cache/router/``, keyed by a hash of the training data,
-this module's ``MODEL_VERSION`` and the library versions: edit ``train.yaml`` and the next load retrains.
+this module's ``MODEL_VERSION``, the operator intents' utterances, the library versions and the embedder:
+edit ``train.yaml`` and the next load retrains.
 """
 
 from __future__ import annotations
@@ -23,11 +27,11 @@ import yaml
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from sangdam.orchestrator.intents import INTENTS, all_intents
-from sangdam.orchestrator.router_model import CompactIntentClassifier
+from sangdam.orchestrator.router_model import CompactIntentClassifier, HybridIntentClassifier, blend
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "router-v3"
+MODEL_VERSION = "router-v4-e5"
 """Bump when features or the estimator change, so cached models are rebuilt."""
 
 SEED = 0
@@ -35,6 +39,11 @@ SEED = 0
 # confidence under which the classifier's cross-validated accuracy drops below it.
 ASSUMED_LLM_ACCURACY = 0.80
 THRESHOLD_BOUNDS = (0.20, 0.80)
+# Pieces whose n-gram confidence is at or above this keep their n-gram probabilities and are not embedded
+# (embedding costs ~10 ms per piece on this machine; see docs/routing.md, "Semantic evidence").
+SEMANTIC_GATE = 0.9
+# Log-linear blend weights tried for (n-gram, e5 head, e5 kNN); the best by out-of-fold log-loss is kept.
+BLEND_GRID = (tuple(i / 4 for i in range(11)), tuple(i / 4 for i in range(11)), (0.0, 0.25, 0.5, 1.0))
 
 _SKIP_TAGS = ("SF", "SP", "SS", "SE", "SO", "SW", "SB")
 
@@ -75,14 +84,20 @@ class TrainingSet(BaseModel):
             out.extend(" ".join(parts) for parts in itertools.product(*group))
         return out
 
-    def pairs(self) -> tuple[list[str], list[str], list[bool]]:
-        """(texts, labels, hand_written) in taxonomy order, hand-written lines first (deterministic)."""
+    def pairs(self, extra: dict[str, list[str]] | None = None) -> tuple[list[str], list[str], list[bool]]:
+        """(texts, labels, hand_written) in taxonomy order, hand-written lines first (deterministic).
+
+        ``extra``: more hand-written utterances per intent (operator intents from
+        ``intents.extra_training_examples()``); intents outside the taxonomy follow its own, in sorted order.
+        """
+        extra = extra or {}
         texts: list[str] = []
         labels: list[str] = []
         written: list[bool] = []
-        for intent in INTENTS:
+        for intent in [*INTENTS, *sorted((set(self.intents) | set(extra)) - set(INTENTS))]:
             seen = set()
-            for text, by_hand in [(t, True) for t in self.intents[intent]] + [(t, False) for t in self.composed(intent)]:
+            lines = [*self.intents.get(intent, []), *extra.get(intent, [])]
+            for text, by_hand in [(t, True) for t in lines] + [(t, False) for t in self.composed(intent)]:
                 if text in seen:
                     continue
                 seen.add(text)
@@ -131,6 +146,21 @@ def _read_yaml(name: str) -> object:
 def load_training_set() -> TrainingSet:
     """Parse and validate ``train.yaml``."""
     return TrainingSet.model_validate(_read_yaml("train.yaml"))
+
+
+def operator_examples() -> dict[str, list[str]]:
+    """Operator intents' training utterances (``intents.extra_training_examples()``; ``{}`` where absent)."""
+    from sangdam.orchestrator import intents
+
+    extra = getattr(intents, "extra_training_examples", None)
+    if extra is None:
+        return {}
+    try:
+        examples = extra()
+    except Exception as exc:  # an invalid operator file must not stop routing: train on the built-in data
+        log.error("operator intents' training utterances not used: %s", exc)
+        return {}
+    return {str(k): [str(t) for t in v] for k, v in sorted(examples.items()) if v}
 
 
 HELDOUT_FILES = {"heldout": "heldout.yaml", "heldout_v2": "heldout_v2.yaml"}
@@ -219,7 +249,9 @@ class TrainedIntentModel:
     """A fitted classifier, its fallback threshold, and the facts needed to tell whether it is stale.
 
     ``pipeline`` is the scikit-learn pipeline as fitted; ``compact`` computes the same probabilities from
-    its arrays in well under a millisecond per text and is what routing uses.
+    its arrays in well under a millisecond per text. ``hybrid`` (when present) adds e5 evidence to
+    ``compact``'s n-gram probabilities where they are unsure (``router_model.HybridIntentClassifier``); it is
+    what routing uses.
     """
 
     pipeline: object | None  # None once loaded from the cache (kept out of it: unpickling sklearn is slow)
@@ -227,6 +259,7 @@ class TrainedIntentModel:
     threshold: float
     cache_key: str
     stats: dict[str, float] = field(default_factory=dict)
+    hybrid: HybridIntentClassifier | None = None
 
     @property
     def classes(self) -> tuple[str, ...]:
@@ -235,6 +268,8 @@ class TrainedIntentModel:
 
     def predict_proba(self, texts: list[str]):  # noqa: ANN201 - numpy array (n, len(classes))
         """Calibrated class probabilities, columns in ``classes`` order."""
+        if self.hybrid is not None:
+            return self.hybrid.predict_proba(texts)
         return self.compact.predict_proba(texts)
 
 
@@ -256,51 +291,114 @@ def calibrate_threshold(confidences: list[float], correct: list[bool], bins: int
     return round(min(max(best, lo), hi), 4)
 
 
-def train_model(training: TrainingSet, cache_key: str = "") -> TrainedIntentModel:
-    """Fit the pipeline on ``training`` and calibrate the fallback threshold on out-of-fold predictions.
+def fit_blend(parts, labels, mask) -> tuple[tuple[float, ...], float]:  # noqa: ANN001 - numpy arrays
+    """Weights of ``router_model.blend`` over ``parts`` (out-of-fold probabilities) with the lowest log-loss
+    on the rows in ``mask``, and that log-loss. Ties keep the first weights of ``BLEND_GRID``."""
+    import numpy as np
 
-    The threshold is calibrated on the hand-written utterances only: composed ones resemble each other
-    across folds and would make the classifier look surer than it is.
+    rows = np.flatnonzero(mask)
+    best: tuple[float, tuple[float, ...]] | None = None
+    for weights in itertools.product(*BLEND_GRID):
+        if not any(weights):
+            continue
+        p = blend([part[rows] for part in parts], weights)
+        loss = float(-np.log(np.maximum(p[np.arange(len(rows)), labels[rows]], 1e-12)).mean())
+        if best is None or loss < best[0] - 1e-9:
+            best = (loss, weights)
+    assert best is not None
+    return best[1], best[0]
+
+
+def train_model(
+    training: TrainingSet,
+    cache_key: str = "",
+    *,
+    extra: dict[str, list[str]] | None = None,
+    semantic: bool = True,
+    embed=None,  # noqa: ANN001 - texts -> vectors; None: the bundled e5 (understanding.semantic.default_embed)
+) -> TrainedIntentModel:
+    """Fit the pipeline on ``training`` (+ ``extra`` operator utterances; default: ``operator_examples()``)
+    and calibrate the fallback threshold on out-of-fold predictions.
+
+    With ``semantic`` (default) every training utterance is also embedded with e5 (once, here; the vectors are
+    cached with the model), a linear head and a nearest-neighbour index are built on the vectors, and the
+    weights of their blend with the n-grams are fitted on out-of-fold predictions (same folds). The threshold
+    is calibrated on the final (blended, gated) out-of-fold probabilities of the hand-written utterances only:
+    composed ones resemble each other across folds and would make the classifier look surer than it is.
     """
     import numpy as np
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    texts, labels, written = training.pairs()
-    oof = cross_val_predict(
-        build_pipeline(),
-        texts,
-        labels,
-        cv=StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED),
-        method="predict_proba",
-    )
+    texts, labels, written = training.pairs(operator_examples() if extra is None else extra)
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=SEED)
+    oof = cross_val_predict(build_pipeline(), texts, labels, cv=cv, method="predict_proba")
     classes = sorted(set(labels))  # cross_val_predict orders columns like the estimator: sorted labels
     mask = np.asarray(written)
-    conf = oof.max(axis=1)[mask]
-    correct = np.asarray([classes[b] == y for b, y in zip(oof.argmax(axis=1), labels, strict=True)])[mask]
-    threshold = calibrate_threshold(conf.tolist(), correct.tolist())
-
-    pipeline = build_pipeline().fit(texts, labels)
-    below = conf < threshold
-    stats = {
+    y = np.asarray([classes.index(label) for label in labels])
+    stats: dict[str, float] = {
         "train_utterances": float(len(texts)),
         "hand_written_utterances": float(mask.sum()),
+        "oof_accuracy_ngram": float((oof.argmax(axis=1) == y)[mask].mean()),
+    }
+
+    hybrid_parts = None
+    final = oof
+    if semantic:
+        from sangdam.understanding.semantic import SemanticIndex
+
+        index = SemanticIndex.build(texts, labels, classes, embed=embed)
+        folds = list(cv.split(texts, labels))
+        head, knn = index.out_of_fold_head_proba(folds), index.out_of_fold_proba(folds)
+        weights, loss = fit_blend([oof, head, knn], y, mask)
+        combined = blend([oof, head, knn], weights)
+        gated = np.where((oof.max(axis=1) < SEMANTIC_GATE)[:, None], combined, oof)
+        final = gated
+        hybrid_parts = (index.fit_head(), weights)
+        stats |= {
+            "oof_accuracy_head": float((head.argmax(axis=1) == y)[mask].mean()),
+            "oof_accuracy_knn": float((knn.argmax(axis=1) == y)[mask].mean()),
+            "oof_accuracy_combined": float((combined.argmax(axis=1) == y)[mask].mean()),
+            "oof_embedded_rate": float((oof.max(axis=1) < SEMANTIC_GATE)[mask].mean()),
+            "blend_weight_ngram": weights[0],
+            "blend_weight_head": weights[1],
+            "blend_weight_knn": weights[2],
+            "blend_logloss": loss,
+        }
+
+    conf = final.max(axis=1)[mask]
+    correct = (final.argmax(axis=1) == y)[mask]
+    threshold = calibrate_threshold(conf.tolist(), correct.tolist())
+    pipeline = build_pipeline().fit(texts, labels)
+    compact = CompactIntentClassifier(pipeline)
+    hybrid = None
+    if hybrid_parts is not None:
+        hybrid = HybridIntentClassifier(compact, hybrid_parts[0], hybrid_parts[1], SEMANTIC_GATE)
+        hybrid.embed = embed
+    below = conf < threshold
+    stats |= {
         "oof_accuracy": float(correct.mean()),
         "oof_fallback_rate": float(below.mean()),
         "oof_accuracy_above_threshold": float(correct[~below].mean()) if (~below).any() else 0.0,
     }
-    return TrainedIntentModel(pipeline, CompactIntentClassifier(pipeline), threshold, cache_key, stats)
+    return TrainedIntentModel(pipeline, compact, threshold, cache_key, stats, hybrid)
 
 
 # ---------------------------------------------------------------------------------------------- cache
 
 
 def training_cache_key() -> str:
-    """Hash of the training data, the model version and the library versions."""
+    """Hash of the training data (``train.yaml`` and the operator intents' utterances), the model version, the
+    library versions and the embedder."""
     from importlib.metadata import version  # not importing the libraries themselves keeps loading fast
+
+    import json
+
+    from sangdam.understanding.semantic import embedder_id
 
     digest = hashlib.sha256()
     digest.update((intents_resource_dir() / "train.yaml").read_bytes())
-    for part in (MODEL_VERSION, version("scikit-learn"), version("kiwipiepy")):
+    digest.update(json.dumps(operator_examples(), ensure_ascii=False, sort_keys=True).encode())
+    for part in (MODEL_VERSION, version("scikit-learn"), version("kiwipiepy"), embedder_id()):
         digest.update(b"\0" + part.encode())
     return digest.hexdigest()[:20]
 
