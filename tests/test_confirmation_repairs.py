@@ -152,14 +152,16 @@ def test_a_question_about_something_else_is_answered_and_the_write_stays_pending
     assert _written(done, "refill_data")
 
 
-def test_another_task_cancels_the_pending_write_and_says_so(orch: Orchestrator) -> None:
+def test_another_task_interrupts_the_pending_write_which_waits(orch: Orchestrator) -> None:
+    """Issue 13: a new request in the middle of a pending confirmation neither confirms nor loses it (it used
+    to cancel it); the dialogue stack keeps it below the new task (tests/test_dialogue_stack.py)."""
     conv = orch.start_conversation(customer_id="C1")
     orch.handle(conv, "데이터 2기가 충전해줘")
     other = orch.handle(conv, "일본 로밍 켜주세요")
-    assert not _written(other, "refill_data")
-    assert _line(orch).data_refill_gb == 0
-    assert "진행하지 않았습니다" in other.reply
+    assert not _written(other, "refill_data") and _line(orch).data_refill_gb == 0
+    assert not [c for c in other.tool_calls if c.status == "declined"]
     assert other.pending_action is not None and other.pending_action["intent"] == "roaming.enable"
+    assert [f["intent"] for f in orch.traces(conv)[-1]["stack"]] == ["data.refill", "roaming.enable"]
 
 
 @pytest.mark.parametrize("decline", ["취소", "아니 됐어", "no thanks", "취소할게요", "됐어요 그냥 취소"])

@@ -81,6 +81,15 @@ def is_short_answer(text: str) -> bool:
     return len(text) <= 20 and bool(_short_answer().match(compact(text)))
 
 
+_THEN = re.compile(r"^\s*(그럼|그러면|그렇다면|그럼요|then|ok\s*then)[\s,.]*", re.I)
+
+
+def takes_up(text: str) -> bool:
+    """The customer takes up what was just offered ("네", "그럼 그걸로 해 주세요", "네 진행해 주세요"), nothing else."""
+    rest = _THEN.sub("", text, count=1)
+    return bool(rest.strip()) and is_short_answer(rest) and not is_negative(rest)
+
+
 def is_bare_yes_no(text: str) -> bool:
     """Only "네" or "아니요" (with a generic verb at most): an answer, whether or not anything was asked."""
     return len(text) <= 20 and bool(_BARE_YES_NO.match(text.strip()))
@@ -116,6 +125,14 @@ def after_correction(text: str) -> tuple[bool, str]:
     if not hits:
         return False, text
     return True, text[hits[-1].end():]
+
+
+_WAIVER = re.compile(r"^.*?(됐고|됐구요|됐고요|필요\s*없고)\s*[,.]?")
+
+
+def after_waiver(text: str) -> str:
+    """The message after what it lets go ("충전은 됐고 로밍 켜줘" → "로밍 켜줘"); the whole text without one."""
+    return _WAIVER.sub("", text, count=1)
 
 
 def names_cancellation(text: str) -> bool:
@@ -255,3 +272,25 @@ def match_line(text: str, lines: Sequence[Any]) -> Any | None:
         if len(hits) == 1:
             return hits[0]
     return None
+
+
+def asks_what_if(text: str) -> bool:
+    """A question about what an action would do, not a request to do it ("요금제 바꾸면 언제부터 적용돼요?",
+    "지금 해지하면 위약금 나와요?"); "바꾸면 좋겠어요, 바꿔 주세요" asks to do it."""
+    from sangdam.korean.analyzer import get_kiwi
+
+    cues = lexicon()["what_if"]
+    tokens = get_kiwi().tokenize(text)
+    conditional = any(t.tag == "EC" and t.form in cues["conditional_endings"] for t in tokens)
+    if not conditional:
+        return False
+    doing = any(t.form in cues["doing_morphemes"] and (t.tag.startswith(("VX", "VV", "VA"))
+                                                      or (t.tag == "NNG" and t.form in ("부탁", "요청")))
+                for t in tokens)  # "이번 달" is not "해 달라"
+    asking = "?" in text or any(t.tag == "EF" and t.form in cues["question_endings"] for t in tokens) or is_question(text)
+    return asking and not doing
+
+
+def asks_figure(text: str) -> bool:
+    """The question asks for an amount or a date ("얼마", "몇", "언제")."""
+    return _has_any(text, lexicon()["what_if"]["figure_words"])

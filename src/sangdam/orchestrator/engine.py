@@ -158,6 +158,9 @@ class Orchestrator(FollowUps):
                 raise
             _keep_dialogue(state, before)  # the operator's systems failed mid-turn: ask again where we were
             turn.messages.append(err.message_ko)
+        else:
+            self._resume(turn)  # a task started over an open one is done: the open one is asked again
+        state.prune()
         signal = self.escalation.assess(turn)  # may append the offer of a human agent
         turn.stages["orchestrate_ms"] = elapsed_ms(stage)
 
@@ -202,6 +205,11 @@ class Orchestrator(FollowUps):
             return
         if state.troubleshoot is not None and self._continue_troubleshooting(turn):
             return
+        offered, state.offered = state.offered, None
+        if offered is not None and not asked and state.pending is None and dialogue.takes_up(turn.ctx.text):
+            # "그럼 그걸로 해 주세요" after a previewed what-if: now it is proposed (and still needs its own yes)
+            self._run_steps(turn, [offered])
+            return
         if not asked and dialogue.is_bare_yes_no(turn.ctx.text):  # "네"/"아니요" with nothing asked: say so
             turn.messages.append(say("confirm.nothing_no" if dialogue.is_negative(turn.ctx.text) else "confirm.nothing_yes"))
             state.awaiting = None
@@ -222,8 +230,26 @@ class Orchestrator(FollowUps):
             turn.messages = [say("identity.ok_ask") if m == say("identity.ok") else m for m in turn.messages]
             state.awaiting = None if just_verified else identity_question
             return
-        self._run_steps(turn, plan(list(turn.route.intents), turn.ctx.text))
+        self._run_steps(turn, self._plan(turn))
         self._answer_cannot_handle(turn)
+
+    def _plan(self, turn: Turn) -> list[Step]:
+        """Steps for the turn's commands. A question about what one of the customer's own actions would cost or
+        when it would apply ("바로 바꾸면 얼마 더 내요?") previews that action without proposing it (``what_if``);
+        other questions about actions are answered from the documents."""
+        from sangdam.understanding.commands import AskKnowledge
+
+        intents = list(turn.route.intents)
+        what_if: set[str] = set()
+        for command in turn.understanding.commands if turn.understanding is not None else []:
+            if isinstance(command, AskKnowledge) and command.about and dialogue.asks_figure(command.question):
+                what_if.add(command.about)
+                at = intents.index("policy.question") if "policy.question" in intents else len(intents)
+                intents[at:at + 1] = [] if command.about in intents else [command.about]
+        steps = plan(intents, turn.ctx.text)
+        for step in steps:
+            step.what_if = step.intent in what_if
+        return steps
 
     def _understand(self, turn: Turn) -> Any:
         """The message's commands, generated once per turn (the follow-ups may ask first)."""
@@ -308,6 +334,11 @@ class Orchestrator(FollowUps):
                 continue
             if outcome.handoff:
                 state.handed_off = True
+            if outcome.proposal is not None and step.what_if:  # asked what it would do: said, not proposed
+                turn.messages.extend(outcome.messages)
+                turn.messages.append(say("confirm.what_if"))
+                state.offered = step.model_copy(update={"what_if": False})
+                continue
             if outcome.proposal is not None:
                 proposals.append(outcome.proposal)
                 proposal_messages.extend(outcome.messages)
@@ -406,6 +437,7 @@ class Orchestrator(FollowUps):
             "verifier": verdict.model_dump(mode="json") if verdict else None,
             "llm_calls": turn.llm_calls,
             "pending": turn.state.pending.model_dump(mode="json") if turn.state.pending else None,
+            "stack": turn.state.snapshot(),
             "latency_ms": {"total": latency, **turn.stages},
         }
 
@@ -429,8 +461,7 @@ def _keep_dialogue(state: Any, before: Any) -> None:
     """Put the dialogue back where it stood before a turn the operator's systems broke off: the same proposal
     pending, the same question asked, the same queued work. What did run stays done (identity verified, writes
     committed under their idempotency keys, which a retry of the proposal replays, never repeats)."""
-    for name in ("pending", "awaiting", "queue", "troubleshoot"):
-        setattr(state, name, getattr(before, name))
+    state.stack = before.stack
 
 
 def _transferred(calls: list[ToolCallRecord]) -> bool:

@@ -74,7 +74,9 @@ class FollowUps:
             return self._keep_pending(turn, pending, "confirm.same")
         negative = takes_back or dialogue.is_negative(text)
         about = dialogue.is_question(text) and self._about_proposal(text)  # "충전하면 얼마예요?"
-        if _only_transfers(pending) and not negative and "agent.human" in self._route(turn).intents:
+        # "됐고 상담사 바꿔" lets something else go and asks for the person: that part is no "no"
+        rest = dialogue.after_waiver(text)
+        if _only_transfers(pending) and not dialogue.is_negative(rest) and "agent.human" in self._route(turn).intents:
             return self._confirm(turn, pending)  # "됐고 상담사 바꿔" while a transfer is offered: that is the yes
         other = None if about else self._other_tasks(turn, pending)
         if other is not None and _only_transfers(pending) and not dialogue.is_affirmative(text):
@@ -107,20 +109,30 @@ class FollowUps:
         return self._keep_pending(turn, pending, "confirm.unclear")
 
     def _other_request(self, turn: Turn, pending: PendingAction) -> bool:
-        """A different request while a proposal waits. Questions that only read (a bill, usage, a rule) are
-        answered and the proposal stays pending; another task cancels it, explicitly."""
+        """A different request while a proposal waits: it interrupts. The proposal stays on the dialogue stack
+        untouched (neither confirmed nor lost); the request runs in a frame of its own, and when that frame no
+        longer waits for anything the proposal is asked again (``_resume``)."""
         assert turn.route is not None
-        if not READ_ONLY_INTENTS.issuperset(i for i in turn.route.intents if i not in NON_TASK_INTENTS):
-            return self._cancel_for_other_request(turn)
-        queued, turn.state.pending = turn.state.queue, None
+        state = turn.state
+        for frame in state.interrupt(intent=next(iter(turn.route.intents), None)):  # too many open tasks
+            if frame.pending is not None:
+                self._record_declined(turn, _parts(frame.pending))
+                turn.messages.append(say("confirm.dropped"))
         self._run_steps(turn, plan(list(turn.route.intents), turn.ctx.text))
-        if turn.state.pending is None and not turn.state.awaiting:
-            turn.state.pending = pending
-            turn.state.queue = [*turn.state.queue, *queued]
-            return self._keep_pending(turn, pending, "confirm.still_waiting")
-        self._record_declined(turn, _parts(pending))  # the answer asks something itself: one question at a time
-        turn.messages.append(say("confirm.dropped"))
         return True
+
+    def _resume(self, turn: Turn) -> None:
+        """The task started over an open one is done: the interrupted proposal is asked again, previewed anew,
+        as the last thing the reply says. A question of a resumed frame waits for its answer as it was."""
+        state = turn.state
+        if state.handed_off:
+            return
+        frame = state.resumable()
+        if frame is None:
+            return
+        frame.interrupted = False
+        if frame.pending is not None:
+            self._keep_pending(turn, frame.pending, "confirm.still_waiting")
 
     def _reconcile(self, turn: Turn, pending: PendingAction) -> bool | None:
         """A proposal whose writes already committed is done, whatever the customer answers now.

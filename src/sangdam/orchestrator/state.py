@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class Step(BaseModel):
@@ -16,6 +16,7 @@ class Step(BaseModel):
     depends_on: list[int] = Field(default_factory=list)
     silent: bool = False  # gathers facts for a later step; says nothing itself
     text: str = ""  # the clause of the customer's message this step came from
+    what_if: bool = False  # a question about what this action would do: previewed, never proposed
 
 
 class PlannedCall(BaseModel):
@@ -55,17 +56,43 @@ class TroubleshootState(BaseModel):
     step_index: int = 0
 
 
+MAX_FRAMES = 3  # open tasks kept at once; an older one beyond this is let go (and said so)
+
+
+class Frame(BaseModel):
+    """One open task of the dialogue stack and what it waits for: a proposal (yes/no or a pick of options), a
+    question (identity, a slot), the steps of the request still to run, or a troubleshooting flow in progress."""
+
+    intent: str | None = None  # the task the customer started (for the trace and the resume prompt)
+    pending: PendingAction | None = None
+    awaiting: Awaiting | None = None
+    queue: list[Step] = Field(default_factory=list)
+    troubleshoot: TroubleshootState | None = None
+    interrupted: bool = False  # a newer task was started over it; it resumes when that one is done
+
+    def idle(self) -> bool:
+        """Nothing waits in this frame any more: it is done and leaves the stack."""
+        return self.pending is None and self.awaiting is None and not self.queue and self.troubleshoot is None
+
+
+_FRAME_FIELDS = ("pending", "awaiting", "queue", "troubleshoot")
+
+
 class ConversationState(BaseModel):
-    """Everything the orchestrator remembers between turns (never contains unmasked PII)."""
+    """Everything the orchestrator remembers between turns (never contains unmasked PII).
+
+    The dialogue is one stack of frames (``stack``, top last). ``pending``, ``awaiting``, ``queue`` and
+    ``troubleshoot`` read and write the top frame: an answer (a yes, a pick, a slot value) goes to the frame that
+    asked; a new task interrupts (``interrupt``) and the interrupted frame resumes when the new one is done
+    (``resume``); a cancel pops. The state is persisted after every turn, so a restart resumes mid-task.
+    """
 
     turn_index: int = 0
     verified_customer_id: str | None = None
     authenticated: bool = False  # verified by the channel (session), not by questions
     verify_attempts: int = 0
-    pending: PendingAction | None = None
-    awaiting: Awaiting | None = None
-    queue: list[Step] = Field(default_factory=list)
-    troubleshoot: TroubleshootState | None = None
+    stack: list[Frame] = Field(default_factory=list)
+    offered: Step | None = None  # an action just previewed for a what-if question; "네 해 주세요" next proposes it
     last_recommended: list[str] = Field(default_factory=list)  # plan ids, best first
     last_passes: list[str] = Field(default_factory=list)  # roaming pass ids last shown
     notices_sent: list[str] = Field(default_factory=list)
@@ -73,3 +100,83 @@ class ConversationState(BaseModel):
     notices_considered: list[str] = Field(default_factory=list)  # notice kinds checked once, when first related
     handed_off: bool = False
     actions: list[dict[str, Any]] = Field(default_factory=list)  # executed writes (tool, args, result summary)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_fields(cls, data: Any) -> Any:
+        """States stored before the stack kept the four fields at the top level: they become one frame."""
+        if isinstance(data, dict) and any(k in data for k in _FRAME_FIELDS):
+            data = dict(data)
+            legacy = {k: data.pop(k) for k in _FRAME_FIELDS if k in data}
+            if any(legacy.values()) and not data.get("stack"):
+                data["stack"] = [legacy]
+        return data
+
+    # -- the top frame --------------------------------------------------------------------------------------
+    def _top(self) -> Frame:
+        if not self.stack:
+            self.stack.append(Frame())
+        return self.stack[-1]
+
+    @property
+    def pending(self) -> PendingAction | None:
+        return self.stack[-1].pending if self.stack else None
+
+    @pending.setter
+    def pending(self, value: PendingAction | None) -> None:
+        self._top().pending = value
+        if value is not None and self.stack[-1].intent is None:
+            self.stack[-1].intent = value.intent
+
+    @property
+    def awaiting(self) -> Awaiting | None:
+        return self.stack[-1].awaiting if self.stack else None
+
+    @awaiting.setter
+    def awaiting(self, value: Awaiting | None) -> None:
+        self._top().awaiting = value
+
+    @property
+    def queue(self) -> list[Step]:
+        return self._top().queue  # the list itself: callers may insert into it
+
+    @queue.setter
+    def queue(self, value: list[Step]) -> None:
+        self._top().queue = list(value)
+
+    @property
+    def troubleshoot(self) -> TroubleshootState | None:
+        return self.stack[-1].troubleshoot if self.stack else None
+
+    @troubleshoot.setter
+    def troubleshoot(self, value: TroubleshootState | None) -> None:
+        self._top().troubleshoot = value
+
+    # -- the stack ----------------------------------------------------------------------------------------------
+    def interrupt(self, intent: str | None = None) -> list[Frame]:
+        """Start a new task over the open one, which waits untouched below. Returns the frames let go because
+        the stack was full (oldest first), for the caller to record as declined."""
+        self.prune()
+        if self.stack:
+            self.stack[-1].interrupted = True
+        self.stack.append(Frame(intent=intent))
+        dropped: list[Frame] = []
+        while len(self.stack) > MAX_FRAMES:
+            dropped.append(self.stack.pop(0))
+        return dropped
+
+    def prune(self) -> None:
+        """Remove frames that no longer wait for anything."""
+        self.stack = [f for f in self.stack if not f.idle()]
+
+    def resumable(self) -> Frame | None:
+        """After the top frames are done: the interrupted frame now on top, if any (its question is asked again)."""
+        self.prune()
+        if self.stack and self.stack[-1].interrupted:
+            return self.stack[-1]
+        return None
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The stack for the trace: per frame, its task and what it waits for."""
+        return [{"intent": f.intent, "waits": [k for k in _FRAME_FIELDS if getattr(f, k)],
+                 "interrupted": f.interrupted} for f in self.stack]

@@ -82,6 +82,7 @@ class AskKnowledge(_Command):
 
     kind: Literal["ask_knowledge"] = "ask_knowledge"
     question: str = ""
+    about: str | None = None  # the action the question is about ("바꾸면 언제부터 적용돼요?" → plan.change)
 
 
 class Chitchat(_Command):
@@ -102,6 +103,11 @@ Command = Annotated[
     Field(discriminator="kind"),
 ]
 COMMANDS: TypeAdapter[list[Command]] = TypeAdapter(list[Command])
+
+# Built-in tasks that change something (their procedure ends in a proposal): a question about what one of them
+# would do is not a request to do it.
+ACTION_INTENTS = frozenset({"billing.payment", "plan.change", "data.refill", "roaming.enable", "roaming.disable",
+                            "line.suspend", "line.resume", "contract.cancel"})
 
 # The intents that are commands of their own rather than tasks.
 INTENT_COMMANDS: dict[str, type[_Command]] = {

@@ -22,8 +22,11 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field, ValidationError
 
+from sangdam.orchestrator.dialogue import asks_what_if
 from sangdam.understanding.commands import (
+    ACTION_INTENTS,
     COMMANDS,
+    AskKnowledge,
     CannotHandle,
     Command,
     StartTask,
@@ -105,6 +108,10 @@ class ClassifierGenerator:
         for k, (before, clause) in enumerate(analysis.uncovered):
             at = min(len(commands), before + k)
             commands.insert(at, CannotHandle(clause=clause, reason="out_of_scope", generator="classifier"))
+        if any(isinstance(c, StartTask) and c.intent in ACTION_INTENTS for c in commands) and asks_what_if(text):
+            # "요금제 바꾸면 언제부터 적용돼요?": a question about the action, not the action
+            commands = [AskKnowledge(question=c.clause, about=c.intent, clause=c.clause, generator="cues")
+                        if isinstance(c, StartTask) and c.intent in ACTION_INTENTS else c for c in commands]
         return Understanding(commands=commands, confidence=float(route.confidence), generator=self.name,
                              route_via=route.via)
 
