@@ -96,17 +96,16 @@ def small_hybrid() -> HybridIntentClassifier:
     return HybridIntentClassifier(compact, index, (0.5, 1.0, 0.25), gate=0.9)
 
 
-def test_only_unsure_whole_texts_are_embedded_in_one_call(small_hybrid: HybridIntentClassifier) -> None:
+def test_a_message_sent_with_its_clauses_keeps_its_ngrams(small_hybrid: HybridIntentClassifier) -> None:
     embed = CountingEmbed()
-    small_hybrid.embed = embed
+    always = HybridIntentClassifier(small_hybrid.ngram, small_hybrid.semantic, small_hybrid.weights, gate=1.01)
+    always.embed = embed
     pieces = ["요금 알려주시고 로밍도 켜주세요", "요금 알려주시고", "로밍도 켜주세요"]
-    ngram = small_hybrid.ngram.predict_proba(pieces)
-    proba = small_hybrid.predict_proba(pieces)
-    assert len(embed.calls) <= 1
-    if embed.calls:
-        assert embed.calls[0] == [pieces[0]]  # the clauses are part of the whole text: not embedded
-    assert np.allclose(proba[1:], ngram[1:])
-    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert np.allclose(always.predict_proba(pieces), small_hybrid.ngram.predict_proba(pieces))
+    assert embed.calls == []  # neither the clauses nor the message they come from are embedded
+    one = ["남은 데이터 알려줘"]
+    assert not np.allclose(always.predict_proba(one), small_hybrid.ngram.predict_proba(one))
+    assert embed.calls == [one]  # a one-clause message is
 
 
 def test_confident_pieces_keep_their_ngram_probabilities(small_hybrid: HybridIntentClassifier) -> None:

@@ -103,9 +103,13 @@ def blend(parts: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _inside_another(i: int, texts: Sequence[str]) -> bool:
-    """Whether ``texts[i]`` is part of another, longer text of the same call (a clause of the message)."""
-    return any(len(other) > len(texts[i]) and texts[i] in other for j, other in enumerate(texts) if j != i)
+def _one_clause(i: int, texts: Sequence[str]) -> bool:
+    """Whether ``texts[i]`` stands alone in the call: it is no part of another text of the call (a clause of a
+    message) and no other text is part of it (a message sent with its clauses)."""
+    mine = texts[i]
+    return not any(
+        len(other) != len(mine) and (mine in other or other in mine) for j, other in enumerate(texts) if j != i
+    )
 
 
 class HybridIntentClassifier:
@@ -113,13 +117,15 @@ class HybridIntentClassifier:
 
     ``weights`` = (n-gram, e5 linear head, e5 nearest-neighbour vote) of a log-linear blend fitted on
     out-of-fold predictions (``router_training.fit_blend``), so the result stays a calibrated distribution.
-    A piece gets e5 evidence when its n-gram confidence is below ``gate`` and (``whole_only``) it is not part
-    of another, longer piece of the same call: the router sends the whole message and its clauses in one
-    call, so at most the whole message is embedded (~10 ms), never its clauses — on clause fragments
-    ("해외 유학 가서", "전화하고") the e5 head is confidently wrong more often than the n-grams (measured on the
-    held-out sets, docs/routing.md). All embedded pieces go in one call; the others keep their n-gram
-    probabilities (``gate > 1``: every eligible piece is embedded). If embedding fails (the embedder cannot
-    load) the n-gram probabilities are returned and a warning is logged once.
+    A piece gets e5 evidence when its n-gram confidence is below ``gate`` and (``whole_only``) it stands alone
+    in the call: the router sends a one-clause message alone and a longer one together with its clauses, so
+    only one-clause messages are embedded (~10 ms), never clauses or the message they come from. On clause
+    fragments ("해외 유학 가서", "전화하고") the e5 head is confidently wrong more often than the n-grams, and a
+    message of several clauses mixes topics in one vector ("부가서비스 요금은 잘 모르겠네요. 상담사랑 통화하고
+    싶어요" read as billing); the clause rules decide those (docs/routing.md). All embedded pieces go in one
+    call; the others keep their n-gram probabilities (``gate > 1``: every eligible piece is embedded). If
+    embedding fails (the embedder cannot load) the n-gram probabilities are returned and a warning is logged
+    once.
     """
 
     whole_only = True  # class defaults, so a model pickled before an attribute existed still loads
@@ -181,7 +187,7 @@ class HybridIntentClassifier:
         conf = proba.max(axis=1)
         unsure = conf < self.gate
         if self.whole_only:
-            unsure &= np.asarray([not _inside_another(i, texts) for i in range(len(texts))], dtype=bool)
+            unsure &= np.asarray([_one_clause(i, texts) for i in range(len(texts))], dtype=bool)
         rows = np.flatnonzero(unsure)
         if len(rows) == 0:
             return proba
