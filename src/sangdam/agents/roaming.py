@@ -74,6 +74,7 @@ class RoamingAgent(Agent):
         if not passes.passes:
             return Outcome(messages=[say("roaming.no_passes", country=passes.country_name or country)])
         messages = self._listing(passes)
+        ctx.state.last_passes = [p.id for p in passes.passes]  # what "두 번째 걸로" next points at
         if ctx.customer_id:
             line = resolve_line(step, ctx)
             if line is not None:
@@ -100,6 +101,8 @@ class RoamingAgent(Agent):
         text = step.text or ctx.text
         all_passes = self._passes(None, ctx).model_dump(mode="json")["passes"]
         named = step.slots.get("pass_id") or next(iter(p["id"] for p in dialogue.match_by_name(text, all_passes)), None)
+        if not named and (idx := dialogue.listed_position(text, len(ctx.state.last_passes))) is not None:
+            named = ctx.state.last_passes[idx]  # "두 번째 걸로", "제일 싼 걸로" right after the passes were listed
         if named:
             args = {"line_id": step.slots["line_id"], "pass_id": named}
             proposal = ctx.propose("enable_roaming", **args)

@@ -161,6 +161,7 @@ class Orchestrator(FollowUps):
         else:
             self._resume(turn)  # a task started over an open one is done: the open one is asked again
         state.prune()
+        _remember_task(state, turn.steps)
         signal = self.escalation.assess(turn)  # may append the offer of a human agent
         turn.stages["orchestrate_ms"] = elapsed_ms(stage)
 
@@ -237,7 +238,7 @@ class Orchestrator(FollowUps):
         """Steps for the turn's commands. A question about what one of the customer's own actions would cost or
         when it would apply ("바로 바꾸면 얼마 더 내요?") previews that action without proposing it (``what_if``);
         other questions about actions are answered from the documents."""
-        from sangdam.understanding.commands import AskKnowledge
+        from sangdam.understanding.commands import AskKnowledge, StartTask
 
         intents = list(turn.route.intents)
         what_if: set[str] = set()
@@ -247,15 +248,29 @@ class Orchestrator(FollowUps):
                 at = intents.index("policy.question") if "policy.question" in intents else len(intents)
                 intents[at:at + 1] = [] if command.about in intents else [command.about]
         steps = plan(intents, turn.ctx.text)
+        given = {c.intent: c.slots for c in (turn.understanding.commands if turn.understanding else [])
+                 if isinstance(c, StartTask) and c.slots}
         for step in steps:
             step.what_if = step.intent in what_if
+            if not step.silent and step.intent in given:  # values the message left out but meant ("4444도 똑같이")
+                step.slots = {**given[step.intent], **step.slots}
         return steps
 
     def _understand(self, turn: Turn) -> Any:
         """The message's commands, generated once per turn (the follow-ups may ask first)."""
         if turn.understanding is None:
             stage = time.perf_counter()
-            turn.understanding = self.generator.generate(turn.ctx.text)
+            understood = self.generator.generate(turn.ctx.text)
+            last = turn.state.last_task
+            if last and last.get("turn") == turn.state.turn_index - 1:  # "4444는요?", "그걸로 해 주세요"
+                from sangdam.orchestrator.ellipsis import resolve
+                from sangdam.understanding.generators import Understanding
+
+                threshold = getattr(self.router, "threshold", 0.5)
+                commands = resolve(turn.ctx.text, last, understood, threshold)
+                if commands:
+                    understood = Understanding(commands=commands, confidence=1.0, generator="dialogue")
+            turn.understanding = understood
             turn.stages["route_ms"] = elapsed_ms(stage)
         return turn.understanding
 
@@ -447,6 +462,16 @@ class Orchestrator(FollowUps):
 
     def traces(self, conversation_id: str) -> list[dict[str, Any]]:
         return self.store.traces(conversation_id)
+
+
+def _remember_task(state: Any, steps: list[dict[str, Any]]) -> None:
+    """The task this turn served, for a next message that leans on it ("4444는요?"); a confirmation keeps the
+    task it confirmed (set when the proposal ran)."""
+    served = [s for s in steps if not s["silent"] and s["agent"] in ACCOUNT_AGENTS]
+    if served:
+        state.last_task = {"intent": served[-1]["intent"], "slots": dict(served[-1]["slots"]), "turn": state.turn_index}
+    elif state.last_task and state.last_task.get("turn") != state.turn_index:
+        state.last_task = None
 
 
 def _route_of(understanding: Any) -> Any:

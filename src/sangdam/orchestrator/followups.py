@@ -294,6 +294,9 @@ class FollowUps:
         turn.messages.extend(outcome.messages)
         state.handed_off = state.handed_off or outcome.handoff
         state.actions.extend({"tool": c.tool, "args": c.args} for c in pending.calls)
+        if pending.step is not None:  # "4444도 똑같이 해 주세요" next: the values of what just ran
+            slots = {**pending.step.slots, **{k: v for c in pending.calls[:1] for k, v in c.args.items()}}
+            state.last_task = {"intent": pending.intent, "slots": slots, "turn": state.turn_index}
         return True
 
     def _record_declined(self, turn: Turn, parts: list[PendingAction]) -> None:

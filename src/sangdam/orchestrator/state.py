@@ -93,6 +93,7 @@ class ConversationState(BaseModel):
     verify_attempts: int = 0
     stack: list[Frame] = Field(default_factory=list)
     offered: Step | None = None  # an action just previewed for a what-if question; "네 해 주세요" next proposes it
+    last_task: dict[str, Any] | None = None  # {"intent", "slots", "turn"}: what "4444는요?" next refers to
     last_recommended: list[str] = Field(default_factory=list)  # plan ids, best first
     last_passes: list[str] = Field(default_factory=list)  # roaming pass ids last shown
     notices_sent: list[str] = Field(default_factory=list)
