@@ -31,7 +31,7 @@ from sangdam.orchestrator.router_model import CompactIntentClassifier, HybridInt
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "router-v4-e5"
+MODEL_VERSION = "router-v5-e5"
 """Bump when features or the estimator change, so cached models are rebuilt."""
 
 SEED = 0

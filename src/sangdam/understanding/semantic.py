@@ -24,7 +24,8 @@ Embed = Callable[[list[str]], np.ndarray]
 
 DEFAULT_K = 5
 DEFAULT_TEMPERATURE = 0.02
-HEAD_C = 100.0  # inverse regularisation of the linear head (chosen on the training data's cross-validation)
+HEAD_C = 0.3  # inverse regularisation of the linear head on standardised vectors (chosen on the training data's
+# cross-validation: out-of-fold log-loss of the blend 0.198 against 0.204 for C = 100 on raw vectors, 4x faster)
 SMOOTHING = 1e-3  # every class keeps a little mass, so a log-linear blend never sees log(0)
 
 
@@ -152,7 +153,11 @@ def fit_linear_head(vectors: np.ndarray, labels: np.ndarray, n_classes: int, c: 
     from sklearn.linear_model import LogisticRegression
 
     present = np.unique(labels)
-    model = LogisticRegression(C=c, max_iter=5000).fit(vectors, labels)
+    # standardised inputs: the unit vectors' coordinates are ~0.05, and an unscaled fit needs C ~ 100 and 4x the
+    # time to converge (8 s per fit on this machine); the scaling is folded back into the weights below
+    x = np.asarray(vectors, dtype=np.float64)
+    mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
+    model = LogisticRegression(C=c, max_iter=5000).fit((x - mean) / scale, labels)
     weights = np.zeros((vectors.shape[1], n_classes))
     bias = np.full(n_classes, -1e3)
     if len(present) == 1:  # degenerate: everything is that class
@@ -162,6 +167,8 @@ def fit_linear_head(vectors: np.ndarray, labels: np.ndarray, n_classes: int, c: 
     if len(present) == 2:  # binary LogisticRegression keeps one row: the second class's log-odds
         coef = np.vstack([-coef[0] / 2, coef[0] / 2])
         intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    coef = coef / scale  # w·(x − mean)/scale + b  =  (w/scale)·x + (b − (w/scale)·mean)
+    intercept = intercept - coef @ mean
     for row, cls in enumerate(model.classes_):
         weights[:, cls] = coef[row]
         bias[cls] = intercept[row]
