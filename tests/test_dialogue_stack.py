@@ -99,5 +99,9 @@ def test_states_stored_before_the_stack_load_as_one_frame() -> None:
               "troubleshoot": None, "verified_customer_id": "C1"}
     state = ConversationState.model_validate(legacy)
     assert len(state.stack) == 1 and state.awaiting.slot == "line_id" and state.pending is None
-    assert "awaiting" not in state.model_dump() and state.model_dump()["stack"][0]["awaiting"]["slot"] == "line_id"
+    stored = state.model_dump(mode="json")
+    assert stored["stack"][0]["awaiting"]["slot"] == "line_id"
+    assert stored["awaiting"]["slot"] == "line_id"  # readers of the stored JSON still see the top frame's fields
+    again = ConversationState.model_validate(stored)  # and the stack, not those copies, is what loads
+    assert len(again.stack) == 1 and again.awaiting.slot == "line_id"
     assert ConversationState.model_validate({"turn_index": 1, "pending": None}).stack == []

@@ -69,3 +69,10 @@ def test_only_the_previous_turn_counts(orch: Orchestrator) -> None:
     orch.handle(conv, "안녕하세요")
     late = orch.handle(conv, "4444는요?")
     assert not _calls(late, "ok")
+
+
+def test_a_corrected_target_of_a_question_is_asked_again(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "끝자리 4444 데이터 얼마 남았어요?")
+    fixed = orch.handle(conv, "아 죄송 4444 말고 3333이요")
+    assert ("get_data_usage", {"line_id": "L1"}) in _calls(fixed, "ok") and "7.5GB" in fixed.reply

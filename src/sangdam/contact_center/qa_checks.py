@@ -152,7 +152,8 @@ def confirmation_before_write(facts: QaFacts, params: dict[str, Any]) -> Verdict
             if status != "ok" or tool is None or not tool.is_write:
                 continue
             if name == "transfer_to_human" and "agent.human" in (trace.get("intents") or []):
-                continue  # the customer asked for a person: honoured at once, nothing to confirm
+                first = first or trace  # the customer asked for a person: honoured at once, nothing to confirm
+                continue
             if name not in proposed | waiting:
                 return _at(trace, False, f"{name} ran without an earlier proposal")
             if name not in waiting:

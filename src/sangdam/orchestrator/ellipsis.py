@@ -2,6 +2,7 @@
 
 - "4444는요?", "LTE 플러스는요?" — the same question about another line or item (``same_about``);
 - "4444도 똑같이 해 주세요" — the same action again for another target, with the previous values (``same_again``);
+- "4444 말고 3333이요" — the same question, about what the customer meant instead;
 - "그걸로 해 주세요", "두 번째 걸로 신청", "제일 싼 걸로" right after a list or a recommendation — the action the
   list was shown for (``take_up`` in ``resources/dialogue/lexicon.yaml``: a recommendation → plan.change, a pass
   list → roaming.enable); the agents resolve the pointer against what they showed (``last_recommended``,
@@ -17,8 +18,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from sangdam.orchestrator.dialogue import compact, lexicon
-from sangdam.understanding.commands import StartTask
+from sangdam.orchestrator.dialogue import after_correction, compact, lexicon
+from sangdam.understanding.commands import ACTION_INTENTS, StartTask
 
 # Slots a repeat carries over from the previous task (the target, a line, is what the new message changes).
 CARRIED_SLOTS = ("gb", "plan_id", "pass_id", "effective", "reason", "period")
@@ -53,4 +54,9 @@ def resolve(text: str, last: dict[str, Any] | None, understood: Any, threshold: 
         return [StartTask(intent=intent, slots=carried, clause=text, generator="dialogue")]
     if any(p.search(text) for p in _patterns()["same_about"]):
         return [StartTask(intent=intent, clause=text, generator="dialogue")]
+    takes_back, instead = after_correction(text)
+    if takes_back and instead.strip() and intent not in ACTION_INTENTS:
+        # "아 죄송 4444 말고 3333이요" after a question answered about 4444: the same question about 3333 (a
+        # correction of a proposal is the follow-ups' business: it re-proposes)
+        return [StartTask(intent=intent, clause=instead.strip(), generator="dialogue")]
     return None

@@ -248,12 +248,16 @@ class Orchestrator(FollowUps):
                 at = intents.index("policy.question") if "policy.question" in intents else len(intents)
                 intents[at:at + 1] = [] if command.about in intents else [command.about]
         steps = plan(intents, turn.ctx.text)
-        given = {c.intent: c.slots for c in (turn.understanding.commands if turn.understanding else [])
-                 if isinstance(c, StartTask) and c.slots}
+        commands = [c for c in (turn.understanding.commands if turn.understanding else []) if isinstance(c, StartTask)]
+        given = {c.intent: c.slots for c in commands if c.slots}
+        # what the dialogue resolved reads its own part of the message ("4444 말고 3333이요" → "3333이요")
+        clauses = {c.intent: c.clause for c in commands if c.generator == "dialogue" and c.clause}
         for step in steps:
             step.what_if = step.intent in what_if
             if not step.silent and step.intent in given:  # values the message left out but meant ("4444도 똑같이")
                 step.slots = {**given[step.intent], **step.slots}
+            if not step.silent and step.intent in clauses:
+                step.text = clauses[step.intent]
         return steps
 
     def _understand(self, turn: Turn) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, computed_field, model_validator
 
 
 class Step(BaseModel):
@@ -105,7 +105,8 @@ class ConversationState(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _legacy_fields(cls, data: Any) -> Any:
-        """States stored before the stack kept the four fields at the top level: they become one frame."""
+        """States stored before the stack kept the four fields at the top level: they become one frame. (They are
+        still written, as the top frame's, for readers of the stored JSON; with a stack they are ignored.)"""
         if isinstance(data, dict) and any(k in data for k in _FRAME_FIELDS):
             data = dict(data)
             legacy = {k: data.pop(k) for k in _FRAME_FIELDS if k in data}
@@ -119,6 +120,7 @@ class ConversationState(BaseModel):
             self.stack.append(Frame())
         return self.stack[-1]
 
+    @computed_field  # type: ignore[prop-decorator]  # also stored: readers of the state JSON see the top frame
     @property
     def pending(self) -> PendingAction | None:
         return self.stack[-1].pending if self.stack else None
@@ -129,6 +131,7 @@ class ConversationState(BaseModel):
         if value is not None and self.stack[-1].intent is None:
             self.stack[-1].intent = value.intent
 
+    @computed_field  # type: ignore[prop-decorator]  # also stored: readers of the state JSON see the top frame
     @property
     def awaiting(self) -> Awaiting | None:
         return self.stack[-1].awaiting if self.stack else None
@@ -137,14 +140,16 @@ class ConversationState(BaseModel):
     def awaiting(self, value: Awaiting | None) -> None:
         self._top().awaiting = value
 
+    @computed_field  # type: ignore[prop-decorator]  # also stored: readers of the state JSON see the top frame
     @property
     def queue(self) -> list[Step]:
-        return self._top().queue  # the list itself: callers may insert into it
+        return self.stack[-1].queue if self.stack else []
 
     @queue.setter
     def queue(self, value: list[Step]) -> None:
         self._top().queue = list(value)
 
+    @computed_field  # type: ignore[prop-decorator]  # also stored: readers of the state JSON see the top frame
     @property
     def troubleshoot(self) -> TroubleshootState | None:
         return self.stack[-1].troubleshoot if self.stack else None

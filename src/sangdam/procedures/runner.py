@@ -173,7 +173,7 @@ class ProcedureAgent(Agent):
                 messages.append(DONE_DEFAULT)
         pos["pc"] += 1
         if pos["pc"] < len(program.instrs):  # the rest runs through the engine, after this reply's "done" text
-            ctx.state.queue.insert(0, pending.step.model_copy(update={"slots": {POSITION_KEY: pos}}))
+            ctx.state.queue = [pending.step.model_copy(update={"slots": {POSITION_KEY: pos}}), *ctx.state.queue]
         elif not messages:
             messages.append(DONE_DEFAULT)
         return Outcome(messages=messages)
