@@ -76,3 +76,12 @@ def test_a_corrected_target_of_a_question_is_asked_again(orch: Orchestrator) -> 
     orch.handle(conv, "끝자리 4444 데이터 얼마 남았어요?")
     fixed = orch.handle(conv, "아 죄송 4444 말고 3333이요")
     assert ("get_data_usage", {"line_id": "L1"}) in _calls(fixed, "ok") and "7.5GB" in fixed.reply
+
+
+def test_once_more_the_same_is_proposed_again(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "끝자리 3333에 데이터 1기가 충전해 주세요")
+    orch.handle(conv, "네")
+    again = orch.handle(conv, "한번 더 똑같이 해줘")
+    assert [a["gb"] for n, a in _calls(again, "proposed") if n == "refill_data"] == [1]
+    assert again.pending_action is not None

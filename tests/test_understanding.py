@@ -194,3 +194,26 @@ def test_with_a_proposal_the_question_still_comes_last(orch: Orchestrator) -> No
     assert result.reply.index("날씨는") < result.reply.index("진행할까요")
     done = orch.handle(conv, "네")
     assert any(c.name == "refill_data" and c.status == "ok" for c in done.tool_calls)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("멤버십 포인트랑 데이터 잔여량 같이 알려줘요", ["CannotHandle", "StartTask:data.usage"]),
+    ("잠깐 근데 요금제 뭐 쓰고 있지?", ["StartTask:plan.info"]),  # "잠깐" asks nothing (it is no suspension)
+    ("데이터얼마남았어요 모자라면충전좀", ["StartTask:data.usage", "StartTask:data.refill"]),  # a conditional request
+])
+def test_stranger_findings_in_understanding(classifier: ClassifierGenerator, text: str, expected: list[str]) -> None:
+    assert labels(classifier, text) == expected
+
+
+def test_a_payment_method_change_is_not_a_payment(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    result = orch.handle(conv, "자동이체 카드 바꾸고 싶어요")
+    assert result.pending_action is None and not [c for c in result.tool_calls if c.name == "pay_bill"]
+    assert "상담사" in result.reply
+
+
+def test_a_read_question_while_a_proposal_waits_is_answered_at_any_confidence(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해 주세요")
+    asked = orch.handle(conv, "잠깐 근데 요금제 뭐 쓰고 있지?")
+    assert "5G 슬림" in asked.reply and asked.pending_action["intent"] == "data.refill"

@@ -22,6 +22,8 @@ class BillingAgent(Agent):
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
         if step.intent == "billing.payment":
+            if dialogue.changes_payment_method(step.text or ctx.text):  # "자동이체 카드 바꾸고 싶어요": not a payment
+                return Outcome(messages=[say("billing.payment_method")])
             return self._pay(step, ctx)
         return self._inquiry(step, ctx)
 

@@ -135,6 +135,13 @@ def after_waiver(text: str) -> str:
     return _WAIVER.sub("", text, count=1)
 
 
+def changes_payment_method(text: str) -> bool:
+    """A change of how bills are paid ("자동이체 카드 바꾸고 싶어요", "결제 수단 변경"), which is not paying one."""
+    c = compact(text)
+    cues = lexicon()["payment_method"]
+    return any(compact(w) in c for w in cues["what"]) and any(compact(w) in c for w in cues["change"])
+
+
 def names_cancellation(text: str) -> bool:
     """The customer says in words that they want the line ended ("해지", "해약", "끊을게요"): an irreversible
     request is never started from a message that does not name it."""

@@ -2,6 +2,7 @@
 
 - "4444는요?", "LTE 플러스는요?" — the same question about another line or item (``same_about``);
 - "4444도 똑같이 해 주세요" — the same action again for another target, with the previous values (``same_again``);
+- "한 번 더 똑같이 해 줘" — the same action, values and target (``repeat``);
 - "4444 말고 3333이요" — the same question, about what the customer meant instead;
 - "그걸로 해 주세요", "두 번째 걸로 신청", "제일 싼 걸로" right after a list or a recommendation — the action the
   list was shown for (``take_up`` in ``resources/dialogue/lexicon.yaml``: a recommendation → plan.change, a pass
@@ -28,7 +29,7 @@ CARRIED_SLOTS = ("gb", "plan_id", "pass_id", "effective", "reason", "period")
 @lru_cache(maxsize=1)
 def _patterns() -> dict[str, list[re.Pattern[str]]]:
     cues = lexicon()["ellipsis"]
-    return {k: [re.compile(p) for p in cues[k]] for k in ("same_about", "same_again")}
+    return {k: [re.compile(p) for p in cues[k]] for k in ("same_about", "same_again", "repeat")}
 
 
 def _points(text: str) -> bool:
@@ -49,6 +50,8 @@ def resolve(text: str, last: dict[str, Any] | None, understood: Any, threshold: 
         return [StartTask(intent=take_up, clause=text, generator="dialogue")]
     if sure:
         return None
+    if any(p.search(text) for p in _patterns()["repeat"]):
+        return [StartTask(intent=intent, slots=slots, clause=text, generator="dialogue")]
     if any(p.search(text) for p in _patterns()["same_again"]):
         carried = {k: v for k, v in slots.items() if k in CARRIED_SLOTS}
         return [StartTask(intent=intent, slots=carried, clause=text, generator="dialogue")]

@@ -90,7 +90,9 @@ class FollowUps:
             # of the rest, and the rest is a request of its own (routed as any new message)
             turn.route = other
             return self._cancel_for_other_request(turn, said="confirm.declined")
-        if other is not None and other.confidence >= OTHER_REQUEST_CONFIDENCE:
+        if other is not None and (other.confidence >= OTHER_REQUEST_CONFIDENCE or _reads_only(other)):
+            # another task interrupts; a question that only reads ("근데 요금제 뭐 쓰고 있지?") is answered at
+            # any confidence: the proposal waits on the stack either way
             turn.route = other
             return self._other_request(turn, pending)
         if dialogue.asks_to_wait(text):
@@ -400,6 +402,11 @@ class FollowUps:
 
 # The backend did not answer (or its answer was lost): the agreed proposal stays, to be retried as it is.
 BACKEND_FAULTS = frozenset({"backend_unavailable", "backend_outcome_unknown"})
+
+
+def _reads_only(route: Any) -> bool:
+    tasks = [i for i in route.intents if i not in NON_TASK_INTENTS]
+    return bool(tasks) and READ_ONLY_INTENTS.issuperset(tasks)
 
 
 def _only_transfers(pending: PendingAction) -> bool:

@@ -89,6 +89,7 @@ class SplitterCues(BaseModel):
     fault_words: frozenset[str]
     light_nouns: frozenset[str]
     no_cut_before: frozenset[str]
+    discourse_markers: frozenset[str] = frozenset()
 
 
 ClauseRole = Literal["request", "context", "negated"]
@@ -229,6 +230,8 @@ def analyse_clauses(text: str, cues: SplitterCues | None = None) -> list[Clause]
             if noun:
                 clause = clause.model_copy(update={"with_particle": stripped})
                 stripped = noun
+        if "".join(stripped.split()) in {"".join(m.split()) for m in cues.discourse_markers}:
+            clause = clause.model_copy(update={"role": "context"})  # "잠깐", "근데": asks nothing
         clauses.append(clause.model_copy(update={"text": stripped}))
     return clauses or [Clause(text=text)]
 
@@ -266,7 +269,9 @@ def _uncovered(clause: Clause, intent: str, confidence: float, served: set[str],
     a fault ("안 터져요 뭐가 문제예요?") belong to other requests. Then: the classifier's best guess is
     ``out_of_scope`` (``UNCOVERED_MIN_CONFIDENCE``; stricter for text without Hangul, which the morpheme cues
     cannot read), or it is unsure of a request (not a question) whose guess is no task the message already asks."""
-    if clause.role != "request" or clause.with_particle or clause.bare or clause.fault:
+    if clause.with_particle:  # "멤버십 포인트랑 …": counted only when it reads out of scope with and without 랑
+        return clause.role == "request" and intent == "out_of_scope" and confidence >= CLAUSE_MIN_CONFIDENCE
+    if clause.role != "request" or clause.bare or clause.fault:
         return False
     hangul = any("가" <= ch <= "힣" for ch in clause.text)
     if intent == "out_of_scope":

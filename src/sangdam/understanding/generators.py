@@ -108,8 +108,10 @@ class ClassifierGenerator:
         for k, (before, clause) in enumerate(analysis.uncovered):
             at = min(len(commands), before + k)
             commands.insert(at, CannotHandle(clause=clause, reason="out_of_scope", generator="classifier"))
-        if any(isinstance(c, StartTask) and c.intent in ACTION_INTENTS for c in commands) and asks_what_if(text):
-            # "요금제 바꾸면 언제부터 적용돼요?": a question about the action, not the action
+        tasks = [c for c in commands if isinstance(c, StartTask)]
+        if len(tasks) == 1 and tasks[0].intent in ACTION_INTENTS and asks_what_if(text):
+            # "요금제 바꾸면 언제부터 적용돼요?": a question about the action, not the action (one task only:
+            # in "얼마 남았어요? 모자라면 충전 좀" the condition belongs to a request)
             commands = [AskKnowledge(question=c.clause, about=c.intent, clause=c.clause, generator="cues")
                         if isinstance(c, StartTask) and c.intent in ACTION_INTENTS else c for c in commands]
         return Understanding(commands=commands, confidence=float(route.confidence), generator=self.name,
