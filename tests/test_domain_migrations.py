@@ -61,3 +61,27 @@ def test_public_contract_columns_exist_with_their_names(db_engine: Engine) -> No
     assert {"id", "customer_id", "line_id", "period", "due_date", "amount", "status", "items"} <= columns["bills"]
     assert {"line_id", "date", "data_mb", "voice_min", "sms"} <= columns["usage_daily"]
     assert {"id", "name", "days", "data_gb", "price", "countries"} <= columns["roaming_passes"]
+
+
+def test_an_sqlite_store_with_conversations_upgrades_from_0005(tmp_path: Path) -> None:
+    """Migration 0006 rebuilds `conversations` (batch mode); with foreign keys enforced, dropping the old table that
+    messages and traces point at failed on any store that had a conversation (found upgrading a dev home)."""
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate(engine, "0005")
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO customers (id, name, birth_date, phone, segment, preferences, created_at) "
+                       "VALUES ('C1', '김하늘', '1990-04-12', '010-2222-3333', 'general', '{}', "
+                       "'2026-11-01 00:00:00')"))
+        c.execute(text("INSERT INTO conversations (id, channel, customer_id, verified_customer_id, mode, state, "
+                       "created_at, updated_at) VALUES ('CV-1', 'api', 'C1', 'C1', 'bot', '{}', "
+                       "'2026-11-01 00:00:00', '2026-11-01 00:00:00')"))
+        c.execute(text("INSERT INTO messages (conversation_id, idx, role, text, at) "
+                       "VALUES ('CV-1', 1, 'customer', '요금 알려줘', '2026-11-01 00:00:00')"))
+    migrate(engine)
+    with engine.connect() as c:
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0009"
+        assert c.execute(text("SELECT count(*) FROM messages WHERE conversation_id = 'CV-1'")).scalar() == 1
+        assert c.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert not [fk for fk in inspect(engine).get_foreign_keys("conversations") if fk["referred_table"] == "customers"]
