@@ -137,9 +137,8 @@ def stored(world: World, conv: str, role: str = "customer") -> list[str]:
 
 
 def transfer_to_agent(page) -> None:  # noqa: ANN001
-    """The customer asks for a person and agrees: the bot transfers (mode human)."""
+    """The customer asks for a person: the bot transfers at once (mode human; issue 13)."""
     send(page, "상담원 연결해주세요")
-    click_and_wait_for_reply(page, page.get_by_test_id("confirm-yes"))
     page.wait_for_function("document.body.dataset.mode === 'human'")
 
 
@@ -234,11 +233,12 @@ def test_customer_activates_roaming_with_confirmation(browser, served) -> None: 
 def test_customer_confirms_a_proposal_with_the_yes_button(browser, served) -> None:  # noqa: ANN001
     base, keys = served.base, served.keys
     page = open_chat(browser, base, "C-C")
-    send(page, "상담원 연결해주세요")
+    send(page, "데이터 1기가 충전해 주세요")
     bots = page.locator(".msg.bot").count()
     page.get_by_test_id("confirm-yes").click()
     page.locator(".msg.bot").nth(bots).wait_for()
     assert page.locator(".msg.customer").last.inner_text() == "네"
+    assert "충전했습니다" in page.locator(".msg.bot").last.inner_text()
 
 
 def test_agent_takes_over_and_the_customer_sees_the_agent_message(browser, served) -> None:  # noqa: ANN001
