@@ -579,6 +579,57 @@ def test_line_resume_refused_while_overdue_and_said_when_active(db_engine) -> No
     assert "이미 정상 이용 중" in active.reply and active.pending_action is None
 
 
+# roaming.disable is served by resources/procedures/roaming_disable.yaml under the roaming agent
+ROAMING_OFF = PinnedRouter({"로밍": "roaming.disable"})
+
+
+def _roaming(engine, line_id: str, on: bool | None = None, *, add: str | None = None) -> bool:  # noqa: ANN001
+    with session_scope(engine) as s:
+        if add:
+            s.add(Line(id=add, customer_id="C1", number="010-2222-4444", plan_id="P-5G-59", status="active",
+                       roaming_enabled=True))
+        if on is not None:
+            s.get(Line, line_id).roaming_enabled = on
+        return s.get(Line, line_id).roaming_enabled
+
+
+def test_roaming_disable_runs_as_a_procedure_under_the_roaming_agent(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=ROAMING_OFF)
+    assert agent_for("roaming.disable") == "roaming"
+    assert orch.agents["roaming"].by_intent["roaming.disable"].procedure == "roaming_disable"
+    _roaming(db_engine, "L1", True)
+    conv = orch.start_conversation(customer_id="C1")
+    proposed = orch.handle(conv, "로밍 꺼 주세요")
+    assert _tools(proposed, "proposed") == ["disable_roaming"] and proposed.pending_action["agent"] == "roaming"
+    assert "_procedure" in proposed.pending_action["step"]["slots"]
+    done = orch.handle(conv, "네")
+    assert _tools(done).count("disable_roaming") == 1 and _roaming(db_engine, "L1") is False
+    assert "로밍을 껐습니다" in done.reply and done.verifier.passed
+    again = orch.handle(orch.start_conversation(customer_id="C1"), "로밍 꺼 주세요")
+    assert "로밍이 이미 꺼져 있습니다" in again.reply and again.pending_action is None
+
+
+def test_roaming_disable_asks_which_line_and_a_correction_reproposes(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=ROAMING_OFF)
+    _roaming(db_engine, "L1", True, add="L1B")
+    conv = orch.start_conversation(customer_id="C1")
+    asked = orch.handle(conv, "로밍 해제해 주세요")
+    assert "어느 회선" in asked.reply and "끝자리 4444" in asked.reply and asked.verifier.passed
+    proposed = orch.handle(conv, "4444 회선이요")
+    assert proposed.pending_action["calls"][0]["args"] == {"line_id": "L1B"}
+    corrected = orch.handle(conv, "아 아니 3333 회선이요")
+    assert corrected.pending_action["calls"][0]["args"] == {"line_id": "L1"}
+    orch.handle(conv, "네")
+    assert _roaming(db_engine, "L1") is False and _roaming(db_engine, "L1B") is True
+
+
+def test_a_roaming_status_question_routed_to_disable_is_answered_not_proposed(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=ROAMING_OFF)
+    _roaming(db_engine, "L1", True)
+    status = orch.handle(orch.start_conversation(customer_id="C1"), "제 폰 지금 로밍 켜져 있어요?")
+    assert "현재 로밍이 켜져 있습니다" in status.reply and status.pending_action is None
+
+
 ON_ERROR = """
 procedure: bill_check
 description_ko: 청구서 한 건을 확인합니다.

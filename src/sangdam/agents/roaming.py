@@ -1,4 +1,5 @@
-"""Roaming agent: passes by country, turning roaming on (with a pass) and off."""
+"""Roaming agent: passes by country, turning roaming on (with a pass); turning it off is the packaged procedure
+roaming_disable (resources/procedures/roaming_disable.yaml), run through this agent."""
 
 from __future__ import annotations
 
@@ -41,19 +42,29 @@ class RoamingAgent(Agent):
     def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
         return step.intent != "roaming.info"
 
-    def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+    def before_procedure(self, step: Step, ctx: AgentContext) -> Outcome | None:
+        """A status question routed to a change ("제 폰 지금 로밍 켜져 있어요?", "로밍 상태 보여줘"): answered, read
+        only, before any change is proposed. Also run first for ``roaming.disable``, whose steps are the packaged
+        procedure ``roaming_disable`` (resources/procedures/roaming_disable.yaml)."""
         text = step.text or ctx.text
         verb = _DISABLE_VERB if step.intent == "roaming.disable" else _ENABLE_VERB
         if ctx.customer_id and _STATUS.search(text) and find_country(text) is None and not verb.search(text):
-            return self._status(step, ctx)  # "제 폰 지금 로밍 켜져 있어요?", "로밍 상태 보여줘"
+            return self._status(step, ctx)
+        return None
+
+    def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        if (status := self.before_procedure(step, ctx)) is not None:
+            return status
         if step.intent == "roaming.info":
             return self._info(step, ctx)
-        line = resolve_line(step, ctx, statuses=("active",) if step.intent == "roaming.enable" else None)
+        if step.intent != "roaming.enable":  # roaming.disable runs its procedure; here only if none was loaded
+            from sangdam.procedures.runner import BROKEN_KO
+
+            return Outcome(messages=[BROKEN_KO])
+        line = resolve_line(step, ctx, statuses=("active",))
         if line is None:
             return ask_line(ctx)
         step.slots["line_id"] = line["id"]
-        if step.intent == "roaming.disable":
-            return self._disable(step, ctx)
         return self._enable(step, ctx)
 
     def _passes(self, country: str | None, ctx: AgentContext) -> Any:
@@ -141,14 +152,6 @@ class RoamingAgent(Agent):
         pending = chosen.model_copy(update={"summary_ko": proposal.summary_ko})
         return Outcome(messages=[proposal.summary_ko], proposal=pending)
 
-    def _disable(self, step: Step, ctx: AgentContext) -> Outcome:
-        detail = ctx.call("get_line", line_id=step.slots["line_id"])
-        if not detail.roaming_enabled:
-            return Outcome(messages=[say("roaming.already_off")])
-        args = {"line_id": step.slots["line_id"]}
-        proposal = ctx.propose("disable_roaming", **args)
-        return confirm(ctx, step, [("disable_roaming", args)], proposal.summary_ko)
-
     def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
         if slot == "line":
             return fill_line_slot(step, ctx)
@@ -161,7 +164,7 @@ class RoamingAgent(Agent):
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
         r = results[0]
-        if pending.intent == "roaming.disable" or not r.roaming_enabled:
+        if not r.roaming_enabled:  # roaming.disable's own confirmations are its procedure's
             return Outcome(messages=[say("roaming.disabled")])
         if r.pass_name:
             return Outcome(messages=[say("roaming.enabled", name=r.pass_name, price=won(r.charge_krw))])

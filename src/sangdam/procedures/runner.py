@@ -442,6 +442,11 @@ class ProcedureBackedAgent(Agent):
         agent = self._procedure(step)
         if agent is None:
             return self.base.handle(step, ctx)
+        before = getattr(self.base, "before_procedure", None)
+        if before is not None and POSITION_KEY not in step.slots:  # a request the agent answers itself (a status
+            outcome = before(step, ctx)                              # question routed to a write intent)
+            if outcome is not None:
+                return outcome
         ctx.allowed = frozenset(agent.tools)  # the procedure's own allow-list
         return agent.handle(step, ctx)
 
