@@ -630,6 +630,79 @@ def test_a_roaming_status_question_routed_to_disable_is_answered_not_proposed(db
     assert "현재 로밍이 켜져 있습니다" in status.reply and status.pending_action is None
 
 
+# line.suspend is served by resources/procedures/line_suspend.yaml under the line agent (reason: the Python
+# extractor suspend_reason)
+class _SuspendRouter(PinnedRouter):
+    def route(self, text: str) -> RouteResult:
+        if "똑같이" in text:  # an ellipsis ("4444도 똑같이 해 주세요"): no confident task of its own
+            return RouteResult(intents=["line.suspend"], confidence=0.3, via="classifier")
+        return super().route(text)
+
+
+SUSPEND = _SuspendRouter({"정지": "line.suspend", "분실": "line.suspend"})
+
+
+def _add_line(engine, status: str = "active") -> None:  # noqa: ANN001
+    with session_scope(engine) as s:
+        s.add(Line(id="L1B", customer_id="C1", number="010-2222-4444", plan_id="P-5G-59", status=status,
+                   suspend_reason=None if status == "active" else "temporary"))
+
+
+def test_line_suspend_runs_as_a_procedure_and_a_lost_phone_gets_the_advice(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=SUSPEND)
+    assert orch.agents["line"].by_intent["line.suspend"].procedure == "line_suspend"
+    conv = orch.start_conversation(customer_id="C1")
+    proposed = orch.handle(conv, "폰 잃어버렸어요 정지해 주세요")
+    assert proposed.pending_action["calls"][0]["args"] == {"line_id": "L1", "reason": "lost"}
+    assert "_procedure" in proposed.pending_action["step"]["slots"]
+    restarted = Orchestrator(db_engine, today=orch.today, router=SUSPEND)  # a restart between the two turns
+    done = restarted.handle(conv, "네")
+    assert _tools(done).count("suspend_line") == 1 and _status(db_engine, "L1") == "lost"
+    assert done.reply.startswith("회선(끝자리 3333)을 정지했습니다. (사유: 분실)\n분실 신고가 접수되었습니다.")
+    assert done.verifier.passed
+
+
+def test_line_suspend_asks_the_reason_and_says_when_already_suspended(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=SUSPEND)
+    conv = orch.start_conversation(customer_id="C1")
+    asked = orch.handle(conv, "회선 정지해 주세요")
+    assert asked.reply == "정지 사유를 알려 주세요. 분실, 일시정지, 군입대 중 어떤 경우인가요?"
+    proposed = orch.handle(conv, "군입대 때문에요")
+    assert proposed.pending_action["calls"][0]["args"] == {"line_id": "L1", "reason": "military"}
+    done = orch.handle(conv, "네")
+    assert done.reply == "회선(끝자리 3333)을 정지했습니다. (사유: 군입대)" and _status(db_engine, "L1") == "suspended"
+    again = orch.handle(orch.start_conversation(customer_id="C1"), "회선 정지해 주세요")
+    assert again.reply == "회선(끝자리 3333)은 이미 정지 상태입니다." and again.pending_action is None
+
+
+def test_line_suspend_correction_rechecks_the_new_line_and_a_repeat_keeps_the_reason(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=SUSPEND)
+    _add_line(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "회선 정지해 주세요")
+    orch.handle(conv, "4444요")
+    proposed = orch.handle(conv, "분실이요")
+    assert proposed.pending_action["calls"][0]["args"] == {"line_id": "L1B", "reason": "lost"}
+    corrected = orch.handle(conv, "아 아니 3333 회선이요")
+    assert corrected.pending_action["calls"][0]["args"] == {"line_id": "L1", "reason": "lost"}
+    orch.handle(conv, "네")
+    assert _status(db_engine, "L1") == "lost" and _status(db_engine, "L1B") == "active"
+    repeated = orch.handle(conv, "4444도 똑같이 해 주세요")  # the reason is kept, the procedure starts again
+    assert repeated.pending_action["calls"][0]["args"] == {"line_id": "L1B", "reason": "lost"}
+    orch.handle(conv, "네")
+    assert _status(db_engine, "L1B") == "lost"
+
+
+def test_a_correction_to_a_line_already_in_that_state_says_so(db_engine) -> None:  # noqa: ANN001
+    orch = orchestrator(db_engine, router=ROAMING_OFF)
+    _roaming(db_engine, "L1", False, add="L1B")  # 4444 has roaming on, 3333 off
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "로밍 꺼 주세요")
+    assert orch.handle(conv, "4444요").pending_action["calls"][0]["args"] == {"line_id": "L1B"}
+    corrected = orch.handle(conv, "아 아니 3333 회선이요")
+    assert "로밍이 이미 꺼져 있습니다" in corrected.reply and corrected.pending_action is None
+
+
 ON_ERROR = """
 procedure: bill_check
 description_ko: 청구서 한 건을 확인합니다.

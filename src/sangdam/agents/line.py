@@ -1,11 +1,12 @@
-"""Line agent: suspending (lost, temporary, military) and resuming a line."""
+"""Line agent: suspending (lost, temporary, military) and resuming a line, as the packaged procedures line_suspend
+and line_resume (resources/procedures/); what stays here reads answers and confirmations stored before them."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sangdam.agents.base import Agent, AgentContext, Outcome
-from sangdam.agents.common import LINE_TOOLS, ask_line, confirm, fill_line_slot, last4, resolve_line
+from sangdam.agents.common import LINE_TOOLS, fill_line_slot, last4
 from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
@@ -17,27 +18,14 @@ class LineAgent(Agent):
     tools = ("get_line", "suspend_line", "resume_line", *LINE_TOOLS)
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
-        wanted = ("active",) if step.intent == "line.suspend" else ("suspended", "lost")
-        line = resolve_line(step, ctx, statuses=wanted)
-        if line is None:
-            return ask_line(ctx)
-        step.slots["line_id"] = line["id"]
-        if step.intent == "line.resume":
-            if line["status"] == "active":
-                return Outcome(messages=[say("line.already_active")])
-            args = {"line_id": line["id"]}
-            proposal = ctx.propose("resume_line", **args)  # refused here while a bill is overdue
-            return confirm(ctx, step, [("resume_line", args)], proposal.summary_ko)
-        if line["status"] != "active":
-            return Outcome(messages=[say("line.already_suspended", last4=last4(line["number"]))])
-        reason = step.slots.get("reason") or dialogue.suspend_reason(step.text or ctx.text)
-        if reason is None:
-            return Outcome(messages=[say("line.ask_reason")], ask_slot="reason")
-        args = {"line_id": line["id"], "reason": reason}
-        proposal = ctx.propose("suspend_line", **args)
-        return confirm(ctx, step, [("suspend_line", args)], proposal.summary_ko)
+        """Both intents run their packaged procedures (resources/procedures/line_suspend.yaml, line_resume.yaml,
+        through ``ProcedureBackedAgent``); this runs only when those could not be loaded."""
+        from sangdam.procedures.runner import BROKEN_KO
+
+        return Outcome(messages=[BROKEN_KO])
 
     def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
+        # a slot question stored before the procedures served these intents (its step has no procedure position)
         if slot == "line":
             return fill_line_slot(step, ctx)
         if slot == "reason":
@@ -46,6 +34,7 @@ class LineAgent(Agent):
         return None
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
+        """A proposal stored before the procedures served these intents (its step has no procedure position)."""
         r = results[0]
         lines = {ln["id"]: ln for ln in ctx.call("list_lines").model_dump(mode="json")["lines"]}
         tail = last4(lines.get(r.line_id, {}).get("number", ""))

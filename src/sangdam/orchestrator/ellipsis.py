@@ -50,7 +50,8 @@ def resolve(text: str, last: dict[str, Any] | None, understood: Any, threshold: 
         return [StartTask(intent=take_up, clause=text, generator="dialogue")]
     if sure:
         return None
-    if any(p.search(text) for p in _patterns()["repeat"]):
+    if any(p.search(text) for p in _patterns()["repeat"]):  # the task again from its start (a procedure's place
+        slots.pop("_procedure", None)                         # in its steps is no value: runner.POSITION_KEY)
         return [StartTask(intent=intent, slots=slots, clause=text, generator="dialogue")]
     if any(p.search(text) for p in _patterns()["same_again"]):
         carried = {k: v for k, v in slots.items() if k in CARRIED_SLOTS}

@@ -1,8 +1,8 @@
 """Extractors: how an ``ask`` step reads its slot from the customer's (masked) message.
 
 Built in: ``line`` (one of the verified customer's lines, by its last 4 digits; filled without asking when they
-have only one), ``gb`` (a data amount), ``plan`` (a tariff named in the catalogue), ``yes_no``, ``number`` and
-``text`` (the message itself). Python code may register more (``@register_extractor("name")``); a procedure names
+have only one), ``gb`` (a data amount), ``plan`` (a tariff named in the catalogue), ``suspend_reason`` (분실 /
+일시정지 / 군입대: ``lost`` | ``temporary`` | ``military``), ``yes_no``, ``number`` and ``text`` (the message itself). Python code may register more (``@register_extractor("name")``); a procedure names
 them in ``extractor:``. An extractor returns the value, or None when the message does not contain one.
 """
 
@@ -19,16 +19,20 @@ _EXTRACTORS: dict[str, Extractor] = {}
 # Tools an extractor reads through (they join the allow-list of a procedure that uses it).
 EXTRACTOR_TOOLS: dict[str, tuple[str, ...]] = {"line": ("list_lines",), "plan": ("list_plans",)}
 # Extractors that may find their value in the request itself ("0013 회선 정지해 줘"), before asking.
-FROM_REQUEST = frozenset({"line", "gb", "plan"})
+FROM_REQUEST: set[str] = {"line", "gb", "plan"}  # and those registered with from_request=True
 
 
-def register_extractor(name: str, tools: tuple[str, ...] = ()) -> Callable[[Extractor], Extractor]:
-    """Register ``fn(ctx, text) -> value | None`` as extractor ``name`` (``tools``: the tools it calls)."""
+def register_extractor(name: str, tools: tuple[str, ...] = (), *,
+                       from_request: bool = False) -> Callable[[Extractor], Extractor]:
+    """Register ``fn(ctx, text) -> value | None`` as extractor ``name`` (``tools``: the tools it calls;
+    ``from_request``: the request itself is read first, before the question is asked)."""
 
     def wrap(fn: Extractor) -> Extractor:
         _EXTRACTORS[name] = fn
         if tools:
             EXTRACTOR_TOOLS[name] = tools
+        if from_request:
+            FROM_REQUEST.add(name)
         return fn
 
     return wrap
@@ -86,6 +90,12 @@ def _yes_no(ctx: Any, text: str) -> Any:
     if dialogue.is_affirmative(text) or dialogue.says_resolved(text):
         return True
     return None
+
+
+@register_extractor("suspend_reason", from_request=True)
+def _suspend_reason(ctx: Any, text: str) -> Any:
+    """Why a line is to be suspended: ``lost`` | ``temporary`` | ``military`` (the lexicon's cue words)."""
+    return dialogue.suspend_reason(text)
 
 
 _INT = re.compile(r"(?<![\d\[#])(\d{1,9})(?![\d\]])")

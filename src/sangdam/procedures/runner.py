@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
+from sangdam.agents.common import SLOT_ARGS
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
 from sangdam.orchestrator import dialogue
@@ -111,20 +112,42 @@ class ProcedureAgent(Agent):
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
         pos = _position(step, self.procedure)
         slots = pos["vars"].setdefault("slots", {})
-        for key, value in step.slots.items():  # a correction re-runs the proposing step with new slot values
+        # values the step brings (a correction re-runs the proposing step with new slot values; "4444도 똑같이 해
+        # 주세요" starts again with the previous ones): an `ask` of such a slot takes it without asking
+        fresh = POSITION_KEY not in step.slots
+        prefilled = {key for key in step.slots if key not in (POSITION_KEY, "line_id")} if fresh else set()
+        for key, value in step.slots.items():
             if key != POSITION_KEY:
                 slots[key] = value
         if step.slots.get("line_id"):  # a line named since ("0013 회선이요"): the line slots follow it
             for key, value in list(slots.items()):
                 if isinstance(value, dict) and "last4" in value and value.get("id") != step.slots["line_id"]:
                     hit = [ln for ln in customer_lines(ctx) if ln["id"] == step.slots["line_id"]]
-                    slots[key] = line_value(hit[0]) if hit else value
+                    if hit:
+                        slots[key] = line_value(hit[0])
+                        prefilled |= self._rewind_to(pos, key)
         _add_facts(ctx, pos)
         try:
-            return self._run(step, ctx, pos, [])
+            return self._run(step, ctx, pos, [], prefilled)
         except ProcedureRuntimeError as err:  # the procedure's mistake: logged for the operator, never a crash
             log.error("procedure %s stopped: %s", pos.get("name"), err)
             return Outcome(messages=[BROKEN_KO])
+
+    def _rewind_to(self, pos: dict[str, Any], slot: str) -> set[str]:
+        """Another line than the one the procedure went on with: it goes on again from the step after the line's
+        `ask` (its checks, "already off", "already suspended", are made for the new line, as a Python agent re-runs
+        them). Returns the slots asked since, which keep their answers (asked again only when they have none)."""
+        try:
+            program = self._program(pos["name"])
+        except ProcedureRuntimeError:
+            return set()
+        for pc, instr in enumerate(program.instrs):
+            if instr.op == "ask" and instr.step is not None and instr.step.ask == slot and pc < pos["pc"]:
+                answered = {str(i.step.ask) for i in program.instrs[pc + 1:pos["pc"]]
+                            if i.op == "ask" and i.step is not None}
+                pos["pc"] = pc + 1
+                return answered
+        return set()
 
     def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
         pos = step.slots.get(POSITION_KEY)
@@ -173,13 +196,17 @@ class ProcedureAgent(Agent):
                 messages.append(DONE_DEFAULT)
         pos["pc"] += 1
         if pos["pc"] < len(program.instrs):  # the rest runs through the engine, after this reply's "done" text
-            ctx.state.queue = [pending.step.model_copy(update={"slots": {POSITION_KEY: pos}}), *ctx.state.queue]
+            # with the values it ran with, as the task a next "4444도 똑같이 해 주세요" repeats (state.last_task)
+            values = {k: v for call in pending.calls[:1] for k, v in call.args.items() if k in SLOT_ARGS}
+            ctx.state.queue = [pending.step.model_copy(update={"slots": {**values, POSITION_KEY: pos}}),
+                               *ctx.state.queue]
         elif not messages:
             messages.append(DONE_DEFAULT)
         return Outcome(messages=messages)
 
     # -- the runner ------------------------------------------------------------------------------------------------
-    def _run(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str]) -> Outcome:
+    def _run(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str],
+             prefilled: set[str] | None = None) -> Outcome:
         program = self._program(pos["name"])
         variables = pos["vars"]
         variables["customer"] = {"verified": ctx.customer_id is not None}
@@ -194,7 +221,7 @@ class ProcedureAgent(Agent):
                 messages.append(self._render(program, instr, s.say or "", variables))
                 pos["pc"] += 1
             elif op == "ask":
-                outcome = self._ask(step, ctx, pos, program, instr, messages)
+                outcome = self._ask(step, ctx, pos, program, instr, messages, prefilled or set())
                 if outcome is not None:
                     return outcome
             elif op == "call":
@@ -254,7 +281,7 @@ class ProcedureAgent(Agent):
                                     "customer anything (a goto or loop without an end?)")
 
     def _ask(self, step: Step, ctx: AgentContext, pos: dict[str, Any], program: Program, instr: Instr,
-             messages: list[str]) -> Outcome | None:
+             messages: list[str], prefilled: set[str]) -> Outcome | None:
         s = instr.step
         assert s is not None and s.ask is not None
         extractor = s.extractor or "text"
@@ -262,7 +289,10 @@ class ProcedureAgent(Agent):
         value = None
         first = pos.get("asked_from_request") is None or s.ask not in pos["asked_from_request"]
         extra: dict[str, Any] = {}
-        if extractor == "line":
+        if s.ask in prefilled and slots.get(s.ask) is not None:  # brought by the step (a repeat, a correction)
+            prefilled.discard(s.ask)
+            value = slots[s.ask]
+        elif extractor == "line":
             lines = customer_lines(ctx)
             preferred = [ln for ln in lines if ln.get("status") in (s.prefer_status or ())] or lines
             given = [ln for ln in lines if slots.get("line_id") and ln["id"] == slots["line_id"]]
