@@ -105,3 +105,23 @@ def test_states_stored_before_the_stack_load_as_one_frame() -> None:
     again = ConversationState.model_validate(stored)  # and the stack, not those copies, is what loads
     assert len(again.stack) == 1 and again.awaiting.slot == "line_id"
     assert ConversationState.model_validate({"turn_index": 1, "pending": None}).stack == []
+
+
+@pytest.mark.parametrize("text", ["다 취소해 주세요", "둘 다 안 할게요"])
+def test_a_no_to_everything_declines_every_open_proposal(orch: Orchestrator, text: str) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해 주세요")
+    orch.handle(conv, "일본 3일 로밍도 켜 주세요")
+    no = orch.handle(conv, text)
+    assert no.pending_action is None and not _ran(no)
+    assert sorted(c.name for c in no.tool_calls if c.status == "declined") == ["enable_roaming", "refill_data"]
+    assert orch.traces(conv)[-1]["stack"] == []
+    assert not _ran(orch.handle(conv, "네"))
+
+
+def test_a_bare_cancel_is_a_no_not_a_roaming_request(orch: Orchestrator) -> None:
+    conv = orch.start_conversation(customer_id="C1")
+    orch.handle(conv, "데이터 2기가 충전해 주세요")
+    no = orch.handle(conv, "취소해 주세요")
+    assert no.intents == [] and no.pending_action is None
+    assert not [c for c in no.tool_calls if c.name in ("get_line", "disable_roaming")]

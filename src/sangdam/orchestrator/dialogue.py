@@ -62,7 +62,7 @@ _GENERIC_TAIL = (r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*
 
 
 # "지금 바로", "빨리", "그냥": urging, no content of its own ("지금 바로 해주세요" is an answer, not a request).
-_URGE = r"(지금|바로|당장|즉시|얼른|빨리|어서|그냥)"
+_URGE = r"(지금|바로|당장|즉시|얼른|빨리|어서|그냥|다|전부|모두|전부\s*다)"  # "다 취소해 주세요": all of it
 _GAP = r"[\s.,!~?]*"
 
 
@@ -133,6 +133,14 @@ _WAIVER = re.compile(r"^.*?(됐고|됐구요|됐고요|필요\s*없고)\s*[,.]?"
 def after_waiver(text: str) -> str:
     """The message after what it lets go ("충전은 됐고 로밍 켜줘" → "로밍 켜줘"); the whole text without one."""
     return _WAIVER.sub("", text, count=1)
+
+
+_ALL = re.compile(r"(^|\s)(다|전부|모두|둘\s*다|전부\s*다)\s*(취소|안\s*할|안\s*해|필요\s*없|그만|됐)")
+
+
+def declines_all(text: str) -> bool:
+    """A no to everything that is open ("다 취소해 주세요", "둘 다 안 할게요")."""
+    return bool(_ALL.search(text))
 
 
 def changes_payment_method(text: str) -> bool:

@@ -85,9 +85,12 @@ class FollowUps:
             self._record_declined(turn, _parts(pending))
             turn.state.pending, turn.route = None, other
             return False
-        if other is not None and negative:
-            # "아니요, 요금이나 알려 주세요", "충전은 됐고 로밍이나 켜줘": the no is clear, whatever the confidence
-            # of the rest, and the rest is a request of its own (routed as any new message)
+        if negative and dialogue.declines_all(text):  # "다 취소해 주세요", "둘 다 안 할게요": no to all that is open
+            return self._decline(turn)
+        if other is not None and negative and (other.confidence >= OTHER_REQUEST_CONFIDENCE
+                                               or dialogue.after_waiver(text) != text):
+            # "아니요, 요금이나 알려 주세요", "충전은 됐고 로밍이나 켜줘": the no is clear and the rest is a request of
+            # its own (routed as any new message); after "…은 됐고" at any confidence
             turn.route = other
             return self._cancel_for_other_request(turn, said="confirm.declined")
         if other is not None and (other.confidence >= OTHER_REQUEST_CONFIDENCE or _reads_only(other)):
@@ -313,6 +316,11 @@ class FollowUps:
         if pending is not None:
             self._record_declined(turn, _parts(pending))
         turn.state.pending = None
+        if dialogue.declines_all(turn.ctx.text):  # "다 취소해 주세요": every open proposal, not only the top one
+            for frame in turn.state.stack[:-1]:
+                if frame.pending is not None:
+                    self._record_declined(turn, _parts(frame.pending))
+            turn.state.stack = turn.state.stack[-1:]
         turn.messages.append(say("confirm.declined"))
         queued, turn.state.queue = turn.state.queue, []
         self._run_steps(turn, queued)
