@@ -240,15 +240,16 @@ class Orchestrator(FollowUps):
         other questions about actions are answered from the documents."""
         from sangdam.understanding.commands import AskKnowledge, StartTask
 
+        understood = turn.understanding.commands if turn.understanding is not None else []
         intents = list(turn.route.intents)
         what_if: set[str] = set()
-        for command in turn.understanding.commands if turn.understanding is not None else []:
+        for command in understood:
             if isinstance(command, AskKnowledge) and command.about and dialogue.asks_figure(command.question):
                 what_if.add(command.about)
                 at = intents.index("policy.question") if "policy.question" in intents else len(intents)
                 intents[at:at + 1] = [] if command.about in intents else [command.about]
         steps = plan(intents, turn.ctx.text)
-        commands = [c for c in (turn.understanding.commands if turn.understanding else []) if isinstance(c, StartTask)]
+        commands = [c for c in understood if isinstance(c, StartTask)]
         given = {c.intent: c.slots for c in commands if c.slots}
         # what the dialogue resolved reads its own part of the message ("4444 말고 3333이요" → "3333이요")
         clauses = {c.intent: c.clause for c in commands if c.generator == "dialogue" and c.clause}
@@ -473,7 +474,7 @@ def _remember_task(state: Any, steps: list[dict[str, Any]]) -> None:
     task it confirmed (set when the proposal ran)."""
     served = [s for s in steps if not s["silent"] and s["agent"] in ACCOUNT_AGENTS]
     if served:
-        state.last_task = {"intent": served[-1]["intent"], "slots": dict(served[-1]["slots"]), "turn": state.turn_index}
+        state.remember_task(served[-1]["intent"], served[-1]["slots"])
     elif state.last_task and state.last_task.get("turn") != state.turn_index:
         state.last_task = None
 

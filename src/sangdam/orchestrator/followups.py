@@ -76,6 +76,7 @@ class FollowUps:
         about = dialogue.is_question(text) and self._about_proposal(text)  # "충전하면 얼마예요?"
         # "됐고 상담사 바꿔" lets something else go and asks for the person: that part is no "no"
         rest = dialogue.after_waiver(text)
+        waived = rest != text
         if _only_transfers(pending) and not dialogue.is_negative(rest) and "agent.human" in self._route(turn).intents:
             return self._confirm(turn, pending)  # "됐고 상담사 바꿔" while a transfer is offered: that is the yes
         other = None if about else self._other_tasks(turn, pending)
@@ -87,8 +88,7 @@ class FollowUps:
             return False
         if negative and dialogue.declines_all(text):  # "다 취소해 주세요", "둘 다 안 할게요": no to all that is open
             return self._decline(turn)
-        if other is not None and negative and (other.confidence >= OTHER_REQUEST_CONFIDENCE
-                                               or dialogue.after_waiver(text) != text):
+        if other is not None and negative and (other.confidence >= OTHER_REQUEST_CONFIDENCE or waived):
             # "아니요, 요금이나 알려 주세요", "충전은 됐고 로밍이나 켜줘": the no is clear and the rest is a request of
             # its own (routed as any new message); after "…은 됐고" at any confidence
             turn.route = other
@@ -97,7 +97,7 @@ class FollowUps:
             # another task interrupts; a question that only reads ("근데 요금제 뭐 쓰고 있지?") is answered at
             # any confidence: the proposal waits on the stack either way
             turn.route = other
-            return self._other_request(turn, pending)
+            return self._other_request(turn)
         if dialogue.asks_to_wait(text):
             return self._keep_pending(turn, pending, "confirm.hold")
         if dialogue.is_question(text):
@@ -113,7 +113,7 @@ class FollowUps:
             return self._confirm(turn, pending)
         return self._keep_pending(turn, pending, "confirm.unclear")
 
-    def _other_request(self, turn: Turn, pending: PendingAction) -> bool:
+    def _other_request(self, turn: Turn) -> bool:
         """A different request while a proposal waits: it interrupts. The proposal stays on the dialogue stack
         untouched (neither confirmed nor lost); the request runs in a frame of its own, and when that frame no
         longer waits for anything the proposal is asked again (``_resume``)."""
@@ -300,8 +300,7 @@ class FollowUps:
         state.handed_off = state.handed_off or outcome.handoff
         state.actions.extend({"tool": c.tool, "args": c.args} for c in pending.calls)
         if pending.step is not None:  # "4444도 똑같이 해 주세요" next: the values of what just ran
-            slots = {**pending.step.slots, **{k: v for c in pending.calls[:1] for k, v in c.args.items()}}
-            state.last_task = {"intent": pending.intent, "slots": slots, "turn": state.turn_index}
+            state.remember_task(pending.intent, {**pending.step.slots, **(pending.calls[0].args if pending.calls else {})})
         return True
 
     def _record_declined(self, turn: Turn, parts: list[PendingAction]) -> None:

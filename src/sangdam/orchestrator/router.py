@@ -19,7 +19,7 @@ from functools import lru_cache
 from typing import Literal, Protocol, runtime_checkable
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from sangdam.orchestrator.intents import INTENTS, NON_TASK_INTENTS, RoutedIntent
 from sangdam.orchestrator.router_training import (
@@ -90,6 +90,11 @@ class SplitterCues(BaseModel):
     light_nouns: frozenset[str]
     no_cut_before: frozenset[str]
     discourse_markers: frozenset[str] = frozenset()
+
+    @field_validator("discourse_markers")
+    @classmethod
+    def _unspaced(cls, value: frozenset[str]) -> frozenset[str]:
+        return frozenset("".join(m.split()) for m in value)  # compared with a clause's text without spaces
 
 
 ClauseRole = Literal["request", "context", "negated"]
@@ -168,6 +173,8 @@ def _clause_of(text: str, start: int, toks, cues: SplitterCues) -> Clause:  # no
     question = "?" in text or bool(forms & cues.question_words)
     fault = bool(forms & cues.fault_words)
     bare = not any(t.tag.startswith(_NOUN_TAGS) and t.form not in cues.light_nouns for t in words)
+    asks = question or any(
+        t.form in cues.request_morphemes or (t.tag == "EF" and t.form in cues.request_endings) for t in words)
     purpose = None
     for k, t in enumerate(words):
         if t.tag == "EC" and t.form in ("려면", "으려면") and any(w.form in ("어떻", "어떡") for w in words[k + 1 :]):
@@ -184,12 +191,7 @@ def _clause_of(text: str, start: int, toks, cues: SplitterCues) -> Clause:  # no
         elif _is_background_ending(last, prev, cues):
             role = "request" if question else "context"
         elif last.tag == "EF" or (last.tag == "JX" and last.form == "요" and prev is not None and prev.tag == "EC"):
-            asks = question or any(
-                t.form in cues.request_morphemes or (t.tag == "EF" and t.form in cues.request_endings) for t in words
-            )
             role = "request" if asks else "context"
-    asks = question or any(
-        t.form in cues.request_morphemes or (t.tag == "EF" and t.form in cues.request_endings) for t in words)
     return Clause(text=text, role=role, fault=fault, bare=bare, purpose=purpose or None, asks=asks, question=question)
 
 
@@ -230,7 +232,7 @@ def analyse_clauses(text: str, cues: SplitterCues | None = None) -> list[Clause]
             if noun:
                 clause = clause.model_copy(update={"with_particle": stripped})
                 stripped = noun
-        if "".join(stripped.split()) in {"".join(m.split()) for m in cues.discourse_markers}:
+        if "".join(stripped.split()) in cues.discourse_markers:
             clause = clause.model_copy(update={"role": "context"})  # "잠깐", "근데": asks nothing
         clauses.append(clause.model_copy(update={"text": stripped}))
     return clauses or [Clause(text=text)]

@@ -182,6 +182,10 @@ class ConversationState(BaseModel):
             return self.stack[-1]
         return None
 
+    def remember_task(self, intent: str, slots: dict[str, Any]) -> None:
+        """The task this turn served (or confirmed), for a next message that leans on it ("4444는요?")."""
+        self.last_task = {"intent": intent, "slots": dict(slots), "turn": self.turn_index}
+
     def snapshot(self) -> list[dict[str, Any]]:
         """The stack for the trace: per frame, its task and what it waits for."""
         return [{"intent": f.intent, "waits": [k for k in _FRAME_FIELDS if getattr(f, k)],
