@@ -22,7 +22,9 @@ from sangdam.domain.models import Customer, Line
 from tools_fixtures import TODAY, populate
 
 __all__ = ["TODAY", "make_server_world", "populate_server_world", "running_server", "served_world", "free_port",
-           "login_assertion"]
+           "login_assertion", "CHROMIUM", "signed_in_console"]
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's chromium: Playwright's own browser download fails here
 
 
 def make_server_world(path: Path) -> Engine:
@@ -105,3 +107,24 @@ def served_world(path: Path, *, rate_per_minute: int = 0) -> Iterator[tuple[str,
             yield base, keys
     finally:
         engine.dispose()
+
+
+@contextmanager
+def signed_in_console(base: str, key: str) -> Iterator[tuple[object, list[str]]]:
+    """A headless Chromium page of the agent console at ``base``, signed in with ``key``, and the list that
+    collects the page's Content-Security-Policy violations (the page's own policy stays on)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(60_000)
+            refused: list[str] = []
+            page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+            page.goto(f"{base}/console")
+            page.get_by_test_id("key").fill(key)
+            page.get_by_test_id("login").click()
+            yield page, refused
+        finally:
+            browser.close()

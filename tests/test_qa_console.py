@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 
 from sangdam.domain.db import make_engine, session_scope
 from sangdam.domain.insight_models import QaScore
-from server_support import served_world
+from server_support import CHROMIUM, served_world, signed_in_console
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -63,29 +62,17 @@ def test_customer_keys_are_refused_and_unknown_conversations_are_404(world) -> N
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_console_conversation_view_shows_the_qa_table_under_its_csp(world) -> None:  # noqa: ANN001
-    from playwright.sync_api import sync_playwright
-
     base, keys, _, conv = world
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900}).new_page()
-            page.set_default_timeout(60_000)
-            refused: list[str] = []
-            page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-            page.goto(f"{base}/console")
-            page.get_by_test_id("key").fill(keys["agent"])
-            page.get_by_test_id("login").click()
-            page.locator(f"#list [data-id='{conv}']").click()
-            row = page.locator("[data-testid='qa-item'][data-item='confirmation_before_write']")
-            row.wait_for()
-            assert row.locator("td").nth(0).inner_text() == "변경 전 고객 동의"
-            assert row.locator("td").nth(1).inner_text() == "통과"
-            assert row.locator("td").nth(2).inner_text() == "#2"
-            assert page.locator("[data-testid='qa-item'][data-item='empathy'] td").nth(1).inner_text() == "해당 없음"
-            assert "점수" in page.get_by_test_id("qa-score").inner_text()
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "console-qa.png"), full_page=True)
-            assert refused == []
-        finally:
-            browser.close()
+    with signed_in_console(base, keys["agent"]) as (page, refused):
+        page.locator(f"#list [data-id='{conv}']").click()
+        row = page.locator("[data-testid='qa-item'][data-item='confirmation_before_write']")
+        row.wait_for()
+        assert row.locator("td").nth(0).inner_text() == "변경 전 고객 동의"
+        assert row.locator("td").nth(1).inner_text() == "통과"
+        assert row.locator("td").nth(2).inner_text() == "#2"
+        assert page.locator("[data-testid='qa-item'][data-item='empathy'] td").nth(1).inner_text() == "해당 없음"
+        assert "점수" in page.get_by_test_id("qa-score").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-qa.png"), full_page=True)
+        assert refused == []
+

@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from server_support import served_world
+from server_support import CHROMIUM, served_world, signed_in_console
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
@@ -41,26 +40,14 @@ def test_console_list_carries_the_escalation_mark(world) -> None:  # noqa: ANN00
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_console_shows_an_escalation_badge_only_on_the_marked_conversation(world) -> None:  # noqa: ANN001
-    from playwright.sync_api import sync_playwright
-
     base, keys, angry, calm = world
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 900}).new_page()
-            page.set_default_timeout(60_000)
-            refused: list[str] = []
-            page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-            page.goto(f"{base}/console")
-            page.get_by_test_id("key").fill(keys["agent"])
-            page.get_by_test_id("login").click()
-            badge = page.locator(f"#list [data-id='{angry}'] [data-testid='escalation']")
-            badge.wait_for()
-            assert badge.inner_text() == "상담사 필요 · 고객 분노"
-            assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 214, 214)"
-            assert page.locator(f"#list [data-id='{calm}'] [data-testid='escalation']").count() == 0
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "console-escalation.png"))
-            assert refused == []
-        finally:
-            browser.close()
+    with signed_in_console(base, keys["agent"]) as (page, refused):
+        badge = page.locator(f"#list [data-id='{angry}'] [data-testid='escalation']")
+        badge.wait_for()
+        assert badge.inner_text() == "상담사 필요 · 고객 분노"
+        assert badge.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(255, 214, 214)"
+        assert page.locator(f"#list [data-id='{calm}'] [data-testid='escalation']").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "console-escalation.png"))
+        assert refused == []
+
