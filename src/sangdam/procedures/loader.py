@@ -26,10 +26,13 @@ from sangdam.procedures.models import (
     ProcedureSpec,
     Program,
     StepSpec,
+    Template,
 )
 
 log = logging.getLogger(__name__)
-SAY_FILTERS = ("number", "won", "gb", "date", "last4")
+SAY_FILTERS = ("number", "won", "gb", "date", "last4", "period", "speed", "optional")
+# ``{value|t:billing.status}``: the template ``billing.status.<value>`` of templates/ko.yaml (a label by value)
+TEMPLATE_FILTER = "t:"
 
 
 class ProcedureError(ValueError):
@@ -96,7 +99,8 @@ def pydantic_reason(err: ValidationError, prefix: str = "") -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------------------------- compiling
-def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | None = None) -> Program:
+def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | None = None,
+                      functions: set[str] | None = None) -> Program:
     """Validate one procedure document and compile it (``ProcedureError`` naming ``file`` and the step)."""
     if not isinstance(data, dict):
         raise ProcedureError(file, "", "a procedure file is a mapping with 'procedure', 'description_ko' and 'steps'")
@@ -110,6 +114,7 @@ def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | Non
     gotos: list[tuple[str, str]] = []  # (label, where)
     tools: list[str] = []
     used_extractors: list[str] = []
+    used_functions: list[str] = []
     starts: list[str] = []
     loops = 0
 
@@ -149,6 +154,13 @@ def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | Non
                 continue
             instrs.append(Instr(op=kind, step=step, where=at))
             _check_step(step, kind, at, spec, file, gotos, tools, used_extractors, starts, extractors)
+            if kind == "compute":
+                if functions is not None and step.compute not in functions:
+                    raise ProcedureError(file, f"{at}.compute", f"unknown function {step.compute!r} (known: "
+                                                                f"{', '.join(sorted(functions)) or 'none'})")
+                used_functions.append(str(step.compute))
+                _check_templates(step.args, f"{at}.args", spec, file, say=False)
+                gotos.extend((label, f"{at}.on_error.{code}") for code, label in step.on_error.items())
 
     emit(spec.steps, "steps")
     for label, at in gotos:
@@ -162,7 +174,7 @@ def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | Non
     return Program(name=spec.procedure, file=str(file), description_ko=spec.description_ko, identity=spec.identity,
                    labels=spec.labels, instrs=instrs, label_pc=labels, tools=list(dict.fromkeys(tools)),
                    extractors=list(dict.fromkeys(used_extractors)), starts=list(dict.fromkeys(starts)),
-                   serves=list(spec.serves))
+                   serves=list(spec.serves), functions=list(dict.fromkeys(used_functions)))
 
 
 def _on_keys(node: Any) -> Any:
@@ -227,6 +239,9 @@ def _check_templates(value: Any, at: str, spec: ProcedureSpec, file: Path | str,
         for i, v in enumerate(value):
             _check_templates(v, f"{at}[{i}]", spec, file, say=say)
         return
+    if isinstance(value, Template):  # the template's text is the package's; its values are fields
+        _check_templates(value.args, f"{at}.args", spec, file, say=False)
+        return
     if not isinstance(value, str):
         return
     for field in FIELD.findall(value):
@@ -234,6 +249,15 @@ def _check_templates(value: Any, at: str, spec: ProcedureSpec, file: Path | str,
         if not PATH.match(path.strip()):
             raise ProcedureError(file, at, f"{{{field}}} is not a variable path ('{{membership.points}}')")
         flt = flt.strip()
+        if flt.startswith(TEMPLATE_FILTER):
+            from sangdam.orchestrator.format import templates
+
+            node: Any = templates()
+            for part in flt.removeprefix(TEMPLATE_FILTER).split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                raise ProcedureError(file, at, f"{flt!r} in {{{field}}} names no group of templates/ko.yaml")
+            continue
         if flt and flt not in SAY_FILTERS and flt not in spec.labels:
             raise ProcedureError(file, at, f"unknown filter {flt!r} in {{{field}}} (filters: "
                                            f"{', '.join([*SAY_FILTERS, *spec.labels])})")
@@ -278,9 +302,10 @@ def load_procedures(*, strict: bool = True) -> dict[str, Program]:
 def _load() -> dict[str, Program]:
     from sangdam.config import get_settings
     from sangdam.procedures.extractors import extractor_names
+    from sangdam.procedures.functions import function_names
 
     files = procedure_files()
-    key = (signature(files), tuple(sorted(extractor_names())))
+    key = (signature(files), tuple(sorted(extractor_names())), tuple(sorted(function_names())))
     with _CACHE.lock:
         if _CACHE.key == key:
             if isinstance(_CACHE.value, ProcedureError):
@@ -298,12 +323,14 @@ def _load() -> dict[str, Program]:
 
 def _read_all(files: list[Path]) -> dict[str, Program]:
     from sangdam.procedures.extractors import extractor_names
+    from sangdam.procedures.functions import function_names
 
     out: dict[str, Program] = {}
     where: dict[str, Path] = {}
     packaged = packaged_dir()
     for path in files:
-        program = compile_procedure(read_yaml(path), path, extractors=set(extractor_names()))
+        program = compile_procedure(read_yaml(path), path, extractors=set(extractor_names()),
+                                    functions=set(function_names()))
         if program.serves:
             from sangdam.orchestrator.intents import INTENTS
 

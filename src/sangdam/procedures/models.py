@@ -17,9 +17,9 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
 PATH = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)*$")
 FIELD = re.compile(r"\{([^{}]*)\}")
-KINDS = ("ask", "call", "branch", "propose", "say", "loop", "handoff", "start", "goto", "end")
+KINDS = ("ask", "call", "compute", "branch", "propose", "say", "loop", "handoff", "start", "goto", "end")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "empty", "not_empty", "gt", "gte", "lt", "lte")
-EXTRACTORS_BUILTIN = ("line", "gb", "plan", "yes_no", "text", "number")
+EXTRACTORS_BUILTIN = ("line", "gb", "plan", "yes_no", "text", "number", "choice")
 END = "end"
 
 
@@ -103,29 +103,56 @@ class Loop(_Strict):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class Template(_Strict):
+    """Korean text by reference: a template of ``resources/templates/ko.yaml`` (``billing.bill``) and its values,
+    each a field string (``"{bill.amount_krw|won}"``) filled from the procedure's variables."""
+
+    template: str
+    args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("template")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        from sangdam.orchestrator.format import templates
+
+        node: Any = templates()
+        for part in value.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ValueError(f"{value!r} is no template of templates/ko.yaml")
+            node = node[part]
+        return value
+
+
+Text = str | Template  # Korean text: written out, or a template by reference
+
+
 class StepSpec(_Strict):
     """One step as written: exactly one kind key, its options, and an optional ``id``."""
 
     id: str | None = None
     ask: str | None = None
     call: str | None = None
+    compute: str | None = None  # a registered Python function (computation: pricing, ranking, parsing)
     branch: Branch | None = None
     propose: str | None = None
-    say: str | None = None
+    say: Text | None = None
     loop: Loop | None = None
     handoff: str | bool | None = None
     start: str | None = None
     goto: str | None = None
     end: bool | None = None
     # options
-    question_ko: str | None = None  # ask
+    question_ko: Text | None = None  # ask
     extractor: str | None = None  # ask (default text)
     prefer_status: list[str] | None = None  # ask with the line extractor: lines in these states come first
-    args: dict[str, Any] = Field(default_factory=dict)  # call, propose
-    save_as: str | None = None  # call, propose (default: the tool's name)
-    on_error: dict[str, str] = Field(default_factory=dict)  # call, propose: error code (or "any") -> label
-    summary_ko: str | None = None  # propose: the proposal sentence (default: the tool's own preview text)
-    done_ko: str | None = None  # propose: said after the commit (fields from the commit's result)
+    options: str | None = None  # ask with the choice extractor: the path of the list the customer picks from
+    args: dict[str, Any] = Field(default_factory=dict)  # call, compute, propose
+    save_as: str | None = None  # call, compute, propose (default: the tool's or function's name)
+    on_error: dict[str, str] = Field(default_factory=dict)  # call, compute, propose: error code (or "any") -> label
+    produce: bool | None = None  # call, compute: the result is this step's, read by the steps that depend on it
+    each: str | None = None  # say: one message per item; propose: one call per item (``item`` in the fields)
+    summary_ko: Text | None = None  # propose: the proposal sentence (default: the tool's own preview text)
+    done_ko: Text | None = None  # propose: said after the commit (fields from the commit's result)
 
     @field_validator("id")
     @classmethod
@@ -141,12 +168,14 @@ class StepSpec(_Strict):
             raise ValueError(f"a step needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})")
         kind = kinds[0]
         allowed = {
-            "ask": {"question_ko", "extractor", "prefer_status"},
-            "call": {"args", "save_as", "on_error"},
-            "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko"},
+            "ask": {"question_ko", "extractor", "prefer_status", "options"},
+            "call": {"args", "save_as", "on_error", "produce"},
+            "compute": {"args", "save_as", "on_error", "produce"},
+            "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko", "each"},
+            "say": {"each"},
         }.get(kind, set())
-        stray = [k for k in ("question_ko", "extractor", "prefer_status", "args", "save_as", "on_error", "summary_ko",
-                             "done_ko")
+        stray = [k for k in ("question_ko", "extractor", "prefer_status", "options", "args", "save_as", "on_error",
+                             "produce", "each", "summary_ko", "done_ko")
                  if k in self.model_fields_set and k not in allowed]
         if stray:
             raise ValueError(f"{', '.join(stray)} does not apply to a '{kind}' step")
@@ -155,6 +184,14 @@ class StepSpec(_Strict):
                 raise ValueError(f"ask: {self.ask!r} is not a slot name (lower_snake_case)")
             if not self.question_ko:
                 raise ValueError("an 'ask' step needs question_ko, the Korean question")
+            if (self.options is None) != ((self.extractor or "text") != "choice"):
+                raise ValueError("the 'choice' extractor and 'options' (the list to pick from) go together")
+        for key in ("options", "each"):
+            value = getattr(self, key)
+            if value is not None and not PATH.match(value):
+                raise ValueError(f"{key}: {value!r} is not a variable path")
+        if kind == "compute" and not NAME.match(self.compute or ""):
+            raise ValueError(f"compute: {self.compute!r} is not a function name (lower_snake_case)")
         if self.save_as is not None and not NAME.match(self.save_as):
             raise ValueError(f"save_as: {self.save_as!r} is not a variable name (lower_snake_case)")
         return self
@@ -208,6 +245,7 @@ class Program(BaseModel):
     instrs: list[Instr]
     label_pc: dict[str, int]
     tools: list[str]  # tools the steps call or propose (handoff adds transfer_to_human)
+    functions: list[str] = []  # Python functions the steps compute
     extractors: list[str]
     starts: list[str]  # procedures or intents the steps start
     serves: list[str] = []  # built-in intents served by this procedure

@@ -24,9 +24,10 @@ from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
 from sangdam.orchestrator import dialogue
 from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, customer_lines, get_extractor, line_value
+from sangdam.procedures.functions import FunctionError, function_tools, get_function
 from sangdam.procedures.loader import ProcedureError, load_procedures
-from sangdam.procedures.models import Instr, Program
-from sangdam.procedures.template import MISSING, TemplateError, fill_args, holds, lookup, render
+from sangdam.procedures.models import Instr, Program, Template
+from sangdam.procedures.template import MISSING, TemplateError, fill_args, holds, lookup, render, render_template
 from sangdam.tools.base import ToolError
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,8 @@ class ProcedureAgent(Agent):
             names.extend(program.tools)
             for extractor in program.extractors:
                 names.extend(EXTRACTOR_TOOLS.get(extractor, ()))
+            for function in program.functions:
+                names.extend(function_tools(function))
         return tuple(dict.fromkeys(names))
 
     @property
@@ -162,7 +165,8 @@ class ProcedureAgent(Agent):
         instr = program.instrs[pos["pc"]] if pos["pc"] < len(program.instrs) else None
         if instr is None or instr.op != "ask" or instr.step is None or instr.step.ask != slot:
             return None
-        value = get_extractor(instr.step.extractor or "text")(ctx, ctx.text)
+        value = (_choose(ctx.text, lookup(pos["vars"], instr.step.options)) if instr.step.options
+                 else get_extractor(instr.step.extractor or "text")(ctx, ctx.text))
         if value is None:
             return None
         pos["vars"].setdefault("slots", {})[slot] = value
@@ -185,12 +189,15 @@ class ProcedureAgent(Agent):
             return Outcome(messages=[say("handoff.done", ticket=results[0].ticket_id)], handoff=True)
         assert instr.step is not None
         name = instr.step.save_as or str(instr.step.propose)
-        pos["vars"][name] = _dump(results[0], ctx) if results else None
+        if instr.step.each:  # one call per item: the results in the items' order
+            pos["vars"][name] = [_dump(r, ctx) for r in results]
+        else:
+            pos["vars"][name] = _dump(results[0], ctx) if results else None
         pos.setdefault("facts", []).append(name)
         messages: list[str] = []
         if instr.step.done_ko:
             try:
-                messages.append(self._render(program, instr, instr.step.done_ko, pos["vars"]))
+                messages.append(self._text(program, instr, instr.step.done_ko, pos["vars"]))
             except ProcedureRuntimeError as err:
                 log.error("procedure %s: %s", pos.get("name"), err)
                 messages.append(DONE_DEFAULT)
@@ -210,6 +217,8 @@ class ProcedureAgent(Agent):
         program = self._program(pos["name"])
         variables = pos["vars"]
         variables["customer"] = {"verified": ctx.customer_id is not None}
+        variables["request"] = {"text": step.text or ctx.text, "intent": step.intent, "silent": step.silent}
+        variables["today"] = ctx.today.isoformat()
         for _ in range(MAX_INSTRUCTIONS_PER_TURN):
             if pos["pc"] >= len(program.instrs):
                 return Outcome(messages=messages)
@@ -218,7 +227,8 @@ class ProcedureAgent(Agent):
             assert s is not None
             op = instr.op
             if op == "say":
-                messages.append(self._render(program, instr, s.say or "", variables))
+                if not step.silent:  # a prerequisite of another step gathers facts and says nothing
+                    messages.extend(self._say(program, instr, variables))
                 pos["pc"] += 1
             elif op == "ask":
                 outcome = self._ask(step, ctx, pos, program, instr, messages, prefilled or set())
@@ -236,6 +246,24 @@ class ProcedureAgent(Agent):
                 name = s.save_as or str(s.call)
                 variables[name] = _dump(result, ctx)
                 pos.setdefault("facts", []).append(name)
+                if s.produce:
+                    ctx.blackboard.produce(step.intent, result)
+                pos["pc"] += 1
+            elif op == "compute":
+                try:
+                    args = self._args(program, instr, variables)
+                    result = self._compute(program, instr, ctx, args)
+                except ToolError as err:
+                    jump = self._on_error(program, instr, err, pos)
+                    if jump is None:
+                        return Outcome(messages=[*messages, err.message_ko])
+                    continue
+                name = s.save_as or str(s.compute)
+                variables[name] = _dump(result, ctx)
+                ctx.blackboard.add_fact(variables[name])  # computed in code from tool results: a fact
+                pos.setdefault("facts", []).append(name)
+                if s.produce:
+                    ctx.blackboard.produce(step.intent, variables[name])
                 pos["pc"] += 1
             elif op == "branch":
                 branch = s.branch
@@ -243,23 +271,33 @@ class ProcedureAgent(Agent):
                 target = next((c.goto for c in branch.cases if holds(c, variables, branch.on)), branch.else_)
                 pos["pc"] = pos["pc"] + 1 if target is None else _target(program, target)
             elif op == "propose":
+                items = _items(s.each, variables) if s.each else [None]
+                calls: list[tuple[str, dict[str, Any]]] = []
+                previews: list[Any] = []
                 try:
-                    args = self._args(program, instr, variables)
-                    preview = ctx.propose(str(s.propose), **args)
+                    for item in items:  # every rule checked for every call before anything is proposed
+                        args = self._args(program, instr, {**variables, "item": item} if s.each else variables)
+                        previews.append(ctx.propose(str(s.propose), **args))
+                        calls.append((str(s.propose), args))
                 except ToolError as err:
                     jump = self._on_error(program, instr, err, pos)
                     if jump is None:
                         return Outcome(messages=[*messages, err.message_ko])
                     continue
-                summary = (self._render(program, instr, s.summary_ko, {**variables, "preview": preview.effect})
-                           if s.summary_ko else preview.summary_ko)
-                return self._proposal(step, ctx, pos, [(str(s.propose), args)], summary, messages)
+                if not calls:  # nothing to propose (an empty list): the step is skipped
+                    pos["pc"] += 1
+                    continue
+                effects = [p.effect for p in previews]
+                summary = (self._text(program, instr, s.summary_ko,
+                                      {**variables, "preview": effects if s.each else effects[0]})
+                           if s.summary_ko else "\n".join(p.summary_ko for p in previews))
+                return self._proposal(step, ctx, pos, calls, summary, messages)
             elif op == "handoff":
                 from sangdam.agents.conversation import handoff_summary
 
                 args = {"summary": handoff_summary(ctx)}
                 ctx.propose("transfer_to_human", **args)
-                text = (self._render(program, instr, s.handoff, variables) if isinstance(s.handoff, str)
+                text = (self._text(program, instr, s.handoff, variables) if isinstance(s.handoff, str)
                         else say("handoff.proposal"))
                 return self._proposal(step, ctx, pos, [("transfer_to_human", args)], text, messages)
             elif op == "start":
@@ -304,6 +342,9 @@ class ProcedureAgent(Agent):
                 value = line_value(named)
             extra["choices"] = ", ".join(say("slots.line_item", last4=line_value(ln)["last4"], plan=ln.get("plan_name"))
                                          for ln in lines)
+        elif s.options is not None:  # a pick from a list the procedure holds ("두 번째 걸로", "아시아 5일")
+            if first and step.text:
+                value = _choose(step.text, lookup(pos["vars"], s.options))
         elif extractor in FROM_REQUEST and first and step.text:
             value = get_extractor(extractor)(ctx, step.text)
         if first:
@@ -314,7 +355,7 @@ class ProcedureAgent(Agent):
                 pos.setdefault("fact_slots", []).append(s.ask)
             pos["pc"] += 1
             return None
-        messages.append(self._render(program, instr, s.question_ko or "", {**pos["vars"], **extra}))
+        messages.append(self._text(program, instr, s.question_ko or "", {**pos["vars"], **extra}))
         step.slots.clear()
         step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
         return Outcome(messages=messages, ask_slot=s.ask)
@@ -397,11 +438,34 @@ class ProcedureAgent(Agent):
         except TemplateError as err:
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}.args: {err}") from None
 
-    def _render(self, program: Program, instr: Instr, text: str, variables: dict[str, Any]) -> str:
+    def _text(self, program: Program, instr: Instr, text: str | Template, variables: dict[str, Any]) -> str:
+        """Korean text written out in the procedure or by template reference, its fields filled."""
         try:
+            if isinstance(text, Template):
+                return render_template(text.template, text.args, variables, program.labels)
             return render(text, variables, program.labels)
-        except TemplateError as err:
+        except (TemplateError, KeyError, IndexError) as err:
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}: {err}") from None
+
+    def _say(self, program: Program, instr: Instr, variables: dict[str, Any]) -> list[str]:
+        """A ``say`` step's messages: one, or one per item of its ``each`` list."""
+        s = instr.step
+        assert s is not None and s.say is not None
+        if not s.each:
+            return [self._text(program, instr, s.say, variables)]
+        return [self._text(program, instr, s.say, {**variables, "item": item}) for item in _items(s.each, variables)]
+
+    def _compute(self, program: Program, instr: Instr, ctx: AgentContext, args: dict[str, Any]) -> Any:
+        assert instr.step is not None and instr.step.compute is not None
+        name = instr.step.compute
+        try:
+            fn = get_function(name)
+        except KeyError:
+            raise ProcedureRuntimeError(f"{program.file}: {instr.where}: function {name!r} is not registered") from None
+        try:
+            return fn(ctx, args)
+        except FunctionError as err:
+            raise ProcedureRuntimeError(f"{program.file}: {instr.where}: {name}: {err}") from None
 
 
 def _position(step: Step, procedure: str) -> dict[str, Any]:
@@ -431,6 +495,18 @@ def _items(over: Any, variables: dict[str, Any]) -> list[Any] | None:
         return over
     found = lookup(variables, over)
     return list(found) if isinstance(found, list) else []
+
+
+def _choose(text: str, options: Any) -> Any:
+    """The item of ``options`` (dicts with ``name``, listed in the order shown) that ``text`` names, by name or by
+    position ("두 번째 걸로", "제일 싼 거": the list order); None when it names none."""
+    if not isinstance(options, list) or not options:
+        return None
+    named = dialogue.match_by_name(text, [o for o in options if isinstance(o, dict) and o.get("name")])
+    if named:
+        return named[0]
+    index = dialogue.listed_position(text, len(options))
+    return options[index] if index is not None else None
 
 
 def _dump(result: Any, ctx: AgentContext) -> Any:
@@ -505,6 +581,19 @@ class ProcedureBackedAgent(Agent):
         return getattr(self.__dict__["base"], name)
 
 
+class _Unserved(Agent):
+    """The agent name of built-in intents that are all served by procedures (the taxonomy keeps the name)."""
+
+    def __init__(self, name: str) -> None:
+        from sangdam.orchestrator.intents import AGENT_FOR_INTENT
+
+        self.name = name  # type: ignore[misc]
+        self.intents = tuple(i for i, a in AGENT_FOR_INTENT.items() if a == name)  # type: ignore[misc]
+
+    def handle(self, step: Step, ctx: AgentContext) -> Outcome:  # its procedure was not loaded (logged)
+        return Outcome(messages=[BROKEN_KO])
+
+
 def serve_builtin_intents(agents: dict[str, Agent]) -> None:
     """Hand the built-in intents that packaged procedures serve (``serves:``) to those procedures."""
     from sangdam.orchestrator.intents import AGENT_FOR_INTENT
@@ -517,6 +606,8 @@ def serve_builtin_intents(agents: dict[str, Agent]) -> None:
     for program in programs.values():
         for intent in program.serves:
             owner = AGENT_FOR_INTENT[intent]
+            if owner not in agents:  # every intent of the agent is a procedure: no Python agent at all
+                agents[owner] = ProcedureBackedAgent(_Unserved(owner))
             wrapper = agents[owner]
             if not isinstance(wrapper, ProcedureBackedAgent):
                 wrapper = agents[owner] = ProcedureBackedAgent(wrapper)

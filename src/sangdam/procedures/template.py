@@ -1,8 +1,11 @@
 """Simple templating over a procedure's variables, and the conditions of ``branch`` and ``loop``.
 
-Variables: ``slots.<name>`` (answers to ``ask`` steps), ``<save_as>`` (a tool's result, e.g. ``membership.tier``),
-``loop.index`` / ``loop.item`` inside a loop, ``customer.verified``. A field is ``{path}`` or ``{path|filter}``;
-an argument that is exactly one field keeps the value's type (``{slots.gb}`` → ``3``).
+Variables: ``slots.<name>`` (answers to ``ask`` steps), ``<save_as>`` (a tool's or function's result, e.g.
+``membership.tier``), ``loop.index`` / ``loop.item`` inside a loop, ``item`` in a step with ``each``,
+``customer.verified``, ``request.text`` / ``request.intent`` / ``request.silent`` (the request the step serves,
+PII-masked), ``today``. A field is ``{path}`` or ``{path|filter}``; an argument that is exactly one field keeps
+the value's type (``{slots.gb}`` → ``3``). Filters: number, won, gb, date, period, speed, last4, optional ("" when
+absent), ``t:<group>`` (the template ``<group>.<value>`` of templates/ko.yaml) and the procedure's ``labels``.
 """
 
 from __future__ import annotations
@@ -56,18 +59,39 @@ def render(text: str, variables: dict[str, Any], labels: dict[str, dict[str, str
     def one(match: Any) -> str:
         path, _, flt = match.group(1).partition("|")
         value = lookup(variables, path.strip())
+        flt = flt.strip()
+        if flt == "optional":  # "" when the variable has no value
+            return "" if value is MISSING or value is None else str(value)
+        if value is None and flt in ("gb", "speed"):  # no cap: "무제한", "속도 제한 없음"
+            return _filter(value, flt, labels)
         if value is MISSING or value is None:
             raise TemplateError(f"{{{match.group(1)}}} has no value")
-        return _filter(value, flt.strip(), labels)
+        return _filter(value, flt, labels)
 
     return resolve(FIELD.sub(one, text)).strip()
 
 
+def render_template(key: str, args: dict[str, Any], variables: dict[str, Any],
+                    labels: dict[str, dict[str, str]]) -> str:
+    """Template ``key`` of templates/ko.yaml, its values the fields of ``args`` filled from ``variables``."""
+    from sangdam.orchestrator.format import say
+
+    values = {name: render(str(field), variables, labels) if isinstance(field, str) else field
+              for name, field in args.items()}
+    return say(key, **values)
+
+
 def _filter(value: Any, name: str, labels: dict[str, dict[str, str]]) -> str:
-    from sangdam.orchestrator.format import gb, kdate, won
+    from sangdam.orchestrator.format import gb, kdate, kperiod, say, speed, won
 
     if not name:
         return str(value)
+    if name.startswith("t:"):  # a label by value: the template <group>.<value>
+        return say(f"{name[2:]}.{value}")
+    if name == "period":
+        return kperiod(str(value))
+    if name == "speed":
+        return speed(None if value is None else int(value))
     if name in labels:
         return labels[name].get(str(value), str(value))
     if name == "number":
