@@ -2,7 +2,8 @@
 
 Built in: ``line`` (one of the verified customer's lines, by its last 4 digits; filled without asking when they
 have only one), ``gb`` (a data amount), ``plan`` (a tariff named in the catalogue), ``suspend_reason`` (분실 /
-일시정지 / 군입대: ``lost`` | ``temporary`` | ``military``), ``yes_no``, ``number`` and ``text`` (the message itself). Python code may register more (``@register_extractor("name")``); a procedure names
+일시정지 / 군입대: ``lost`` | ``temporary`` | ``military``), ``yes_no``, ``number``, ``choice`` (an item of the
+step's ``options`` list, by name or position) and ``text`` (the message itself). Python code may register more (``@register_extractor("name")``); a procedure names
 them in ``extractor:``. An extractor returns the value, or None when the message does not contain one.
 """
 
@@ -105,6 +106,12 @@ _INT = re.compile(r"(?<![\d\[#])(\d{1,9})(?![\d\]])")
 def _number(ctx: Any, text: str) -> Any:
     m = _INT.search(text)
     return int(m.group(1)) if m else None
+
+
+@register_extractor("choice")
+def _choice(ctx: Any, text: str) -> Any:
+    """A pick from the step's ``options`` list: read by the runner, which holds the list (never called alone)."""
+    return None
 
 
 @register_extractor("text")
