@@ -9,9 +9,9 @@ runner's position is a single number that the conversation state keeps between t
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -123,7 +123,16 @@ class Template(_Strict):
         return value
 
 
-Text = str | Template  # Korean text: written out, or a template by reference
+def _text(value: Any) -> Any:
+    """Korean text: a string, or a mapping that is a template reference (one error message, not one per form)."""
+    if isinstance(value, dict):
+        return Template.model_validate(value)
+    if not isinstance(value, str):
+        raise ValueError("Korean text is a string, or {template: <key of templates/ko.yaml>, args: {...}}")
+    return value
+
+
+Text = Annotated[str | Template, PlainValidator(_text)]  # Korean text: written out, or a template by reference
 
 
 class StepSpec(_Strict):
