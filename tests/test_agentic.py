@@ -222,3 +222,76 @@ def test_the_default_allow_list_excludes_identity_handoff_and_irreversible_write
     names = allow_list()
     assert "get_bills" in names and "refill_data" in names
     assert not {"verify_identity", "transfer_to_human", "get_customer", "request_cancellation"} & set(names)
+
+
+# =====================================================================================================================
+# Through the orchestrator: a model whose profile may act gets what no intent serves; writes wait for a yes
+# =====================================================================================================================
+class ActingModel(GrammarIgnoringModel):
+    """A model trusted to act (``agentic``) that phrases nothing and is never asked to route."""
+
+    agentic = True
+    capable_writer = False
+
+    def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        if "action" not in json.dumps(kwargs.get("json_schema") or {}):
+            raise ValueError("only the agent's actions are scripted")  # routing fallbacks: the classifier stands
+        return super().chat(messages, **kwargs)
+
+
+class OutOfScope:
+    threshold = 0.5
+
+    def route(self, text: str) -> Any:
+        from sangdam.orchestrator.router import RouteResult
+
+        return RouteResult(intents=["out_of_scope"], confidence=0.95, via="classifier")
+
+
+def test_the_orchestrator_hands_what_no_intent_serves_to_the_agent(db_engine: Engine) -> None:
+    model = ActingModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
+                        {"action": "answer", "text": "끝자리 3333 회선은 이번 달 4.5GB를 사용하셨습니다."})
+    orch = orchestrator(db_engine, llm=model, router=OutOfScope())
+    conv = orch.start_conversation(customer_id="C1")
+    out = orch.handle(conv, "우리 회선 중에 데이터 제일 많이 쓰는 게 어느 거예요?")
+    assert out.reply == "끝자리 3333 회선은 이번 달 4.5GB를 사용하셨습니다." and out.verifier.passed
+    assert "get_data_usage" in [c.name for c in out.tool_calls if c.status == "ok"]
+
+
+def test_without_an_agentic_profile_nothing_changes(db_engine: Engine) -> None:
+    model = ActingModel()
+    model.agentic = False
+    orch = orchestrator(db_engine, llm=model, router=OutOfScope())
+    conv = orch.start_conversation(customer_id="C1")
+    out = orch.handle(conv, "우리 회선 중에 데이터 제일 많이 쓰는 게 어느 거예요?")
+    assert model.sent == [] and "agentic" not in orch.agents and out.tool_calls == []
+
+
+def test_an_agent_proposal_runs_only_after_yes_and_once(db_engine: Engine) -> None:
+    from sangdam.domain.models import Line
+
+    model = ActingModel({"action": "propose", "tool": "refill_data", "args": {"line_id": "L1", "gb": 1}})
+    orch = orchestrator(db_engine, llm=model, router=OutOfScope())
+    conv = orch.start_conversation(customer_id="C1")
+    proposed = orch.handle(conv, "모자라면 알아서 1기가만 넣어줘")
+    assert proposed.pending_action is not None and proposed.pending_action["agent"] == "agentic"
+    with session_scope(db_engine) as s:
+        assert float(s.get(Line, "L1").data_refill_gb or 0) == 0
+    done = orch.handle(conv, "네")
+    assert say("agentic.done") in done.reply
+    again = orch.handle(conv, "네")
+    with session_scope(db_engine) as s:
+        assert float(s.get(Line, "L1").data_refill_gb or 0) == 1  # once, whatever is said after
+    assert [c.name for c in again.tool_calls if c.name == "refill_data"] == []
+
+
+def test_the_agent_asks_for_identity_before_any_account_read(db_engine: Engine) -> None:
+    model = ActingModel({"action": "identify"},
+                        {"action": "answer", "text": "지난 청구 요금은 61,200원입니다."})
+    orch = orchestrator(db_engine, llm=model, router=OutOfScope())
+    conv = orch.start_conversation()
+    asked = orch.handle(conv, "지난번이랑 비교해서 어때요?")
+    assert asked.reply == say("identity.ask") and [c.name for c in asked.tool_calls] == ["list_plans",
+                                                                                          "list_roaming_passes"]
+    answered = orch.handle(conv, "010-2222-3333 1990년 4월 12일이요")
+    assert "61,200원" in answered.reply and answered.verified_customer_id == "C1"

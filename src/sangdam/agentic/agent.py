@@ -53,7 +53,7 @@ class AgentRun(BaseModel):
     completion_tokens: int = 0
     rejected_drafts: int = 0
     refused_actions: list[str] = []
-    ended: str = ""  # answered | proposed | unverified | limit_steps | limit_tokens | limit_time | model_error
+    ended: str = ""  # answered | proposed | identify | unverified | limit_steps | limit_tokens | limit_time | model_error
     seconds: float = 0.0
 
 
@@ -76,6 +76,11 @@ class AgenticAgent(Agent):
     @property
     def tools(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(self._tools if self._tools is not None else allow_list())
+
+    def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
+        """Not before the step: unverified, it is offered only the tools that read no customer's records, and when
+        the request needs those it answers ``identify`` (the gate then asks, and the step runs again verified)."""
+        return False
 
     # -- the loop ---------------------------------------------------------------------------------------------
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
@@ -100,8 +105,13 @@ class AgenticAgent(Agent):
                 if left <= 0:
                     return self._end(run, "limit_time", t0, say("agentic.limit"))
                 last = run.steps == self.limits.max_steps - 1
-                action = self._ask(run, messages, offered, context, answer_only or last, left)
+                action = self._ask(run, messages, offered, context, answer_only or last, left,
+                                   identify=ctx.customer_id is None)
                 messages.append({"role": "assistant", "content": json.dumps(action, ensure_ascii=False)})
+                if action.get("action") == "identify" and ctx.customer_id is None:
+                    outcome = self._end(run, "identify", t0, "")
+                    outcome.needs_identity = True  # the engine asks for identity, then runs this step again
+                    return outcome
                 if action.get("action") == "answer":
                     text = str(action.get("text") or "").strip()
                     verdict = self._verify(text, ctx, context)
@@ -142,8 +152,9 @@ class AgenticAgent(Agent):
                     messages.append({"role": "user", "content": OBSERVATION.format(tool=tool.name, data=json.dumps(
                         {"error": err.code, "message_ko": err.message_ko}, ensure_ascii=False))})
                     continue
-                self._end(run, "proposed", t0, "")
-                return confirm(ctx, step, [(tool.name, args)], preview.summary_ko)
+                proposed = confirm(ctx, step, [(tool.name, args)], preview.summary_ko)
+                proposed.trace = self._end(run, "proposed", t0, "").trace
+                return proposed
         except _ModelFailed:
             return self._end(run, "model_error", t0, say("agentic.failed"))
 
@@ -156,8 +167,8 @@ class AgenticAgent(Agent):
         return templates()["agentic"]["system"].format(context=context.prompt(), tools=tools).strip()
 
     def _ask(self, run: AgentRun, messages: list[dict[str, Any]], offered: list[Tool], context: CustomerContext,
-             answer_only: bool, seconds_left: float) -> dict[str, Any]:
-        schema = action_schema(offered, context.now, answer_only=answer_only)
+             answer_only: bool, seconds_left: float, *, identify: bool = False) -> dict[str, Any]:
+        schema = action_schema(offered, context.now, answer_only=answer_only, identify=identify)
         run.steps += 1
         try:
             result = self.llm.chat(messages, role=self.role, json_schema=schema, max_tokens=self.limits.step_tokens,
@@ -222,8 +233,7 @@ class AgenticAgent(Agent):
     def _end(self, run: AgentRun, how: str, t0: float, text: str) -> Outcome:
         run.ended = how
         run.seconds = round(self.clock() - t0, 3)
-        ctx_messages = [text] if text else []
-        return Outcome(messages=ctx_messages)
+        return Outcome(messages=[text] if text else [], trace=run.model_dump())
 
 
 class _ModelFailed(RuntimeError):

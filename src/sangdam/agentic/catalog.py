@@ -76,15 +76,20 @@ def describe(tools: list[Tool], *, lang: str = "ko", compact: bool = True) -> st
     return "\n".join(out)
 
 
-def action_schema(tools: list[Tool], now: Now, *, answer_only: bool = False) -> dict[str, Any]:
+def action_schema(tools: list[Tool], now: Now, *, answer_only: bool = False,
+                  identify: bool = False) -> dict[str, Any]:
     """The JSON schema of one action: ``answer`` (Korean text), ``call`` (a read tool) or ``propose`` (a write),
-    each tool with its arguments, id arguments enumerated from ``now``."""
+    each tool with its arguments, id arguments enumerated from ``now``; ``identify`` (before identity: the request
+    needs the customer's own records, so the customer is asked to verify first)."""
     options: list[dict[str, Any]] = [{
         "type": "object",
         "properties": {"action": {"const": "answer"}, "text": {"type": "string", "maxLength": ANSWER_MAX_CHARS}},
         "required": ["action", "text"],
         "additionalProperties": False,
     }]
+    if identify and not answer_only:
+        options.append({"type": "object", "properties": {"action": {"const": "identify"}}, "required": ["action"],
+                        "additionalProperties": False})
     if not answer_only:
         for tool in tools:
             props, required = _params(tool)
