@@ -29,6 +29,7 @@ from pydantic import BaseModel
 
 from sangdam.agentic.catalog import action_schema, allow_list, describe, tools_for
 from sangdam.agentic.context import CustomerContext, gather
+from sangdam.agentic.documents import DOCUMENTS_TOOL, describe_line, search
 from sangdam.agentic.limits import AgentLimits
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
 from sangdam.agents.common import confirm
@@ -64,13 +65,14 @@ class AgenticAgent(Agent):
 
     def __init__(self, llm: Any, *, limits: AgentLimits | None = None, tools: list[str] | None = None,
                  verify: Callable[[str, AgentContext], Any] | None = None, lang: str = "ko", compact: bool = True,
-                 reasoning: bool | None = None, role: str = "strong",
+                 reasoning: bool | None = None, role: str = "strong", kb_name: str | None = "default",
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.llm = llm
         self.limits = limits or AgentLimits.from_settings()
         self._tools = tools
         self.verify = verify
         self.lang, self.compact, self.reasoning, self.role, self.clock = lang, compact, reasoning, role, clock
+        self.kb_name = kb_name  # the documents it may search (None: none)
         self.last_run: AgentRun | None = None
 
     @property
@@ -124,6 +126,19 @@ class AgenticAgent(Agent):
                     messages.append({"role": "user", "content": REJECTED.format(unsupported=unsupported)})
                     answer_only = True
                     continue
+                if action.get("action") == "call" and action.get("tool") == DOCUMENTS_TOOL and self.kb_name:
+                    query = str((action.get("args") or {}).get("query") or "")[:200]
+                    key = json.dumps([DOCUMENTS_TOOL, query], ensure_ascii=False)
+                    if key in seen or not query:
+                        run.refused_actions.append("repeated_call" if query else "invalid_args")
+                        answer_only = True
+                        messages.append({"role": "user", "content": OBSERVATION.format(tool=DOCUMENTS_TOOL, data=json.dumps(
+                            {"error": "repeated_call" if query else "invalid_args"}))})
+                        continue
+                    seen.add(key)
+                    run.calls.append(DOCUMENTS_TOOL)
+                    messages.append({"role": "user", "content": self._documents(query, ctx)})
+                    continue
                 refused = self._refusal(action, by_name, context)
                 if refused is not None:
                     run.refused_actions.append(refused["error"])
@@ -164,11 +179,14 @@ class AgenticAgent(Agent):
     # -- pieces -----------------------------------------------------------------------------------------------
     def _system(self, context: CustomerContext, offered: list[Tool]) -> str:
         tools = describe(offered, lang=self.lang, compact=self.compact) or "-"
+        if self.kb_name:
+            tools = f"{describe_line(self.lang)}\n{tools}"
         return templates()["agentic"]["system"].format(context=context.prompt(), tools=tools).strip()
 
     def _ask(self, run: AgentRun, messages: list[dict[str, Any]], offered: list[Tool], context: CustomerContext,
              answer_only: bool, seconds_left: float, *, identify: bool = False) -> dict[str, Any]:
-        schema = action_schema(offered, context.now, answer_only=answer_only, identify=identify)
+        schema = action_schema(offered, context.now, answer_only=answer_only, identify=identify,
+                               documents=bool(self.kb_name))
         run.steps += 1
         try:
             result = self.llm.chat(messages, role=self.role, json_schema=schema, max_tokens=self.limits.step_tokens,
@@ -208,6 +226,13 @@ class AgenticAgent(Agent):
             if valid is not None and value not in valid:
                 return {"error": "not_found", "message": f"no {arg} {value!r} among this customer's records"}
         return None
+
+    def _documents(self, query: str, ctx: AgentContext) -> str:
+        found = search(query, self.kb_name or "default")
+        for passage in found["passages"]:  # cited passages ground what the answer takes from them
+            ctx.blackboard.add_fact(passage["text"])
+        text = json.dumps(_mask_tree(found, ctx.mask), ensure_ascii=False, separators=(",", ":"))
+        return OBSERVATION.format(tool=DOCUMENTS_TOOL, data=text)
 
     def _observe(self, tool: Tool, args: dict[str, Any], ctx: AgentContext) -> str:
         try:

@@ -77,7 +77,7 @@ def describe(tools: list[Tool], *, lang: str = "ko", compact: bool = True) -> st
 
 
 def action_schema(tools: list[Tool], now: Now, *, answer_only: bool = False,
-                  identify: bool = False) -> dict[str, Any]:
+                  identify: bool = False, documents: bool = False) -> dict[str, Any]:
     """The JSON schema of one action: ``answer`` (Korean text), ``call`` (a read tool) or ``propose`` (a write),
     each tool with its arguments, id arguments enumerated from ``now``; ``identify`` (before identity: the request
     needs the customer's own records, so the customer is asked to verify first)."""
@@ -90,6 +90,10 @@ def action_schema(tools: list[Tool], now: Now, *, answer_only: bool = False,
     if identify and not answer_only:
         options.append({"type": "object", "properties": {"action": {"const": "identify"}}, "required": ["action"],
                         "additionalProperties": False})
+    if documents and not answer_only:
+        from sangdam.agentic.documents import schema_option
+
+        options.append(schema_option())
     if not answer_only:
         for tool in tools:
             props, required = _params(tool)

@@ -75,7 +75,7 @@ class Orchestrator(FollowUps):
         self.privacy = Privacy()
         self.agents = build_agents(kb_name=kb_name, llm=llm)
         self.responder = Responder(self.backend, llm=llm)
-        agentic = _agentic_agent(llm, self.responder)  # a model trusted to plan and call tools (docs/agent.md)
+        agentic = _agentic_agent(llm, self.responder, kb_name)  # a model trusted to plan and call tools (docs/agent.md)
         if agentic is not None:
             self.agents[agentic.name] = agentic
         # One turn per conversation at a time: across worker processes on PostgreSQL (advisory lock), every turn
@@ -270,7 +270,9 @@ class Orchestrator(FollowUps):
         if "agentic" not in self.agents:
             return steps
         u = turn.understanding
-        if list(turn.route.intents) == ["out_of_scope"]:
+        from sangdam.agents.conversation import refused_by_rule
+
+        if list(turn.route.intents) == ["out_of_scope"] and not refused_by_rule(turn.ctx.text):
             turn.delegated.append(turn.ctx.text)
             return [Step(agent="agentic", intent="out_of_scope", text=turn.ctx.text)]
         for command in (u.cannot_handle if u is not None else []):
@@ -524,7 +526,7 @@ def _transferred(calls: list[ToolCallRecord]) -> bool:
     return any(c.name in ("transfer_to_human", "request_cancellation") and c.status == "ok" for c in calls)
 
 
-def _agentic_agent(llm: Any, responder: Responder) -> Any:
+def _agentic_agent(llm: Any, responder: Responder, kb_name: str = "default") -> Any:
     """The LLM agent, only when the strong role's model profile is trusted to act (``agentic: true``)."""
     if llm is None:
         return None
@@ -547,7 +549,7 @@ def _agentic_agent(llm: Any, responder: Responder) -> Any:
 
     # a reasoning model thinks while it plans; the answer itself is asked for with reasoning off
     reasoning = True if profile is not None and profile.reasoning.method != "none" else None
-    return AgenticAgent(llm, reasoning=reasoning,
+    return AgenticAgent(llm, reasoning=reasoning, kb_name=kb_name,
                         verify=lambda text, ctx: responder.verifier.check(text, ctx.blackboard, ctx.tool_calls))
 
 
