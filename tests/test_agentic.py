@@ -327,3 +327,27 @@ def test_a_rule_refusal_is_never_handed_to_the_model(db_engine: Engine) -> None:
     conv = orch.start_conversation(customer_id="C1")
     out = orch.handle(conv, "이번 달 요금 면제해 줘")
     assert out.reply == say("smalltalk.refuse_waive") and model.sent == []
+
+
+class ReadsUsage(OutOfScope):
+    def route(self, text: str) -> Any:
+        from sangdam.orchestrator.router import RouteResult
+
+        return RouteResult(intents=["data.usage"], confidence=0.95, via="classifier")
+
+
+@pytest.mark.parametrize(("text", "to_agent"), [
+    ("회선 중에 데이터 제일 많이 쓰는 게 어디예요?", True),
+    ("지난달보다 왜 이렇게 많이 썼지?", True),
+    ("compare my data use by month", True),
+    ("데이터 얼마나 남았어요?", False),  # one read: its procedure answers
+])
+def test_a_read_that_needs_reasoning_goes_to_the_agent(db_engine: Engine, text: str, to_agent: bool) -> None:
+    model = ActingModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
+                        {"action": "answer", "text": "끝자리 3333 회선이 이번 달 4.5GB로 가장 많이 사용하셨습니다."})
+    orch = orchestrator(db_engine, llm=model, router=ReadsUsage())
+    conv = orch.start_conversation(customer_id="C1")
+    out = orch.handle(conv, text)
+    assert (model.sent != []) is to_agent
+    if to_agent:
+        assert out.reply == "끝자리 3333 회선이 이번 달 4.5GB로 가장 많이 사용하셨습니다."

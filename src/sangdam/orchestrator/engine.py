@@ -266,15 +266,25 @@ class Orchestrator(FollowUps):
 
     def _delegate(self, turn: Turn, steps: list[Step]) -> list[Step]:
         """With a model trusted to act (profile flag ``agentic``), what no intent serves goes to the LLM agent
-        instead of being declined: the whole message when it is out of scope, else each unservable clause."""
+        instead of being declined: the whole message when it is out of scope, else each unservable clause; and a
+        read request that needs reasoning over several results (comparisons, superlatives, a "why" over figures:
+        ``dialogue.needs_reasoning``) goes to it whole instead of one read procedure. Writes keep their procedures."""
         if "agentic" not in self.agents:
             return steps
         u = turn.understanding
         from sangdam.agents.conversation import refused_by_rule
 
-        if list(turn.route.intents) == ["out_of_scope"] and not refused_by_rule(turn.ctx.text):
+        from sangdam.orchestrator.followups import READ_ONLY_INTENTS
+
+        intents = list(turn.route.intents)
+        if intents == ["out_of_scope"] and not refused_by_rule(turn.ctx.text):
             turn.delegated.append(turn.ctx.text)
             return [Step(agent="agentic", intent="out_of_scope", text=turn.ctx.text)]
+        tasks = [i for i in intents if i not in NON_TASK_INTENTS]
+        if tasks and READ_ONLY_INTENTS.issuperset(tasks) and dialogue.needs_reasoning(turn.ctx.text) \
+                and not any(s.what_if for s in steps):  # compare, rank, explain over several results: the agent
+            turn.delegated.append(turn.ctx.text)
+            return [Step(agent="agentic", intent=tasks[0], text=turn.ctx.text)]
         for command in (u.cannot_handle if u is not None else []):
             turn.delegated.append(command.clause)
             steps.append(Step(agent="agentic", intent="out_of_scope", text=command.clause))
