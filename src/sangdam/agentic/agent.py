@@ -52,6 +52,7 @@ class AgentRun(BaseModel):
     calls: list[str] = []
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    cached_prompt_tokens: int = 0  # reused from the prefix cache: each step's prompt extends the previous one
     rejected_drafts: int = 0
     refused_actions: list[str] = []
     ended: str = ""  # answered | proposed | identify | unverified | limit_steps | limit_tokens | limit_time | model_error
@@ -198,6 +199,7 @@ class AgenticAgent(Agent):
         usage = getattr(result, "usage", None)
         run.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
         run.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
+        run.cached_prompt_tokens += int(getattr(usage, "cached_prompt_tokens", 0) or 0)
         data = getattr(result, "data", None)
         if not isinstance(data, dict):
             try:
