@@ -351,3 +351,38 @@ def test_a_read_that_needs_reasoning_goes_to_the_agent(db_engine: Engine, text: 
     assert (model.sent != []) is to_agent
     if to_agent:
         assert out.reply == "끝자리 3333 회선이 이번 달 4.5GB로 가장 많이 사용하셨습니다."
+
+
+class NativeToolModel(GrammarIgnoringModel):
+    """A server with native tool calls: each scripted step is a tool call (name, args) or plain answer text."""
+
+    def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        from sangdam.llm.types import FunctionCall, ToolCall
+
+        self.sent.append({"messages": [dict(m) for m in messages], **kwargs})
+        step = self.actions.pop(0) if self.actions else "확인했습니다."
+        usage = SimpleNamespace(prompt_tokens=self.tokens, completion_tokens=20)
+        if isinstance(step, str):
+            return SimpleNamespace(text=step, tool_calls=[], usage=usage)
+        name, args = step
+        call = ToolCall(id="c1", function=FunctionCall(name=name, arguments=json.dumps(args)))
+        return SimpleNamespace(text="", tool_calls=[call], usage=usage)
+
+
+def test_native_tool_calls_meet_the_same_checks(db_engine: Engine) -> None:
+    model = NativeToolModel(("get_line", {"line_id": "L2"}),  # another customer's line
+                            ("get_data_usage", {"line_id": "L1"}),
+                            ("refill_data", {"line_id": "L1", "gb": 1}))
+    out, ctx, agent = _run(db_engine, model, "데이터 좀 보고 모자라면 1기가 넣어줘", native=True)
+    tools = {t["function"]["name"]: t["function"] for t in model.sent[0]["tools"]}
+    assert tools["get_line"]["parameters"]["properties"]["line_id"] == {"enum": ["L1"]}
+    assert "json_schema" not in model.sent[0] and "search_documents" in tools
+    assert agent.last_run.refused_actions == ["not_found"] and agent.last_run.ended == "proposed"
+    assert out.proposal is not None and _ran(ctx, "proposed") == ["refill_data"] and "refill_data" not in _ran(ctx)
+
+
+def test_native_plain_text_is_the_answer_and_is_verified(db_engine: Engine) -> None:
+    model = NativeToolModel("이번 달 요금은 99,999원입니다.", "지난 청구 요금은 61,200원입니다.")
+    out, ctx, agent = _run(db_engine, model, "요금 얼마예요?", native=True)
+    assert out.messages == ["지난 청구 요금은 61,200원입니다."] and agent.last_run.rejected_drafts == 1
+    assert "tools" not in model.sent[1] and "json_schema" not in model.sent[1]  # after a rejected draft: text only

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sangdam.agentic.catalog import action_schema, allow_list, describe, tools_for
+from sangdam.agentic.catalog import IDENTIFY_TOOL, action_schema, allow_list, describe, native_tools, tools_for
 from sangdam.agentic.context import CustomerContext, gather
 from sangdam.agentic.documents import DOCUMENTS_TOOL, describe_line, search
 from sangdam.agentic.limits import AgentLimits
@@ -67,13 +67,14 @@ class AgenticAgent(Agent):
     def __init__(self, llm: Any, *, limits: AgentLimits | None = None, tools: list[str] | None = None,
                  verify: Callable[[str, AgentContext], Any] | None = None, lang: str = "ko", compact: bool = True,
                  reasoning: bool | None = None, role: str = "strong", kb_name: str | None = "default",
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 native: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
         self.llm = llm
         self.limits = limits or AgentLimits.from_settings()
         self._tools = tools
         self.verify = verify
         self.lang, self.compact, self.reasoning, self.role, self.clock = lang, compact, reasoning, role, clock
         self.kb_name = kb_name  # the documents it may search (None: none)
+        self.native = native  # the server's own tool calls (OpenAI ``tools``) instead of one JSON action
         self.last_run: AgentRun | None = None
 
     @property
@@ -189,10 +190,14 @@ class AgenticAgent(Agent):
         schema = action_schema(offered, context.now, answer_only=answer_only, identify=identify,
                                documents=bool(self.kb_name))
         run.steps += 1
+        kwargs: dict[str, Any] = {"json_schema": schema}
+        if self.native:  # the same options as the server's tools; an answer is plain text
+            specs = native_tools(schema, lang=self.lang)
+            kwargs = {"tools": specs, "tool_choice": "auto"} if specs else {}
         try:
-            result = self.llm.chat(messages, role=self.role, json_schema=schema, max_tokens=self.limits.step_tokens,
-                                   temperature=0, timeout=seconds_left,
-                                   reasoning=False if answer_only else self.reasoning)
+            result = self.llm.chat(messages, role=self.role, max_tokens=self.limits.step_tokens, temperature=0,
+                                   timeout=seconds_left, reasoning=False if answer_only else self.reasoning,
+                                   **kwargs)
         except Exception as err:  # noqa: BLE001 - any model failure ends the turn gracefully
             log.warning("agent model call failed: %s", err)
             raise _ModelFailed from err
@@ -200,6 +205,8 @@ class AgenticAgent(Agent):
         run.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
         run.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
         run.cached_prompt_tokens += int(getattr(usage, "cached_prompt_tokens", 0) or 0)
+        if self.native:
+            return _native_action(result, offered)
         data = getattr(result, "data", None)
         if not isinstance(data, dict):
             try:
@@ -265,3 +272,21 @@ class AgenticAgent(Agent):
 
 class _ModelFailed(RuntimeError):
     pass
+
+
+def _native_action(result: Any, offered: list[Tool]) -> dict[str, Any]:
+    """A native tool call (or plain text) as the action the loop checks — the same checks apply."""
+    calls = getattr(result, "tool_calls", None) or []
+    if not calls:
+        text = (getattr(result, "text", "") or "").strip()
+        return {"action": "answer", "text": text} if text else {"action": "invalid"}
+    call = calls[0]  # one step at a time: the next call is asked for after this one's result
+    name = call.function.name
+    if name == IDENTIFY_TOOL:
+        return {"action": "identify"}
+    try:
+        args = call.function.args()
+    except (ValueError, TypeError):
+        args = None
+    writes = {t.name for t in offered if t.risk is not RiskTier.read}
+    return {"action": "propose" if name in writes else "call", "tool": name, "args": args}

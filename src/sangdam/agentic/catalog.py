@@ -115,6 +115,34 @@ def action_schema(tools: list[Tool], now: Now, *, answer_only: bool = False,
     return {"anyOf": options} if len(options) > 1 else options[0]
 
 
+IDENTIFY_TOOL = "identify_customer"
+
+
+def native_tools(schema: dict[str, Any], *, lang: str = "ko") -> list[dict[str, Any]]:
+    """The action schema as OpenAI ``tools`` (for servers with native tool calls): one function per tool option,
+    its parameters the same enumerated arguments; ``identify`` becomes the function ``identify_customer``; an
+    answer is plain text."""
+    out: list[dict[str, Any]] = []
+    for option in schema.get("anyOf", [schema]):
+        props = option["properties"]
+        action = props["action"]["const"]
+        if action == "identify":
+            out.append({"type": "function", "function": {
+                "name": IDENTIFY_TOOL, "parameters": {"type": "object", "properties": {}},
+                "description": "고객 본인 확인이 필요합니다(고객 기록이 필요한 요청)." if lang == "ko"
+                else "The request needs the customer's own records: ask them to verify their identity."}})
+        elif action in ("call", "propose"):
+            name = props["tool"]["const"]
+            try:
+                tool = get_tool(name)
+                text = tool.description_ko if lang == "ko" else tool.description_en
+            except Exception:  # noqa: BLE001 - search_documents is Sangdam's own, not a registry tool
+                text = "운영사 문서에서 관련 구절을 찾습니다." if lang == "ko" else "Search the operator's documents."
+            out.append({"type": "function", "function": {"name": name, "description": text,
+                                                         "parameters": props["args"]}})
+    return out
+
+
 def tools_for(names: list[str], now: Now, *, verified: bool) -> list[Tool]:
     """The allow-listed tools usable now (before identity: only those that read no customer's records)."""
     out = []
