@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sangdam.agentic.catalog import IDENTIFY_TOOL, action_schema, allow_list, describe, native_tools, tools_for
+from sangdam.agentic.catalog import ANSWER_MAX_CHARS, IDENTIFY_TOOL, action_schema, allow_list, describe, native_tools, tools_for
 from sangdam.agentic.context import CustomerContext, gather
 from sangdam.agentic.documents import DOCUMENTS_TOOL, describe_line, search
 from sangdam.agentic.limits import AgentLimits
@@ -117,7 +117,7 @@ class AgenticAgent(Agent):
                     outcome.needs_identity = True  # the engine asks for identity, then runs this step again
                     return outcome
                 if action.get("action") == "answer":
-                    text = str(action.get("text") or "").strip()
+                    text = str(action.get("text") or "").strip()[:ANSWER_MAX_CHARS]
                     verdict = self._verify(text, ctx, context)
                     if text and verdict.passed:
                         return self._end(run, "answered", t0, text)

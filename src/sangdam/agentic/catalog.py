@@ -56,6 +56,16 @@ def _params(tool: Tool) -> tuple[dict[str, Any], list[str]]:
     return dict(schema.get("properties", {})), list(schema.get("required", []))
 
 
+def _grammar_safe(schema: Any) -> Any:
+    """A parameter schema without length bounds: llama.cpp's grammar refuses long repetitions ("char{0,700}");
+    the tool validates the lengths itself, and a too-long answer is cut by the agent."""
+    if isinstance(schema, dict):
+        return {k: _grammar_safe(v) for k, v in schema.items() if k not in ("maxLength", "minLength", "pattern")}
+    if isinstance(schema, list):
+        return [_grammar_safe(v) for v in schema]
+    return schema
+
+
 def usable(tool: Tool, now: Now) -> bool:
     """Whether the tool can be called now: every required id argument has a valid value to take."""
     props, required = _params(tool)
@@ -83,7 +93,7 @@ def action_schema(tools: list[Tool], now: Now, *, answer_only: bool = False,
     needs the customer's own records, so the customer is asked to verify first)."""
     options: list[dict[str, Any]] = [{
         "type": "object",
-        "properties": {"action": {"const": "answer"}, "text": {"type": "string", "maxLength": ANSWER_MAX_CHARS}},
+        "properties": {"action": {"const": "answer"}, "text": {"type": "string"}},
         "required": ["action", "text"],
         "additionalProperties": False,
     }]
@@ -99,8 +109,7 @@ def action_schema(tools: list[Tool], now: Now, *, answer_only: bool = False,
             props, required = _params(tool)
             for name in props:
                 valid = now.valid(name)
-                if valid is not None:
-                    props[name] = {"enum": valid}
+                props[name] = {"enum": valid} if valid is not None else _grammar_safe(props[name])
             options.append({
                 "type": "object",
                 "properties": {

@@ -25,7 +25,7 @@ def schema_option() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {"action": {"const": "call"}, "tool": {"const": DOCUMENTS_TOOL},
-                       "args": {"type": "object", "properties": {"query": {"type": "string", "maxLength": 200}},
+                       "args": {"type": "object", "properties": {"query": {"type": "string"}},
                                 "required": ["query"], "additionalProperties": False}},
         "required": ["action", "tool", "args"],
         "additionalProperties": False,
