@@ -38,6 +38,7 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
     proposal: PendingAction | None = None
     ask_slot: str | None = None  # the step stops and asks the customer for this slot
+    ask_holds: bool = True  # False: the message's other steps still run after the question (it stays awaited)
     handoff: bool = False
 
 
