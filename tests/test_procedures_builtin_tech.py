@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from orchestrator_fixtures import orchestrator
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from sangdam.domain.db import session_scope
 from sangdam.domain.models import Bill, Customer, Line, Outage, Ticket

@@ -369,7 +369,7 @@ class Orchestrator(FollowUps):
                 turn.messages.extend(outcome.messages)
             if outcome.ask_slot is not None:
                 state.awaiting = Awaiting(kind="slot", slot=outcome.ask_slot, step=step)
-                if outcome.ask_holds:
+                if outcome.ask_holds:  # else (a device step to try) the message's other requests still run
                     deferred.extend(rest)
                     break
         state.queue = deferred

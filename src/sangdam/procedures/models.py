@@ -185,8 +185,7 @@ class StepSpec(_Strict):
             "say": {"each"},
         }.get(kind, set())
         stray = [k for k in ("question_ko", "extractor", "prefer_status", "options", "holds", "args", "save_as",
-                             "on_error",
-                             "produce", "each", "summary_ko", "done_ko")
+                             "on_error", "produce", "each", "summary_ko", "done_ko")
                  if k in self.model_fields_set and k not in allowed]
         if stray:
             raise ValueError(f"{', '.join(stray)} does not apply to a '{kind}' step")
