@@ -38,6 +38,7 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
     proposal: PendingAction | None = None
     ask_slot: str | None = None  # the step stops and asks the customer for this slot
+    ask_holds: bool = True  # False: the message's other steps still run after the question (it stays awaited)
     handoff: bool = False
     needs_identity: bool = False  # it cannot go on before the customer is verified: the identity gate asks first
     trace: dict[str, Any] | None = None  # what the step did beyond its tool calls (the LLM agent's run)

@@ -1,6 +1,6 @@
 """The orchestrator: one customer turn, end to end.
 
-    mask PII → (pending confirmation | identity answer | slot answer | troubleshooting answer | route → plan)
+    mask PII → (pending confirmation | identity answer | slot answer | route → plan)
     → run steps through sub-agents (shared blackboard) → proactive notices → compose → verify → persist + trace
 
 The same object serves the HTTP server, the CLI chat and the evaluation runner.
@@ -198,7 +198,7 @@ class Orchestrator(FollowUps):
     # -- dispatch ---------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, original: str) -> None:
         state = turn.state
-        asked = state.awaiting is not None or state.troubleshoot is not None  # the last reply asked something
+        asked = state.awaiting is not None  # the last reply asked something
         if self._remember_preferences(turn):  # "앞으로 문자로 안내해 주세요": nothing else to do
             return
         if state.pending is not None and self._resolve_pending(turn):
@@ -206,8 +206,6 @@ class Orchestrator(FollowUps):
         if state.awaiting and state.awaiting.kind == "identity" and self._resolve_identity(turn, original, asked=True):
             return
         if state.awaiting and state.awaiting.kind == "slot" and self._resolve_slot(turn):
-            return
-        if state.troubleshoot is not None and self._continue_troubleshooting(turn):
             return
         offered, state.offered = state.offered, None
         if offered is not None and not asked and state.pending is None and dialogue.takes_up(turn.ctx.text):
@@ -387,7 +385,8 @@ class Orchestrator(FollowUps):
                 self._share_line(steps, index)
             elif status == "failed" and step.silent and any(index in s.depends_on for s in rest):
                 self._say_once(turn, outcome.messages)  # why the step that needed it cannot be done
-            if proposals and (outcome.ask_slot is not None or (outcome.proposal and outcome.proposal.choices)):
+            holds = outcome.ask_slot is not None and outcome.ask_holds
+            if proposals and (holds or (outcome.proposal and outcome.proposal.choices)):
                 deferred.append(step)  # asks something: after the customer answered the proposal
                 continue
             if outcome.handoff:
@@ -408,8 +407,9 @@ class Orchestrator(FollowUps):
                 turn.messages.extend(outcome.messages)
             if outcome.ask_slot is not None:
                 state.awaiting = Awaiting(kind="slot", slot=outcome.ask_slot, step=step)
-                deferred.extend(rest)
-                break
+                if outcome.ask_holds:  # else (a device step to try) the message's other requests still run
+                    deferred.extend(rest)
+                    break
         state.queue = deferred
         if proposals:
             state.pending = proposals[0].model_copy(update={"then": proposals[1:]})

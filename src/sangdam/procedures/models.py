@@ -122,6 +122,14 @@ class Template(_Strict):
             node = node[part]
         return value
 
+    @field_validator("args")
+    @classmethod
+    def _nested(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """A value may itself be a template by reference (``expected: {template: tech.found.outage_expected,
+        args: {when: ...}}``): rendered first, its text the value."""
+        return {k: Template.model_validate(v) if isinstance(v, dict) and "template" in v else v
+                for k, v in value.items()}
+
 
 def _text(value: Any) -> Any:
     """Korean text: a string, or a mapping that is a template reference (one error message, not one per form)."""
@@ -155,6 +163,8 @@ class StepSpec(_Strict):
     extractor: str | None = None  # ask (default text)
     prefer_status: list[str] | None = None  # ask with the line extractor: lines in these states come first
     options: str | None = None  # ask with the choice extractor: the path of the list the customer picks from
+    holds: bool | None = None  # ask: false = the message's other requests still run after the question (a device
+    #                           step to try: the next message answers it); default true, they wait for the answer
     args: dict[str, Any] = Field(default_factory=dict)  # call, compute, propose
     save_as: str | None = None  # call, compute, propose (default: the tool's or function's name)
     on_error: dict[str, str] = Field(default_factory=dict)  # call, compute, propose: error code (or "any") -> label
@@ -177,14 +187,14 @@ class StepSpec(_Strict):
             raise ValueError(f"a step needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})")
         kind = kinds[0]
         allowed = {
-            "ask": {"question_ko", "extractor", "prefer_status", "options"},
+            "ask": {"question_ko", "extractor", "prefer_status", "options", "holds"},
             "call": {"args", "save_as", "on_error", "produce"},
             "compute": {"args", "save_as", "on_error", "produce"},
             "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko", "each"},
             "say": {"each"},
         }.get(kind, set())
-        stray = [k for k in ("question_ko", "extractor", "prefer_status", "options", "args", "save_as", "on_error",
-                             "produce", "each", "summary_ko", "done_ko")
+        stray = [k for k in ("question_ko", "extractor", "prefer_status", "options", "holds", "args", "save_as",
+                             "on_error", "produce", "each", "summary_ko", "done_ko")
                  if k in self.model_fields_set and k not in allowed]
         if stray:
             raise ValueError(f"{', '.join(stray)} does not apply to a '{kind}' step")

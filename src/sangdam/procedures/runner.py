@@ -358,7 +358,7 @@ class ProcedureAgent(Agent):
         messages.append(self._text(program, instr, s.question_ko or "", {**pos["vars"], **extra}))
         step.slots.clear()
         step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
-        return Outcome(messages=messages, ask_slot=s.ask)
+        return Outcome(messages=messages, ask_slot=s.ask, ask_holds=s.holds is not False)
 
     def _proposal(self, step: Step, ctx: AgentContext, pos: dict[str, Any], calls: list[tuple[str, dict[str, Any]]],
                   summary: str, messages: list[str]) -> Outcome:
@@ -577,7 +577,7 @@ class ProcedureBackedAgent(Agent):
     def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
         return self.base.propose_choice(chosen, ctx)
 
-    def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (continue_flow, offer, …)
+    def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (offer, …)
         return getattr(self.__dict__["base"], name)
 
 
