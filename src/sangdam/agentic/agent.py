@@ -34,6 +34,7 @@ from sangdam.agentic.limits import AgentLimits
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
 from sangdam.agents.common import confirm
 from sangdam.orchestrator.format import say, templates
+from sangdam.orchestrator.progress import report
 from sangdam.orchestrator.state import PendingAction, Step
 from sangdam.tools.base import RiskTier, Tool, ToolError
 
@@ -90,6 +91,7 @@ class AgenticAgent(Agent):
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
         run = AgentRun()
         self.last_run = run
+        report(ctx)  # progress: the customer sees that the agent works
         t0 = self.clock()
         allowed = set(self.tools)
         context = gather(ctx, allowed)
@@ -160,6 +162,7 @@ class AgenticAgent(Agent):
                     continue
                 seen.add(seen_key)
                 run.calls.append(tool.name)
+                report(ctx, tool)  # progress: what it does next (a fixed line per tool)
                 if tool.risk is RiskTier.read:
                     messages.append({"role": "user", "content": self._observe(tool, args, ctx)})
                     continue

@@ -62,6 +62,7 @@ class AgentContext:
     # digits of the phone numbers behind the placeholders of a masked text (None: not resolvable here)
     phones_in: Any = lambda text: []  # noqa: E731
     backend: Any = None  # the operator's systems (None: the process's configured backend)
+    progress: Any = None  # callable(str): the turn's progress lines (orchestrator/progress.py); None: none
 
     @property
     def customer_id(self) -> str | None:

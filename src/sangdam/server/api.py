@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -19,7 +18,7 @@ from sangdam.contact_center.qa import QaScorecard, scorecard
 from sangdam.contact_center.summary import ConversationSummary
 from sangdam.server.auth import allow_new_session, require
 from sangdam.server.errors import ERROR_RESPONSES, ApiError
-from sangdam.server.events import conversation_stream, sse
+from sangdam.server.events import conversation_stream, reply_pieces, sse
 from sangdam.server.inputs import CleanText
 from sangdam.server.keys import Principal
 from sangdam.server.service import ContactCentre, Delivery
@@ -106,12 +105,6 @@ def _reply(delivery: Delivery) -> TurnReply:
                      customer_idx=delivery.customer_idx, reply_idx=delivery.reply_idx)
 
 
-def _chunks(text: str) -> Iterator[str]:
-    """The checked reply in small pieces (sentence-ish), so the page can render it progressively."""
-    for piece in re.findall(r"[^\s]+\s*", text):
-        yield piece
-
-
 @router.post("/sessions", response_model=SessionOpened, status_code=201)
 async def open_session(request: Request, body: NewSession | None = None) -> SessionOpened:
     """Open a web-chat session (no key needed; limited per address). With ``assertion`` the session is bound to the
@@ -166,7 +159,7 @@ async def post_message(conv_id: str, body: CustomerMessage, request: Request,
     def stream() -> Iterator[str]:
         yield sse("meta", {"intents": reply.intents, "trace_id": reply.trace_id,
                            "customer_idx": reply.customer_idx, "reply_idx": reply.reply_idx})
-        for piece in _chunks(reply.reply):
+        for piece in reply_pieces(reply.reply):
             yield sse("delta", {"text": piece})
         yield sse("done", reply.model_dump(mode="json"))
 
