@@ -97,6 +97,9 @@ class AgentMessage(BaseModel):
     text: CleanText = Field(min_length=1, max_length=2000)
 
 
+_chunks = reply_pieces  # the checked reply in small pieces (openai_compat streams them too)
+
+
 def _reply(delivery: Delivery) -> TurnReply:
     result = delivery.result
     return TurnReply(reply=result.reply, intents=result.intents, trace_id=result.trace_id,
@@ -159,7 +162,7 @@ async def post_message(conv_id: str, body: CustomerMessage, request: Request,
     def stream() -> Iterator[str]:
         yield sse("meta", {"intents": reply.intents, "trace_id": reply.trace_id,
                            "customer_idx": reply.customer_idx, "reply_idx": reply.reply_idx})
-        for piece in reply_pieces(reply.reply):
+        for piece in _chunks(reply.reply):
             yield sse("delta", {"text": piece})
         yield sse("done", reply.model_dump(mode="json"))
 
