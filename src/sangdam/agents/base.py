@@ -59,6 +59,7 @@ class AgentContext:
     # digits of the phone numbers behind the placeholders of a masked text (None: not resolvable here)
     phones_in: Any = lambda text: []  # noqa: E731
     backend: Any = None  # the operator's systems (None: the process's configured backend)
+    step: Step | None = None  # the step running now (set by the procedure runner: what its functions serve)
 
     @property
     def customer_id(self) -> str | None:
