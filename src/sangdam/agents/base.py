@@ -39,6 +39,8 @@ class Outcome:
     proposal: PendingAction | None = None
     ask_slot: str | None = None  # the step stops and asks the customer for this slot
     handoff: bool = False
+    needs_identity: bool = False  # it cannot go on before the customer is verified: the identity gate asks first
+    trace: dict[str, Any] | None = None  # what the step did beyond its tool calls (the LLM agent's run)
 
 
 @dataclass

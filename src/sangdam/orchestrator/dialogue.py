@@ -18,6 +18,17 @@ def lexicon() -> dict[str, Any]:
     return load_resource("dialogue/lexicon.yaml")
 
 
+def needs_reasoning(text: str) -> bool:
+    """A read request that compares, ranks or asks why over figures ("회선 중에 데이터 제일 많이 쓰는 게 어디예요?",
+    "지난달보다 왜 더 나왔어요?", "compare my last bills"): lexicon ``reasoning``."""
+    cues = lexicon()["reasoning"]
+    flat = compact(text)
+    if any(cue in flat for cue in cues["cues"]):
+        return True
+    lowered = text.lower()
+    return any(re.search(rf"(?<![a-z]){word}(?![a-z])", lowered) for word in cues["english"])
+
+
 def compact(text: str) -> str:
     """Lower-cased text without whitespace, for cue matching that ignores Korean spacing variants."""
     return re.sub(r"\s+", "", text).lower()

@@ -75,6 +75,9 @@ class Orchestrator(FollowUps):
         self.privacy = Privacy()
         self.agents = build_agents(kb_name=kb_name, llm=llm)
         self.responder = Responder(self.backend, llm=llm)
+        agentic = _agentic_agent(llm, self.responder, kb_name)  # a model trusted to plan and call tools (docs/agent.md)
+        if agentic is not None:
+            self.agents[agentic.name] = agentic
         # One turn per conversation at a time: across worker processes on PostgreSQL (advisory lock), every turn
         # of the process on SQLite (one writer). See turn_lock.py.
         self.turn_lock = TurnLock(self.engine)
@@ -259,6 +262,32 @@ class Orchestrator(FollowUps):
                 step.slots = {**given[step.intent], **step.slots}
             if not step.silent and step.intent in clauses:
                 step.text = clauses[step.intent]
+        return self._delegate(turn, steps)
+
+    def _delegate(self, turn: Turn, steps: list[Step]) -> list[Step]:
+        """With a model trusted to act (profile flag ``agentic``), what no intent serves goes to the LLM agent
+        instead of being declined: the whole message when it is out of scope, else each unservable clause; and a
+        read request that needs reasoning over several results (comparisons, superlatives, a "why" over figures:
+        ``dialogue.needs_reasoning``) goes to it whole instead of one read procedure. Writes keep their procedures."""
+        if "agentic" not in self.agents:
+            return steps
+        u = turn.understanding
+        from sangdam.agents.conversation import refused_by_rule
+
+        from sangdam.orchestrator.followups import READ_ONLY_INTENTS
+
+        intents = list(turn.route.intents)
+        if intents == ["out_of_scope"] and not refused_by_rule(turn.ctx.text):
+            turn.delegated.append(turn.ctx.text)
+            return [Step(agent="agentic", intent="out_of_scope", text=turn.ctx.text)]
+        tasks = [i for i in intents if i not in NON_TASK_INTENTS]
+        if tasks and READ_ONLY_INTENTS.issuperset(tasks) and dialogue.needs_reasoning(turn.ctx.text) \
+                and not any(s.what_if for s in steps):  # compare, rank, explain over several results: the agent
+            turn.delegated.append(turn.ctx.text)
+            return [Step(agent="agentic", intent=tasks[0], text=turn.ctx.text)]
+        for command in (u.cannot_handle if u is not None else []):
+            turn.delegated.append(command.clause)
+            steps.append(Step(agent="agentic", intent="out_of_scope", text=command.clause))
         return steps
 
     def _understand(self, turn: Turn) -> Any:
@@ -288,6 +317,8 @@ class Orchestrator(FollowUps):
         if u is None or "out_of_scope" in turn.route.intents:  # the whole message is answered as such
             return
         for command in u.cannot_handle:
+            if command.clause in turn.delegated:  # the LLM agent answered it
+                continue
             text = cannot_handle_message(command.clause)
             turn.ctx.blackboard.add_fact(command.clause)  # the customer's own words, named back to them
             state = turn.state
@@ -339,6 +370,13 @@ class Orchestrator(FollowUps):
                 outcome = outcome or agent.handle(step, ctx)
             except ToolError as err:  # a refused rule: explain, never drop silently
                 outcome, failed = Outcome(messages=[err.message_ko]), True
+            if outcome.trace is not None:  # the LLM agent's run: steps, tokens, rejected drafts
+                turn.llm_calls.append({"role": "strong", "purpose": "agent", **outcome.trace})
+            if outcome.needs_identity:  # it needs the customer's records: the identity gate asks first
+                state.awaiting = Awaiting(kind="identity")
+                deferred.extend([step, *rest])
+                turn.messages.append(say("identity.ask"))
+                break
             status = self._step_status(outcome, failed, board.produced.get(step.intent),
                                        needed_later=any(index in s.depends_on for s in rest))
             board.record_step(index, StepResult(step.intent, status, board.produced.get(step.intent)))
@@ -496,6 +534,34 @@ def _keep_dialogue(state: Any, before: Any) -> None:
 
 def _transferred(calls: list[ToolCallRecord]) -> bool:
     return any(c.name in ("transfer_to_human", "request_cancellation") and c.status == "ok" for c in calls)
+
+
+def _agentic_agent(llm: Any, responder: Responder, kb_name: str = "default") -> Any:
+    """The LLM agent, only when the strong role's model profile is trusted to act (``agentic: true``)."""
+    if llm is None:
+        return None
+    probe = getattr(llm, "agentic", None)
+    profile = None
+    config = getattr(llm, "config", None)
+    if config is not None:
+        from sangdam.llm.profiles import get_profile
+
+        profile = get_profile(config.roles["strong"].profile)
+    if callable(probe):
+        trusted = bool(probe("strong"))
+    elif probe is not None:
+        trusted = bool(probe)
+    else:
+        trusted = bool(profile is not None and profile.agentic)
+    if not trusted:
+        return None
+    from sangdam.agentic.agent import AgenticAgent
+
+    # a reasoning model thinks while it plans; the answer itself is asked for with reasoning off
+    reasoning = True if profile is not None and profile.reasoning.method != "none" else None
+    native = bool(profile is not None and profile.tool_calls)  # the server's own tool calls where the model has them
+    return AgenticAgent(llm, reasoning=reasoning, kb_name=kb_name, native=native,
+                        verify=lambda text, ctx: responder.verifier.check(text, ctx.blackboard, ctx.tool_calls))
 
 
 def _llm_fallback(llm: Any) -> Any:

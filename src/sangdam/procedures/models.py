@@ -9,9 +9,9 @@ runner's position is a single number that the conversation state keeps between t
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -123,8 +123,21 @@ class Template(_Strict):
         return value
 
 
+def _text(value: Any) -> Any:
+    """Korean text: a string, a mapping that is a template reference, or a non-empty list of those (one message,
+    its parts joined by a space); one error message, not one per form."""
+    if isinstance(value, list) and value and not any(isinstance(v, list) for v in value):
+        return [_text(v) for v in value]
+    if isinstance(value, dict):
+        return Template.model_validate(value)
+    if not isinstance(value, str):
+        raise ValueError("Korean text is a string, {template: <key of templates/ko.yaml>, args: {...}}, or a list "
+                         "of those (one message)")
+    return value
+
+
 # Korean text: written out, or a template by reference; a list of those is one message, its parts joined by a space
-Text = str | Template | list[str | Template]
+Text = Annotated[str | Template | list[str | Template], PlainValidator(_text)]
 
 
 class StepSpec(_Strict):

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
+from sangdam.agents.base import Agent, AgentContext, Outcome, ToolNotAllowed, _mask_tree
 from sangdam.agents.common import SLOT_ARGS
 from sangdam.orchestrator.blackboard import MissingResult
 from sangdam.orchestrator.format import say
@@ -489,7 +489,7 @@ class ProcedureAgent(Agent):
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}: function {name!r} is not registered") from None
         try:
             return fn(ctx, args)
-        except FunctionError as err:
+        except (FunctionError, ToolNotAllowed) as err:  # the function's mistake: the step cannot go on
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}: {name}: {err}") from None
 
 
