@@ -109,6 +109,7 @@ class Template(_Strict):
 
     template: str
     args: dict[str, Any] = Field(default_factory=dict)
+    each: str | None = None  # one line per item of this list variable (``item`` in the args), joined by newlines
 
     @field_validator("template")
     @classmethod
@@ -122,8 +123,15 @@ class Template(_Strict):
             node = node[part]
         return value
 
+    @field_validator("each")
+    @classmethod
+    def _each(cls, value: str | None) -> str | None:
+        return None if value is None else _check_path(value)
 
-Text = str | Template  # Korean text: written out, or a template by reference
+
+# Korean text: written out, or a template by reference; a list of such parts is one text, its parts on lines of
+# their own ("합계 …원입니다." and then one "- …" line per item)
+Text = str | Template | list[str | Template]
 
 
 class StepSpec(_Strict):

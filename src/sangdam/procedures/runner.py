@@ -26,7 +26,7 @@ from sangdam.orchestrator import dialogue
 from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, customer_lines, get_extractor, line_value
 from sangdam.procedures.functions import FunctionError, function_tools, get_function
 from sangdam.procedures.loader import ProcedureError, load_procedures
-from sangdam.procedures.models import Instr, Program, Template
+from sangdam.procedures.models import Instr, Program, Template, Text
 from sangdam.procedures.template import MISSING, TemplateError, fill_args, holds, lookup, render, render_template
 from sangdam.tools.base import ToolError
 
@@ -438,10 +438,15 @@ class ProcedureAgent(Agent):
         except TemplateError as err:
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}.args: {err}") from None
 
-    def _text(self, program: Program, instr: Instr, text: str | Template, variables: dict[str, Any]) -> str:
+    def _text(self, program: Program, instr: Instr, text: Text, variables: dict[str, Any]) -> str:
         """Korean text written out in the procedure or by template reference, its fields filled."""
         try:
+            if isinstance(text, list):  # parts on lines of their own (a part with no items adds none)
+                return "\n".join(line for part in text if (line := self._text(program, instr, part, variables)))
             if isinstance(text, Template):
+                if text.each is not None:  # one line per item
+                    return "\n".join(render_template(text.template, text.args, {**variables, "item": item},
+                                                      program.labels) for item in _items(text.each, variables) or [])
                 return render_template(text.template, text.args, variables, program.labels)
             return render(text, variables, program.labels)
         except (TemplateError, KeyError, IndexError) as err:
