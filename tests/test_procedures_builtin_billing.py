@@ -307,7 +307,8 @@ def test_text_parts_and_template_lines_per_item_are_checked_at_load(tmp_path, mo
               "        args: {period: \"{item.period|period}\", amount: \"{item.amount_krw|won}\", status: \"\"}\n")
         assert "pay_all" in load_procedures()
         for bad, reason in [("      - 2건을 납부합니다.\n", "state a number"),  # a number of its own, in a part
-                            ("      - template: billing.pay_item\n        each: 'get bills'\n", r"steps\[1\]\.summary_ko"),
+                            ("      - template: billing.pay_item\n        each: 'get bills'\n",
+                             r"steps\[1\]\.summary_ko"),
                             ("      - template: billing.pay_item\n        args: {period: \"{item.period|euro}\"}\n",
                              "unknown filter")]:
             write(bad)

@@ -100,7 +100,8 @@ def billing_resumed(ctx: Any, args: dict[str, Any]) -> list[dict[str, Any]]:
     """The lines the committed payments (``paid``: the ``pay_bill`` results) resumed, in id order, each with the
     last 4 digits of its number (``list_lines`` is read only when there are such lines)."""
     paid = args.get("paid") or []
-    resumed = sorted({line for result in paid if isinstance(result, dict) for line in result.get("lines_resumed") or []})
+    resumed = sorted({line for result in paid if isinstance(result, dict)
+                      for line in result.get("lines_resumed") or []})
     if not resumed:
         return []
     lines = {ln["id"]: ln for ln in ctx.call("list_lines").model_dump(mode="json")["lines"]}
