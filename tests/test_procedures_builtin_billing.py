@@ -31,6 +31,8 @@ class Router:
              "요금": "billing.inquiry"}
 
     def route(self, text: str) -> RouteResult:
+        if "충전" in text and "낼게" in text:  # "요금 낼게요 그리고 데이터 2기가 충전해줘"
+            return RouteResult(intents=["billing.payment", "data.refill"], confidence=0.95, via="classifier")
         for word, intent in self.RULES.items():
             if word in text:
                 return RouteResult(intents=[intent], confidence=0.95, via="classifier")
@@ -247,6 +249,23 @@ def test_a_named_month_or_the_overdue_ones_only_and_no_resumption_while_one_is_l
     paid = orch.handle(conv, "네")
     assert paid.reply == say("billing.paid", period="2026년 8월", amount="30,000원")
     assert "list_lines" not in _tools(paid) and _line_status(orch, "L3B") == "suspended"  # September is left
+
+
+def test_the_resumed_line_is_said_with_its_payment_before_a_bundled_task(orch: Orchestrator) -> None:
+    """What follows the payment's commit without asking anything (the lines it resumed: a computation on the
+    results, list_lines read) is said in the commit's own part of the reply, before the next proposal's."""
+    conv = orch.start_conversation(customer_id="C3")
+    proposed = orch.handle(conv, "밀린 요금 낼게요 그리고 데이터 2기가 충전해줘")
+    assert _tools(proposed, "proposed") == ["pay_bill", "pay_bill", "refill_data"]
+    done = orch.handle(conv, "네")
+    resumed = say("billing.resumed", last4="7777")
+    assert done.reply.startswith("\n".join([say("billing.paid", period="2026년 8월", amount="30,000원"),
+                                            say("billing.paid", period="2026년 9월", amount="25,000원"), resumed]))
+    assert "충전했습니다" in done.reply.split(resumed)[1]
+    tools = _tools(done)
+    assert tools[tools.index("pay_bill"):] == ["pay_bill", "pay_bill", "list_lines", "refill_data"]
+    assert done.verifier.passed
+    assert orch.store.load(conv)[1].queue == []  # nothing of the payment was left to run later
 
 
 def test_payment_waits_for_identity(orch: Orchestrator) -> None:
