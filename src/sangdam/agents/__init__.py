@@ -25,7 +25,6 @@ class _Agents(dict):
 def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agent]:
     """One instance of every sub-agent, keyed by the names used in ``orchestrator.intents.AGENT_FOR_INTENT``, and a
     ``ProcedureAgent`` per procedure (``procedure:<name>``: docs/procedures.md)."""
-    from sangdam.agents.billing import BillingAgent
     from sangdam.agents.contract import ContractAgent
     from sangdam.agents.conversation import HandoffAgent, KnowledgeAgent, SmalltalkAgent
     from sangdam.agents.data import DataAgent
@@ -33,7 +32,7 @@ def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agen
     from sangdam.agents.roaming import RoamingAgent
 
     agents: list[Agent] = [
-        BillingAgent(), DataAgent(), RoamingAgent(), LineAgent(),
+        DataAgent(), RoamingAgent(), LineAgent(),
         ContractAgent(), KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
     ]
     from sangdam.procedures.runner import all_procedure_agents, serve_builtin_intents
