@@ -11,6 +11,7 @@ one, 1.5B) or ``--llm <role config yaml>`` (e.g. an OpenAI-compatible server, do
 - prompt / completion tokens per turn (the agent's ``AgentRun`` in the trace's ``llm_calls``, ``purpose: agent``);
 - verifier rejection rate: rejected drafts / answer drafts (answers accepted + rejected), and turns with ≥ 1 rejection;
 - how the agent's runs ended (answered, proposed, identify, unverified, limit_*, model_error);
+- the agent's answer texts are not printed (aggregates only);
 - turns where no agent ran (the router sent the message elsewhere: should be 0 for this set).
 
     .venv/bin/python bench/agent/openworld.py --llm embedded --stride 5 --budget-s 900
@@ -72,7 +73,34 @@ def first_turns(loaded: list[Any]) -> list[Any]:
     return out
 
 
-def trusted_provider(spec: str) -> Any:
+def _without_max_length(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_max_length(v) for k, v in node.items() if k != "maxLength"}
+    if isinstance(node, list):
+        return [_without_max_length(v) for v in node]
+    return node
+
+
+class _NoMaxLength:
+    """``--no-max-length``: the LLM with ``maxLength`` removed from every JSON schema it is sent. Measured: llama.cpp's
+    grammar sampler rejects the agent's full action schema (the bounded-string repetitions of every alternative add up
+    past its limit), so on the embedded backend every verified agent turn ends ``model_error`` at its first step. This
+    adapter measures the model itself; the completion cap (``AgentLimits.step_tokens``) still bounds an answer."""
+
+    def __init__(self, llm: Any) -> None:
+        self._llm = llm
+        self.agentic = True
+
+    def chat(self, messages: Any, **kwargs: Any) -> Any:
+        if isinstance(kwargs.get("json_schema"), dict):
+            kwargs["json_schema"] = _without_max_length(kwargs["json_schema"])
+        return self._llm.chat(messages, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._llm, name)
+
+
+def trusted_provider(spec: str, *, no_max_length: bool = False) -> Any:
     """The ``--llm`` provider with the agent forced on (the engine builds it when ``llm.agentic`` is truthy)."""
     from sangdam.evaluation.llm_choice import make_llm_provider
 
@@ -81,13 +109,13 @@ def trusted_provider(spec: str) -> Any:
     def provider(scenario: Any) -> Any:
         llm = base(scenario)
         llm.agentic = True
-        return llm
+        return _NoMaxLength(llm) if no_max_length else llm
 
     return provider
 
 
 def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str] | None = None, budget_s: float | None = None,
-        paths: list[str] | None = None) -> dict[str, Any]:
+        paths: list[str] | None = None, no_max_length: bool = False) -> dict[str, Any]:
     from sangdam.evaluation.loader import load_scenarios
     from sangdam.evaluation.runner import ScenarioRunner, default_orchestrator_factory
 
@@ -99,7 +127,7 @@ def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str]
         loaded = loaded[:limit]
     items = first_turns(loaded)
     traces: list[dict[str, Any]] = []
-    runner = ScenarioRunner(llm_provider=trusted_provider(spec),
+    runner = ScenarioRunner(llm_provider=trusted_provider(spec, no_max_length=no_max_length),
                             orchestrator_factory=lambda *a, **k: _Recording(default_orchestrator_factory(*a, **k),
                                                                             traces))
     reports = []
@@ -123,7 +151,9 @@ def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str]
                   f"ended={','.join(a.get('ended', '') for a in agent) or '-'}", file=sys.stderr, flush=True)
     finally:
         runner.close()
-    return aggregate(spec, rows, len(items))
+    result = aggregate(spec, rows, len(items))
+    result["no_max_length"] = no_max_length
+    return result
 
 
 def aggregate(spec: str, rows: list[dict[str, Any]], planned: int) -> dict[str, Any]:
@@ -188,12 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tags", nargs="*", default=None, help="only scenarios with one of these tags")
     ap.add_argument("--budget-s", type=float, default=None, help="start no scenario after this many seconds")
     ap.add_argument("--agent-seconds", type=float, default=None, help="SANGDAM_AGENT_MAX_SECONDS for the run")
+    ap.add_argument("--no-max-length", action="store_true",
+                    help="strip maxLength from the schemas sent to the model (llama.cpp rejects the full grammar)")
     ap.add_argument("--json", action="store_true", help="the aggregates as JSON (default: also JSON, indented)")
     ap.add_argument("paths", nargs="*", help="scenario files or folders (default: the agent-2026-12 set)")
     args = ap.parse_args(argv)
     if args.agent_seconds is not None:
         os.environ["SANGDAM_AGENT_MAX_SECONDS"] = str(args.agent_seconds)
-    result = run(args.llm, limit=args.limit, stride=args.stride, tags=args.tags, budget_s=args.budget_s, paths=args.paths or None)
+    result = run(args.llm, limit=args.limit, stride=args.stride, tags=args.tags, budget_s=args.budget_s, paths=args.paths or None,
+                 no_max_length=args.no_max_length)
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0
 
