@@ -386,3 +386,11 @@ def test_native_plain_text_is_the_answer_and_is_verified(db_engine: Engine) -> N
     out, ctx, agent = _run(db_engine, model, "요금 얼마예요?", native=True)
     assert out.messages == ["지난 청구 요금은 61,200원입니다."] and agent.last_run.rejected_drafts == 1
     assert "tools" not in model.sent[1] and "json_schema" not in model.sent[1]  # after a rejected draft: text only
+
+
+def test_native_mode_reads_an_action_written_as_json_text(db_engine: Engine) -> None:
+    model = NativeToolModel('{"action": "call", "tool": "get_line", "args": {"line_id": "L2"}}',
+                            "조회되지 않습니다.")
+    out, ctx, agent = _run(db_engine, model, "L2 보여줘", native=True)
+    assert agent.last_run.refused_actions == ["not_found"] and "get_line" not in _ran(ctx)
+    assert out.messages == ["조회되지 않습니다."]

@@ -282,6 +282,13 @@ def _native_action(result: Any, offered: list[Tool]) -> dict[str, Any]:
     calls = getattr(result, "tool_calls", None) or []
     if not calls:
         text = (getattr(result, "text", "") or "").strip()
+        if text.startswith("{"):  # a model that wrote its action as JSON text instead of a native call
+            try:
+                written = json.loads(text)
+            except json.JSONDecodeError:
+                written = None
+            if isinstance(written, dict) and "action" in written:
+                return written
         return {"action": "answer", "text": text} if text else {"action": "invalid"}
     call = calls[0]  # one step at a time: the next call is asked for after this one's result
     name = call.function.name

@@ -559,7 +559,8 @@ def _agentic_agent(llm: Any, responder: Responder, kb_name: str = "default") -> 
 
     # a reasoning model thinks while it plans; the answer itself is asked for with reasoning off
     reasoning = True if profile is not None and profile.reasoning.method != "none" else None
-    native = bool(profile is not None and profile.tool_calls)  # the server's own tool calls where the model has them
+    # a server's own tool calls where its model has them; the embedded backend decodes the JSON action under a grammar
+    native = bool(profile is not None and profile.tool_calls and config.roles["strong"].backend == "openai")
     return AgenticAgent(llm, reasoning=reasoning, kb_name=kb_name, native=native,
                         verify=lambda text, ctx: responder.verifier.check(text, ctx.blackboard, ctx.tool_calls))
 
