@@ -25,7 +25,7 @@ _WANTS_TICKET = re.compile(r"(접수|기사|점검\s*요청|수리|a/s|as\s*신�
 
 
 def _is_abroad(text: str) -> bool:
-    from sangdam.agents.roaming import find_country
+    from sangdam.orchestrator.dialogue import find_country
 
     return bool(_ABROAD.search(text) or find_country(text) not in (None, "KR"))
 
@@ -40,7 +40,7 @@ def pick_flow(text: str) -> str | None:
     for flow_id, flow in flows()["flows"].items():
         if any(dialogue.compact(t) in dialogue.compact(text) for t in flow["triggers"]):
             return flow_id
-    from sangdam.agents.roaming import find_country
+    from sangdam.orchestrator.dialogue import find_country
 
     if find_country(text):  # "지금 일본인데 안 돼요": a connectivity problem abroad
         return "mobile_data"

@@ -101,7 +101,7 @@ class AnswerDrafter:
                 outcome = Outcome(messages=[err.message_ko] if err.message_ko else [])
             if not step.silent:
                 messages.extend(outcome.messages)
-            if outcome.ask_slot is not None or (outcome.proposal is not None and outcome.proposal.choices):
+            if outcome.ask_slot is not None:
                 break
         return messages
 

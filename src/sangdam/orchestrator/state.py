@@ -32,9 +32,6 @@ class PendingAction(BaseModel):
     intent: str
     calls: list[PlannedCall] = Field(default_factory=list)
     summary_ko: str = ""
-    # When the customer must pick one of several priced options (e.g. roaming passes), each choice is a call.
-    choices: list[dict[str, Any]] = Field(default_factory=list)
-    slots: dict[str, Any] = Field(default_factory=dict)
     # Further proposals of the same message, confirmed together by one "네" ("충전하고 로밍도 신청해 줘").
     then: list[PendingAction] = Field(default_factory=list)
     # The step that proposed it: a correction ("2기가 말고 3기가로") re-runs it with the new value.
@@ -47,6 +44,9 @@ class Awaiting(BaseModel):
     kind: Literal["identity", "slot", "troubleshoot"]
     slot: str | None = None
     step: Step | None = None
+    # the slot is a pick from these options (id, name), listed with their prices by the question ("두 번째 걸로",
+    # "아시아 5일로"; FollowUps._resolve_pick); the chat page shows them as buttons
+    options: list[dict[str, Any]] = Field(default_factory=list)
     misses: int = 0  # consecutive answers in which nothing asked for could be read
 
 
@@ -60,8 +60,8 @@ MAX_FRAMES = 3  # open tasks kept at once; an older one beyond this is let go (a
 
 
 class Frame(BaseModel):
-    """One open task of the dialogue stack and what it waits for: a proposal (yes/no or a pick of options), a
-    question (identity, a slot), the steps of the request still to run, or a troubleshooting flow in progress."""
+    """One open task of the dialogue stack and what it waits for: a proposal (yes/no), a question (identity, a
+    slot, a pick of options), the steps of the request still to run, or a troubleshooting flow in progress."""
 
     intent: str | None = None  # the task the customer started (for the trace and the resume prompt)
     pending: PendingAction | None = None
@@ -189,4 +189,10 @@ class ConversationState(BaseModel):
     def snapshot(self) -> list[dict[str, Any]]:
         """The stack for the trace: per frame, its task and what it waits for."""
         return [{"intent": f.intent, "waits": [k for k in _FRAME_FIELDS if getattr(f, k)],
-                 "interrupted": f.interrupted} for f in self.stack]
+                 "picks": _picks(f), "interrupted": f.interrupted} for f in self.stack]
+
+
+def _picks(frame: Frame) -> str | None:
+    """The intent whose priced options the frame asked the customer to pick from, if it waits for such a pick."""
+    awaiting = frame.awaiting
+    return awaiting.step.intent if awaiting and awaiting.options and awaiting.step else None
