@@ -133,6 +133,11 @@ def suggest_replies(summary: ConversationSummary, state: dict[str, Any], mode: s
 
         action = ", ".join(_describe(c.get("tool", "")) for c in pending.get("calls") or []) or pending.get("intent", "")
         out.append(text("assist.suggestions.awaiting_confirmation", action=action))
+    elif (state.get("awaiting") or {}).get("options"):  # priced options of a change listed, none picked yet
+        from sangdam.contact_center.summary import _intent_label
+
+        action = _intent_label((state["awaiting"].get("step") or {}).get("intent", ""))
+        out.append(text("assist.suggestions.awaiting_confirmation", action=action))
     if not summary.verified:
         out.append(text("assist.suggestions.not_verified"))
     if any(a.status == "실패" for a in summary.actions_taken):
