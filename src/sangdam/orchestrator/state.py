@@ -95,7 +95,7 @@ class ConversationState(BaseModel):
     offered: Step | None = None  # an action just previewed for a what-if question; "네 해 주세요" next proposes it
     last_task: dict[str, Any] | None = None  # {"intent", "slots", "turn"}: what "4444는요?" next refers to
     last_recommended: list[str] = Field(default_factory=list)  # plan ids, best first
-    last_passes: list[str] = Field(default_factory=list)  # roaming pass ids last shown
+    last_passes: list[str] = Field(default_factory=list)  # roaming pass ids last listed (functions/roaming.py)
     notices_sent: list[str] = Field(default_factory=list)
     notices_checked: bool = False  # read by nothing now; kept so stored states load
     notices_considered: list[str] = Field(default_factory=list)  # notice kinds checked once, when first related
