@@ -1,8 +1,8 @@
 """Follow-ups: the customer's answer to what the bot asked in its last reply.
 
 A pending proposal waits for 네/아니요; an identity request waits for phone number and birth date; a slot question
-waits for its value (a pick from priced options listed is one: "두 번째 걸로"); a troubleshooting flow waits for
-"해결됐어요" or "그래도 안 돼요". Each handler returns False when the message is not such an answer but a new request.
+waits for its value (a pick from priced options listed is one: "두 번째 걸로"; a device step of troubleshooting too:
+"해결됐어요", "그래도 안 돼요"). Each handler returns False when the message is not such an answer but a new request.
 """
 
 from __future__ import annotations
@@ -340,7 +340,7 @@ class FollowUps:
             return True
         return asked  # offered with a request: routing continues
 
-    # -- slots and troubleshooting ------------------------------------------------------------------------
+    # -- slots ----------------------------------------------------------------------------------------------
     def _resolve_slot(self, turn: Turn) -> bool:
         state, ctx = turn.state, turn.ctx
         awaiting = state.awaiting
@@ -401,19 +401,6 @@ class FollowUps:
             # open (nothing queued behind it is agreed to). A pick alone, or "아니 … 로요", waits for its own yes.
             del turn.messages[said:]  # the preview's question is not asked: the answer is already given
             return self._confirm(turn, pending)
-        return True
-
-    def _continue_troubleshooting(self, turn: Turn) -> bool:
-        agent = self.agents["tech_support"]
-        ctx = turn.ctx
-        ctx.allowed = frozenset(agent.tools)
-        outcome = agent.continue_flow(ctx)
-        if outcome is None:
-            return False
-        turn.messages.extend(outcome.messages)
-        if outcome.proposal is not None:
-            turn.state.pending = outcome.proposal
-            turn.messages.append(say("confirm.question"))
         return True
 
 

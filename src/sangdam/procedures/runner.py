@@ -18,8 +18,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
+from sangdam.agents.base import Agent, AgentContext, Outcome, ToolNotAllowed, _mask_tree
 from sangdam.agents.common import SLOT_ARGS
+from sangdam.orchestrator.blackboard import MissingResult
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
 from sangdam.orchestrator import dialogue
@@ -104,15 +105,31 @@ class ProcedureAgent(Agent):
     def needs_customer(self) -> bool:  # type: ignore[override]
         from sangdam.orchestrator.intents import agent_for
 
-        if any(p.identity == "required" for p in self._closure()):
+        if any(p.identity in ("required", "when") for p in self._closure()):  # "when": some requests do
             return True
         return any(getattr(self.agents.get(agent_for(i)), "needs_customer", True) for i in self._started_builtins())
 
     def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
-        return self.needs_customer
+        """Whether this request needs a verified customer first. ``identity: when``: the procedure's function
+        decides from the request ("제 요금제 뭐예요?" does, "5G 라이트 얼마예요?" does not)."""
+        program = self._program()
+        others = [p for p in self._closure() if p.name != program.name]
+        if program.identity != "when" or any(p.identity in ("required", "when") for p in others):
+            return self.needs_customer
+        from sangdam.orchestrator.intents import agent_for
+
+        if any(getattr(self.agents.get(agent_for(i)), "needs_customer", True) for i in self._started_builtins()):
+            return True
+        try:
+            decide = get_function(str(program.identity_when))
+        except KeyError:  # not registered (logged): the safe side
+            log.error("%s: identity_when: function %r is not registered", program.file, program.identity_when)
+            return True
+        return bool(decide(ctx, {"text": step.text}))
 
     # -- the agent interface ------------------------------------------------------------------------------------
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        ctx.step = step  # the running step: a function reads what it depends on (``Blackboard.inputs``)
         pos = _position(step, self.procedure)
         slots = pos["vars"].setdefault("slots", {})
         # values the step brings (a correction re-runs the proposing step with new slot values; "4444도 똑같이 해
@@ -192,6 +209,8 @@ class ProcedureAgent(Agent):
         if (instr.step.extractor or "text") in EXTRACTOR_TOOLS:
             pos.setdefault("fact_slots", []).append(slot)
         pos["pc"] += 1
+        if instr.step.adds_to_request:  # what the answer says beyond the slot is read by the steps after it
+            return step.model_copy(update={"slots": {POSITION_KEY: pos}, "text": f"{step.text} {ctx.text}".strip()})
         return step.model_copy(update={"slots": {POSITION_KEY: pos}})
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
@@ -246,7 +265,8 @@ class ProcedureAgent(Agent):
             assert s is not None
             op = instr.op
             if op == "say":
-                if not step.silent:  # a prerequisite of another step gathers facts and says nothing
+                if not step.silent and (s.when is None or s.each or holds(s.when, variables)):
+                    # (a silent step, a prerequisite of another step, gathers facts and says nothing)
                     messages.extend(self._say(program, instr, variables))
                 pos["pc"] += 1
             elif op == "ask":
@@ -272,6 +292,8 @@ class ProcedureAgent(Agent):
                 try:
                     args = self._args(program, instr, variables)
                     result = self._compute(program, instr, ctx, args)
+                except MissingResult:  # a result it needs is absent: the step fails as a step (the engine
+                    raise                # says what could not be done), as a Python agent's would
                 except ToolError as err:
                     jump = self._on_error(program, instr, err, pos)
                     if jump is None:
@@ -379,8 +401,8 @@ class ProcedureAgent(Agent):
         messages.append(self._text(program, instr, s.question_ko or "", {**pos["vars"], **extra}))
         step.slots.clear()
         step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
-        return Outcome(messages=messages, ask_slot=s.ask, options=_option_names(lookup(pos["vars"], s.options))
-                       if s.options else [])
+        return Outcome(messages=messages, ask_slot=s.ask, ask_holds=s.holds is not False,
+                       options=_option_names(lookup(pos["vars"], s.options)) if s.options else [])
 
     def _proposal(self, step: Step, ctx: AgentContext, pos: dict[str, Any], calls: list[tuple[str, dict[str, Any]]],
                   summary: str, messages: list[str]) -> Outcome:
@@ -463,6 +485,8 @@ class ProcedureAgent(Agent):
     def _text(self, program: Program, instr: Instr, text: str | Template, variables: dict[str, Any]) -> str:
         """Korean text written out in the procedure or by template reference, its fields filled."""
         try:
+            if isinstance(text, list):  # parts of one message, joined by a space (an empty part left out)
+                return " ".join(part for part in (self._text(program, instr, t, variables) for t in text) if part)
             if isinstance(text, Template):
                 return render_template(text.template, text.args, variables, program.labels)
             return render(text, variables, program.labels)
@@ -475,7 +499,8 @@ class ProcedureAgent(Agent):
         assert s is not None and s.say is not None
         if not s.each:
             return [self._text(program, instr, s.say, variables)]
-        return [self._text(program, instr, s.say, {**variables, "item": item}) for item in _items(s.each, variables)]
+        items = [{**variables, "item": item} for item in _items(s.each, variables) or []]
+        return [self._text(program, instr, s.say, v) for v in items if s.when is None or holds(s.when, v)]
 
     def _compute(self, program: Program, instr: Instr, ctx: AgentContext, args: dict[str, Any]) -> Any:
         assert instr.step is not None and instr.step.compute is not None
@@ -486,7 +511,7 @@ class ProcedureAgent(Agent):
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}: function {name!r} is not registered") from None
         try:
             return fn(ctx, args)
-        except FunctionError as err:
+        except (FunctionError, ToolNotAllowed) as err:  # the function's mistake: the step cannot go on
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}: {name}: {err}") from None
 
 
@@ -597,7 +622,7 @@ class ProcedureBackedAgent(Agent):
             return agent.on_confirmed(pending, results, ctx)
         return self.base.on_confirmed(pending, results, ctx)
 
-    def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (continue_flow, offer, …)
+    def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (offer, …)
         return getattr(self.__dict__["base"], name)
 
 
