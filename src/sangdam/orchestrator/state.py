@@ -178,9 +178,10 @@ class ConversationState(BaseModel):
         self.last_task = {"intent": intent, "slots": dict(slots), "turn": self.turn_index}
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """The stack for the trace: per frame, its task and what it waits for."""
+        """The stack for the trace: per frame, its task and what it waits for (``picks``: the intent whose priced
+        options it asked the customer to pick from, only when it waits for such a pick)."""
         return [{"intent": f.intent, "waits": [k for k in _FRAME_FIELDS if getattr(f, k)],
-                 "picks": _picks(f), "interrupted": f.interrupted} for f in self.stack]
+                 **({"picks": _picks(f)} if _picks(f) else {}), "interrupted": f.interrupted} for f in self.stack]
 
 
 def _picks(frame: Frame) -> str | None:
