@@ -109,6 +109,7 @@ class Template(_Strict):
 
     template: str
     args: dict[str, Any] = Field(default_factory=dict)
+    each: str | None = None  # one line per item of this list variable (``item`` in the args), joined by newlines
 
     @field_validator("template")
     @classmethod
@@ -122,6 +123,11 @@ class Template(_Strict):
             node = node[part]
         return value
 
+    @field_validator("each")
+    @classmethod
+    def _each(cls, value: str | None) -> str | None:
+        return None if value is None else _check_path(value)
+
     @field_validator("args")
     @classmethod
     def _nested(cls, value: dict[str, Any]) -> dict[str, Any]:
@@ -133,7 +139,8 @@ class Template(_Strict):
 
 def _text(value: Any) -> Any:
     """Korean text: a string, a mapping that is a template reference, or a non-empty list of those (one message,
-    its parts joined by a space); one error message, not one per form."""
+    its parts joined by a space; a template part with ``each`` puts one line per item on lines of their own);
+    one error message, not one per form."""
     if isinstance(value, list) and value and not any(isinstance(v, list) for v in value):
         return [_text(v) for v in value]
     if isinstance(value, dict):

@@ -27,7 +27,7 @@ from sangdam.orchestrator import dialogue
 from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, customer_lines, get_extractor, line_value
 from sangdam.procedures.functions import FunctionError, function_tools, get_function
 from sangdam.procedures.loader import ProcedureError, load_procedures
-from sangdam.procedures.models import Instr, Program, Template
+from sangdam.procedures.models import Instr, Program, Template, Text
 from sangdam.procedures.template import MISSING, TemplateError, fill_args, holds, lookup, render, render_template
 from sangdam.tools.base import ToolError
 
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 POSITION_KEY = "_procedure"
 MAX_INSTRUCTIONS_PER_TURN = 500  # a procedure that jumps in circles without asking anything stops here
 BACKEND_FAULTS = frozenset({"backend_unavailable", "backend_outcome_unknown"})
+ENGINE_OPS = frozenset({"ask", "propose", "handoff", "start"})  # steps that wait for the customer or hand over
 DONE_DEFAULT = "요청하신 내용을 처리했습니다."
 BROKEN_KO = ("죄송합니다. 요청을 처리하는 중에 문제가 생겨 지금은 안내해 드리기 어렵습니다. "
              "상담사 연결을 원하시면 \"상담사 연결\"이라고 말씀해 주세요.")
@@ -240,6 +241,9 @@ class ProcedureAgent(Agent):
                 log.error("procedure %s: %s", pos.get("name"), err)
                 messages.append(DONE_DEFAULT)
         pos["pc"] += 1
+        # what follows without asking or proposing anything (a say, a computation on the results: "회선의 정지가
+        # 해제되었습니다") is said now, right after the done text, as a Python agent's on_confirmed says it
+        self._run_inline(pending.step, ctx, pos, messages)
         if pos["pc"] < len(program.instrs):  # the rest runs through the engine, after this reply's "done" text
             # with the values it ran with, as the task a next "4444도 똑같이 해 주세요" repeats (state.last_task)
             values = {k: v for call in pending.calls[:1] for k, v in call.args.items() if k in SLOT_ARGS}
@@ -249,9 +253,30 @@ class ProcedureAgent(Agent):
             messages.append(DONE_DEFAULT)
         return Outcome(messages=messages)
 
+    def _run_inline(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str]) -> None:
+        """Run the steps after a commit up to the first that needs the engine (an ask, a proposal, a handoff, a
+        start; ``pos`` then points at it) or the end (``pos`` past the program). A step the backend could not
+        answer is left to the engine too."""
+        program = self._program(pos["name"])
+        try:
+            outcome = self._run(step.model_copy(update={"slots": {POSITION_KEY: pos}}), ctx, pos, messages, inline=True)
+        except ToolError as err:  # the backend is down: the engine keeps the rest where it was
+            if err.code not in BACKEND_FAULTS:
+                raise
+            return
+        except ProcedureRuntimeError as err:
+            log.error("procedure %s stopped: %s", pos.get("name"), err)
+            pos["pc"] = len(program.instrs)
+            return
+        messages[:] = outcome.messages  # with a refusal's message, when a step was refused
+        stopped = program.instrs[pos["pc"]] if pos["pc"] < len(program.instrs) else None
+        if stopped is None or stopped.op not in ENGINE_OPS:
+            pos["pc"] = len(program.instrs)  # it ended (an `end`, a refusal said): nothing is left to run
+
     # -- the runner ------------------------------------------------------------------------------------------------
     def _run(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str],
-             prefilled: set[str] | None = None, corrected: dict[str, Any] | None = None) -> Outcome:
+             prefilled: set[str] | None = None, corrected: dict[str, Any] | None = None, *,
+             inline: bool = False) -> Outcome:
         program = self._program(pos["name"])
         variables = pos["vars"]
         variables["customer"] = {"verified": ctx.customer_id is not None}
@@ -264,6 +289,8 @@ class ProcedureAgent(Agent):
             s = instr.step
             assert s is not None
             op = instr.op
+            if inline and op in ENGINE_OPS:  # after a commit: what asks or proposes runs through the engine
+                return Outcome(messages=messages)
             if op == "say":
                 if not step.silent and (s.when is None or s.each or holds(s.when, variables)):
                     # (a silent step, a prerequisite of another step, gathers facts and says nothing)
@@ -482,12 +509,21 @@ class ProcedureAgent(Agent):
         except TemplateError as err:
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}.args: {err}") from None
 
-    def _text(self, program: Program, instr: Instr, text: str | Template, variables: dict[str, Any]) -> str:
+    def _text(self, program: Program, instr: Instr, text: Text, variables: dict[str, Any]) -> str:
         """Korean text written out in the procedure or by template reference, its fields filled."""
         try:
-            if isinstance(text, list):  # parts of one message, joined by a space (an empty part left out)
-                return " ".join(part for part in (self._text(program, instr, t, variables) for t in text) if part)
+            if isinstance(text, list):  # parts of one message, joined by a space (an empty part left out); a
+                out = ""              # template part with `each` puts its lines (one per item) on lines of their own
+                for t in text:
+                    part = self._text(program, instr, t, variables)
+                    if part:
+                        sep = "\n" if isinstance(t, Template) and t.each is not None else " "
+                        out = f"{out}{sep}{part}" if out else part
+                return out
             if isinstance(text, Template):
+                if text.each is not None:  # one line per item
+                    return "\n".join(render_template(text.template, text.args, {**variables, "item": item},
+                                                      program.labels) for item in _items(text.each, variables) or [])
                 return render_template(text.template, text.args, variables, program.labels)
             return render(text, variables, program.labels)
         except (TemplateError, KeyError, IndexError) as err:
