@@ -160,8 +160,11 @@ def test_another_task_interrupts_the_pending_write_which_waits(orch: Orchestrato
     other = orch.handle(conv, "일본 로밍 켜주세요")
     assert not _written(other, "refill_data") and _line(orch).data_refill_gb == 0
     assert not [c for c in other.tool_calls if c.status == "declined"]
-    assert other.pending_action is not None and other.pending_action["intent"] == "roaming.enable"
-    assert [f["intent"] for f in orch.traces(conv)[-1]["stack"]] == ["data.refill", "roaming.enable"]
+    # the new task asks which Japan pass (an ordinary slot question, its options listed) over the waiting top-up
+    assert other.pending_action is None and [o["id"] for o in other.options] == ["R-JP3", "R-ASIA5"]
+    stack = orch.traces(conv)[-1]["stack"]
+    assert [f["intent"] for f in stack] == ["data.refill", "roaming.enable"]
+    assert stack[0]["waits"] == ["pending"] and stack[1]["picks"] == "roaming.enable"
 
 
 @pytest.mark.parametrize("decline", ["취소", "아니 됐어", "no thanks", "취소할게요", "됐어요 그냥 취소"])
@@ -206,13 +209,15 @@ def test_declining_with_a_changed_mind_runs_nothing(orch: Orchestrator) -> None:
 def test_choosing_an_option_previews_before_booking(orch: Orchestrator, pick: str) -> None:
     conv = orch.start_conversation(customer_id="C1")
     listed = orch.handle(conv, "다음 주에 일본 가는데 로밍 켜주세요")
-    assert listed.pending_action and listed.pending_action["choices"]
+    # the passes are listed and one is asked for (a slot of the procedure, not a proposal): nothing to agree to yet
+    assert listed.pending_action is None and [o["name"] for o in listed.options] == ["일본 3일", "아시아 5일"]
     before = _current_bill_total(orch)
     chosen = orch.handle(conv, pick)
     assert not _written(chosen, "enable_roaming"), chosen.reply
     assert _line(orch).roaming_enabled is False
     assert _current_bill_total(orch) == before
-    assert chosen.pending_action is not None and not chosen.pending_action["choices"]
+    assert chosen.pending_action is not None and chosen.options == []
+    assert [c["tool"] for c in chosen.pending_action["calls"]] == ["enable_roaming"]
     assert "진행할까요" in chosen.reply
     done = orch.handle(conv, "네")
     assert _written(done, "enable_roaming")

@@ -210,7 +210,9 @@ def test_sse_stream_carries_the_same_checked_reply(client: TestClient, keys: dic
 def test_roaming_activation_is_summarised_from_the_trace(client: TestClient, keys: dict[str, str]) -> None:
     conv = new_conversation(client, keys["c"])
     first = say(client, keys["c"], conv, "다음 주에 일본 가는데 로밍 켜주세요")
-    assert first["pending_action"] is not None and "아시아 5일" in first["reply"]
+    # the passes are listed and a pick asked for (buttons: the options), nothing proposed yet
+    assert first["pending_action"] is None and "아시아 5일" in first["reply"]
+    assert "아시아 5일" in [o["name"] for o in first["options"]]
     done = say(client, keys["c"], conv, "네, 아시아 5일짜리로 해주세요")
     assert "로밍을 켰습니다" in done["reply"]
     summary = client.get(f"/api/v1/conversations/{conv}/summary", headers=auth(keys["c"])).json()

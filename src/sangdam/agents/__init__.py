@@ -29,10 +29,9 @@ def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agen
     from sangdam.agents.conversation import HandoffAgent, KnowledgeAgent, SmalltalkAgent
     from sangdam.agents.data import DataAgent
     from sangdam.agents.line import LineAgent
-    from sangdam.agents.roaming import RoamingAgent
 
     agents: list[Agent] = [
-        DataAgent(), RoamingAgent(), LineAgent(),
+        DataAgent(), LineAgent(),
         ContractAgent(), KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
     ]
     from sangdam.procedures.runner import all_procedure_agents, serve_builtin_intents

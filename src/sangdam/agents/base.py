@@ -38,6 +38,8 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
     proposal: PendingAction | None = None
     ask_slot: str | None = None  # the step stops and asks the customer for this slot
+    # the slot is a pick from these options (id, name), just listed with their prices ("두 번째 걸로")
+    options: list[dict[str, Any]] = field(default_factory=list)
     ask_holds: bool = True  # False: the message's other steps still run after the question (it stays awaited)
     handoff: bool = False
     needs_identity: bool = False  # it cannot go on before the customer is verified: the identity gate asks first
@@ -172,16 +174,3 @@ class Agent:
     def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
         """Fill ``slot`` of ``step`` from the customer's answer; None when the answer does not contain it."""
         return None
-
-    # -- proposals that offer a choice of options (agents that make them override these) ------------------------
-    def pick_choice(self, pending: PendingAction, ctx: AgentContext, text: str) -> PendingAction | None:
-        """The option of ``pending.choices`` that ``text`` names, as a one-call proposal; None if none."""
-        return None
-
-    def pick_only_choice(self, pending: PendingAction) -> PendingAction:
-        """The single option of a one-item list (the customer just said "네")."""
-        raise NotImplementedError
-
-    def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
-        """Preview the picked option: its effect and price, to be agreed to in the next message."""
-        raise NotImplementedError

@@ -101,7 +101,7 @@ class AnswerDrafter:
                 outcome = Outcome(messages=[err.message_ko] if err.message_ko else [])
             if not step.silent:
                 messages.extend(outcome.messages)
-            if outcome.ask_slot is not None or (outcome.proposal is not None and outcome.proposal.choices):
+            if outcome.ask_slot is not None:
                 break
         return messages
 
@@ -132,6 +132,11 @@ def suggest_replies(summary: ConversationSummary, state: dict[str, Any], mode: s
         from sangdam.contact_center.summary import _describe
 
         action = ", ".join(_describe(c.get("tool", "")) for c in pending.get("calls") or []) or pending.get("intent", "")
+        out.append(text("assist.suggestions.awaiting_confirmation", action=action))
+    elif (state.get("awaiting") or {}).get("options"):  # priced options of a change listed, none picked yet
+        from sangdam.contact_center.summary import _intent_label
+
+        action = _intent_label((state["awaiting"].get("step") or {}).get("intent", ""))
         out.append(text("assist.suggestions.awaiting_confirmation", action=action))
     if not summary.verified:
         out.append(text("assist.suggestions.not_verified"))

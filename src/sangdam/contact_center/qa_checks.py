@@ -119,25 +119,30 @@ def identity_before_disclosure(facts: QaFacts, params: dict[str, Any]) -> Verdic
 
 # -- confirmation ---------------------------------------------------------------------------------------------
 def _pending_tools(pending: dict[str, Any] | None) -> set[str]:
-    """Every write a pending proposal offers: its planned calls, the write its priced choices lead to (a choice
-    names an option, the proposal's intent names the write: ``roaming.enable`` → ``enable_roaming``), and those
-    of the proposals chained after it."""
-    from sangdam.contact_center.summary import _WRITE_INTENTS
-
+    """Every write a pending proposal offers: its planned calls and those of the proposals chained after it."""
     if not isinstance(pending, dict):
         return set()
     found = {c.get("tool", "") for c in pending.get("calls") or []}
-    if pending.get("choices"):
-        found |= {tool for tool, intent in _WRITE_INTENTS.items() if intent == pending.get("intent")}
     for part in pending.get("then") or []:
         found |= _pending_tools(part)
     return found
 
 
+def _picked_tools(stack: Any) -> set[str]:
+    """The write a list of priced options leads to, when the last reply asked the customer to pick one (the top
+    frame of the dialogue stack waits for a pick: its intent names the write, ``roaming.enable`` →
+    ``enable_roaming``). A yes that comes with the pick ("네, 아시아 5일짜리로 해주세요") agrees to it at once."""
+    from sangdam.contact_center.summary import _WRITE_INTENTS
+
+    if not isinstance(stack, list) or not stack or not isinstance(stack[-1], dict) or not stack[-1].get("picks"):
+        return set()
+    return {tool for tool, intent in _WRITE_INTENTS.items() if intent == stack[-1]["picks"]}
+
+
 @check("confirmation_before_write")
 def confirmation_before_write(facts: QaFacts, params: dict[str, Any]) -> Verdict:
     """Every write that ran (status ``ok``) was proposed in an earlier turn (a dry run, status ``proposed``
-    without a refusal, or a priced choice of the pending proposal), was still waiting for the customer's answer
+    without a refusal, or a priced option the customer was asked to pick from), was still waiting for the customer's answer
     when the turn began (the previous trace's ``pending`` names it), and that answer was not a no. A transfer to
     a person in the turn the customer asked for one (intent ``agent.human``) needs no confirmation."""
     from sangdam.orchestrator import dialogue
@@ -162,7 +167,7 @@ def confirmation_before_write(facts: QaFacts, params: dict[str, Any]) -> Verdict
                 return _at(trace, False, f"{name} ran although the customer said no")
             first = first or trace
         proposed |= {c.get("name", "") for c in _calls(trace) if c.get("status") == "proposed" and not c.get("error_code")}
-        waiting = _pending_tools(trace.get("pending"))
+        waiting = _pending_tools(trace.get("pending")) | _picked_tools(trace.get("stack"))
     if first is None:
         return _at(None, None, "no write ran")
     return _at(first, True, "every write was proposed first and ran on the customer's yes")

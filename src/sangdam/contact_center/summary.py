@@ -197,6 +197,10 @@ def _outcome(mode: str, state: dict[str, Any], traces: list[dict[str, Any]], act
         pending = state["pending"]
         action = ", ".join(_describe(c.get("tool", "")) for c in pending.get("calls") or []) or _intent_label(pending.get("intent", ""))
         return "awaiting_confirmation", text("summary.follow_up.awaiting_confirmation", action=action)
+    offered = state.get("awaiting") or {}
+    if offered.get("options"):  # priced options of a change listed, none picked yet: the change waits for them
+        action = _intent_label((offered.get("step") or {}).get("intent", ""))
+        return "awaiting_confirmation", text("summary.follow_up.awaiting_confirmation", action=action)
     if errors:
         return ("resolved" if done else "failed"), text("summary.follow_up.failed", errors=", ".join(errors))
     if done:

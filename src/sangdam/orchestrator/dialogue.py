@@ -327,3 +327,21 @@ def asks_what_if(text: str) -> bool:
 def asks_figure(text: str) -> bool:
     """The question asks for an amount or a date ("얼마", "몇", "언제")."""
     return _has_any(text, lexicon()["what_if"]["figure_words"])
+
+
+def find_country(text: str) -> str | None:
+    """ISO code of a country named in ``text`` ("일본", "미국 출장", "Japan"), or None."""
+    from sangdam.tools.messages import country_codes
+
+    c = compact(text)
+    lowered = text.lower()
+    best: tuple[int, str] | None = None
+    for name, code in country_codes().items():
+        key = compact(name)
+        if key.isascii():  # English names as whole words only ("japan"), never codes inside words ("pin")
+            found = len(key) >= 3 and re.search(rf"(?<![a-z]){re.escape(name.lower())}(?![a-z])", lowered)
+        else:
+            found = len(key) >= 2 and key in c
+        if found and (best is None or len(key) > best[0]):
+            best = (len(key), code)
+    return best[1] if best else None

@@ -6,8 +6,8 @@
 - "4444 말고 3333이요" — the same question, about what the customer meant instead;
 - "그걸로 해 주세요", "두 번째 걸로 신청", "제일 싼 걸로" right after a list or a recommendation — the action the
   list was shown for (``take_up`` in ``resources/dialogue/lexicon.yaml``: a recommendation → plan.change, a pass
-  list → roaming.enable); the agents resolve the pointer against what they showed (``last_recommended``,
-  ``last_passes``).
+  list → roaming.enable); the pointer is resolved against what was shown (``last_recommended``; ``last_passes``,
+  kept by the roaming procedures' functions, ``procedures/functions/roaming.py``).
 
 Only the task of the turn just before counts, and only when the message itself names no confident task of its
 own. What this produces is a ``StartTask`` like any other: writes are still previewed and need their own yes.

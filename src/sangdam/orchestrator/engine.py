@@ -188,6 +188,7 @@ class Orchestrator(FollowUps):
             via=turn.route.via if turn.route else "dialogue",
             tool_calls=ctx.tool_calls,
             pending_action=state.pending.model_dump(mode="json") if state.pending else None,
+            options=list(state.awaiting.options) if state.awaiting else [],
             handed_off=state.handed_off,
             verified_customer_id=state.verified_customer_id,
             verifier=verdict,
@@ -361,6 +362,7 @@ class Orchestrator(FollowUps):
                 turn.messages.append(say("identity.ask"))
                 break
             t0, calls, failed = time.perf_counter(), len(ctx.tool_calls), False
+            unrun = step.model_copy(deep=True)  # a procedure's step keeps its place in it: this one starts over
             board.produced.pop(step.intent, None)  # what this step produces, and only that, is its result
             try:
                 # a line, number or person the customer named that is not theirs: refused or asked, never swapped
@@ -386,8 +388,10 @@ class Orchestrator(FollowUps):
             elif status == "failed" and step.silent and any(index in s.depends_on for s in rest):
                 self._say_once(turn, outcome.messages)  # why the step that needed it cannot be done
             holds = outcome.ask_slot is not None and outcome.ask_holds
-            if proposals and (holds or (outcome.proposal and outcome.proposal.choices)):
-                deferred.append(step)  # asks something: after the customer answered the proposal
+            if proposals and holds:
+                # asks something (a slot, a pick from the options it lists): run again after the customer answered
+                # the proposal, from its start (what it said before asking is said then)
+                deferred.append(unrun)
                 continue
             if outcome.handoff:
                 state.handed_off = True
@@ -399,14 +403,12 @@ class Orchestrator(FollowUps):
             if outcome.proposal is not None:
                 proposals.append(outcome.proposal)
                 proposal_messages.extend(outcome.messages)
-                if outcome.proposal.choices:  # the customer must pick an option first
-                    deferred.extend(rest)
-                    break
                 continue
             if not step.silent or outcome.ask_slot is not None:  # a silent step's question is asked all the same
                 turn.messages.extend(outcome.messages)
             if outcome.ask_slot is not None:
-                state.awaiting = Awaiting(kind="slot", slot=outcome.ask_slot, step=step)
+                state.awaiting = Awaiting(kind="slot", slot=outcome.ask_slot, step=step,
+                                          options=outcome.options)
                 if outcome.ask_holds:  # else (a device step to try) the message's other requests still run
                     deferred.extend(rest)
                     break
@@ -415,7 +417,7 @@ class Orchestrator(FollowUps):
             state.pending = proposals[0].model_copy(update={"then": proposals[1:]})
             turn.messages.extend(proposal_messages)
         self._proactive(turn)
-        if proposals and not state.pending.choices:  # the question the customer answers comes last
+        if proposals:  # the question the customer answers comes last
             asks = any("?" in m for m in proposal_messages)  # "…접수할까요?": only how to answer is left to say
             turn.messages.append(say("confirm.answer_hint" if asks else "confirm.question"))
 

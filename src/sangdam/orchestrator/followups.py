@@ -1,8 +1,8 @@
 """Follow-ups: the customer's answer to what the bot asked in its last reply.
 
-A pending proposal waits for 네/아니요 (or the pick of one priced option); an identity request waits for phone
-number and birth date; a slot question waits for its value (a device step of troubleshooting too: "해결됐어요",
-"그래도 안 돼요"). Each handler returns False when the message is not such an answer but a new request.
+A pending proposal waits for 네/아니요; an identity request waits for phone number and birth date; a slot question
+waits for its value (a pick from priced options listed is one: "두 번째 걸로"; a device step of troubleshooting too:
+"해결됐어요", "그래도 안 돼요"). Each handler returns False when the message is not such an answer but a new request.
 """
 
 from __future__ import annotations
@@ -63,8 +63,6 @@ class FollowUps:
         reconciled = self._reconcile(turn, pending)
         if reconciled is not None:
             return reconciled
-        if pending.choices:
-            return self._resolve_choice(turn, pending, agent)
         text = ctx.text
         takes_back, instead = dialogue.after_correction(text)
         changes, named = self._corrections(turn, pending, instead)
@@ -178,31 +176,6 @@ class FollowUps:
         queued, state.queue = state.queue, []
         self._run_steps(turn, queued)
         return True
-
-    def _resolve_choice(self, turn: Turn, pending: PendingAction, agent: Any) -> bool:
-        """The answer to a list of priced options: naming one previews it; only a leading yes with the name
-        ("네, 아시아 5일짜리로 해주세요") agrees to it at once."""
-        ctx = turn.ctx
-        text = ctx.text
-        takes_back, instead = dialogue.after_correction(text)
-        chosen = agent.pick_choice(pending, ctx, instead)
-        if chosen is None and len(pending.choices) == 1 and dialogue.leads_with_yes(text):
-            chosen = agent.pick_only_choice(pending)
-        if chosen is not None:
-            if dialogue.leads_with_yes(text) and not dialogue.is_question(text) and not takes_back:
-                return self._confirm(turn, chosen)
-            outcome = agent.propose_choice(chosen, ctx)
-            turn.messages.extend(outcome.messages)
-            turn.messages.append(say("confirm.question"))
-            turn.state.pending = outcome.proposal
-            return True
-        if takes_back or dialogue.is_negative(text):
-            return self._decline(turn)
-        if dialogue.is_affirmative(text) or dialogue.is_question(text) or dialogue.asks_to_wait(text):
-            turn.messages.append(say("confirm.pick_one"))  # "네" to a list of options: which one?
-            return True
-        turn.state.pending = None
-        return False
 
     def _corrections(self, turn: Turn, pending: PendingAction, instead: str) -> tuple[dict[int, dict[str, Any]], bool]:
         """Per part of the proposal, the arguments the message gives a different value ("3기가로" → gb 3), and
@@ -375,6 +348,8 @@ class FollowUps:
         agent = self.agents[awaiting.step.agent]
         ctx.allowed = frozenset(agent.tools)
         filled = agent.on_slot(awaiting.step, awaiting.slot or "", ctx)
+        if awaiting.options:
+            return self._resolve_pick(turn, filled)
         if filled is None and dialogue.is_bare_yes_no(ctx.text):
             state.awaiting = None
             if dialogue.is_negative(ctx.text):  # "아니요" to "어느 회선인가요?": the request is dropped
@@ -391,6 +366,41 @@ class FollowUps:
         state.awaiting = None
         queued, state.queue = state.queue, []
         self._run_steps(turn, [filled, *queued])
+        return True
+
+    def _resolve_pick(self, turn: Turn, filled: Step | None) -> bool:
+        """The answer to a question that listed priced options ("아시아 5일로", "두 번째 걸로", "제일 싼 걸로";
+        "네" to a list of one): the pick fills the slot and the step goes on, which previews the option and asks for
+        a yes of its own. A message that picks nothing: a no declines, "네" (or a question, or "잠시만요") to a longer
+        list asks which one, anything else is a new request."""
+        state, ctx = turn.state, turn.ctx
+        awaiting = state.awaiting
+        assert awaiting is not None and awaiting.step is not None
+        text = ctx.text
+        takes_back = dialogue.after_correction(text)[0]
+        if filled is None:
+            if takes_back or dialogue.is_negative(text):
+                state.awaiting = None
+                return self._decline(turn)
+            if dialogue.is_affirmative(text) or dialogue.is_question(text) or dialogue.asks_to_wait(text):
+                turn.messages.append(say("confirm.pick_one"))  # "네" to a list of options: which one?
+                return True
+            state.awaiting = None
+            state.queue = []
+            return False
+        state.awaiting = None
+        queued, state.queue = state.queue, []
+        said = len(turn.messages)
+        self._run_steps(turn, [filled, *queued])
+        pending = state.pending
+        agrees = dialogue.leads_with_yes(text) and not dialogue.is_question(text) and not takes_back
+        if agrees and pending is not None and not pending.then and pending.intent == awaiting.step.intent:
+            # "네, 아시아 5일짜리로 해주세요": a yes that comes with the pick agrees to it at once. Safe because the
+            # question listed every option with its price (the customer saw what they agree to), the preview just
+            # made checked every rule, the yes leads the very message that picks, and only this one proposal is
+            # open (nothing queued behind it is agreed to). A pick alone, or "아니 … 로요", waits for its own yes.
+            del turn.messages[said:]  # the preview's question is not asked: the answer is already given
+            return self._confirm(turn, pending)
         return True
 
 

@@ -32,9 +32,6 @@ class PendingAction(BaseModel):
     intent: str
     calls: list[PlannedCall] = Field(default_factory=list)
     summary_ko: str = ""
-    # When the customer must pick one of several priced options (e.g. roaming passes), each choice is a call.
-    choices: list[dict[str, Any]] = Field(default_factory=list)
-    slots: dict[str, Any] = Field(default_factory=dict)
     # Further proposals of the same message, confirmed together by one "네" ("충전하고 로밍도 신청해 줘").
     then: list[PendingAction] = Field(default_factory=list)
     # The step that proposed it: a correction ("2기가 말고 3기가로") re-runs it with the new value.
@@ -47,6 +44,9 @@ class Awaiting(BaseModel):
     kind: Literal["identity", "slot"]
     slot: str | None = None
     step: Step | None = None
+    # the slot is a pick from these options (id, name), listed with their prices by the question ("두 번째 걸로",
+    # "아시아 5일로"; FollowUps._resolve_pick); the chat page shows them as buttons
+    options: list[dict[str, Any]] = Field(default_factory=list)
     misses: int = 0  # consecutive answers in which nothing asked for could be read
 
 
@@ -54,8 +54,8 @@ MAX_FRAMES = 3  # open tasks kept at once; an older one beyond this is let go (a
 
 
 class Frame(BaseModel):
-    """One open task of the dialogue stack and what it waits for: a proposal (yes/no or a pick of options), a
-    question (identity, a slot: a troubleshooting device step is one too), the steps of the request still to run."""
+    """One open task of the dialogue stack and what it waits for: a proposal (yes/no), a question (identity, a
+    slot: a pick of options or a troubleshooting device step is one too), the steps of the request still to run."""
 
     intent: str | None = None  # the task the customer started (for the trace and the resume prompt)
     pending: PendingAction | None = None
@@ -91,7 +91,7 @@ class ConversationState(BaseModel):
     offered: Step | None = None  # an action just previewed for a what-if question; "네 해 주세요" next proposes it
     last_task: dict[str, Any] | None = None  # {"intent", "slots", "turn"}: what "4444는요?" next refers to
     last_recommended: list[str] = Field(default_factory=list)  # plan ids, best first
-    last_passes: list[str] = Field(default_factory=list)  # roaming pass ids last shown
+    last_passes: list[str] = Field(default_factory=list)  # roaming pass ids last listed (functions/roaming.py)
     notices_sent: list[str] = Field(default_factory=list)
     notices_checked: bool = False  # read by nothing now; kept so stored states load
     notices_considered: list[str] = Field(default_factory=list)  # notice kinds checked once, when first related
@@ -178,6 +178,13 @@ class ConversationState(BaseModel):
         self.last_task = {"intent": intent, "slots": dict(slots), "turn": self.turn_index}
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """The stack for the trace: per frame, its task and what it waits for."""
+        """The stack for the trace: per frame, its task and what it waits for (``picks``: the intent whose priced
+        options it asked the customer to pick from, only when it waits for such a pick)."""
         return [{"intent": f.intent, "waits": [k for k in _FRAME_FIELDS if getattr(f, k)],
-                 "interrupted": f.interrupted} for f in self.stack]
+                 **({"picks": _picks(f)} if _picks(f) else {}), "interrupted": f.interrupted} for f in self.stack]
+
+
+def _picks(frame: Frame) -> str | None:
+    """The intent whose priced options the frame asked the customer to pick from, if it waits for such a pick."""
+    awaiting = frame.awaiting
+    return awaiting.step.intent if awaiting and awaiting.options and awaiting.step else None

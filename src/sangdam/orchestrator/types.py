@@ -40,6 +40,7 @@ class TurnResult(BaseModel):
     via: str = "classifier"
     tool_calls: list[ToolCallRecord] = Field(default_factory=list)
     pending_action: dict[str, Any] | None = None  # a proposed write waiting for the customer's yes/no
+    options: list[dict[str, Any]] = Field(default_factory=list)  # options (id, name) the customer is asked to pick
     handed_off: bool = False
     verified_customer_id: str | None = None
     verifier: VerifierVerdict | None = None

@@ -41,11 +41,20 @@ def register_extractor(name: str, tools: tuple[str, ...] = (), *,
     return wrap
 
 
+def _load_function_modules() -> None:
+    """The packaged function modules may register extractors too (functions/roaming.py: ``country``)."""
+    from sangdam.procedures.functions import function_names
+
+    function_names()
+
+
 def extractor_names() -> list[str]:
+    _load_function_modules()
     return list(_EXTRACTORS)
 
 
 def get_extractor(name: str) -> Extractor:
+    _load_function_modules()
     return _EXTRACTORS[name]
 
 

@@ -148,11 +148,25 @@ class ProcedureAgent(Agent):
                         slots[key] = line_value(hit[0])
                         prefilled |= self._rewind_to(pos, key)
         _add_facts(ctx, pos)
+        corrected = {} if fresh else self._corrected(step, pos)
         try:
-            return self._run(step, ctx, pos, [], prefilled)
+            return self._run(step, ctx, pos, [], prefilled, corrected)
         except ProcedureRuntimeError as err:  # the procedure's mistake: logged for the operator, never a crash
             log.error("procedure %s stopped: %s", pos.get("name"), err)
             return Outcome(messages=[BROKEN_KO])
+
+    def _corrected(self, step: Step, pos: dict[str, Any]) -> dict[str, Any]:
+        """A correction of a waiting proposal ("아시아 말고 일본 3일로 해주세요") re-runs its ``propose`` step with
+        the corrected arguments: the values the step brings, by argument name (``pass_id``), replace what the step's
+        ``args`` would give (a value the procedure computed or picked earlier)."""
+        try:
+            program = self._program(pos["name"])
+        except ProcedureRuntimeError:
+            return {}
+        instr = program.instrs[pos["pc"]] if pos["pc"] < len(program.instrs) else None
+        if instr is None or instr.op != "propose" or instr.step is None or instr.step.each:
+            return {}
+        return {k: v for k, v in step.slots.items() if k != POSITION_KEY and k in instr.step.args}
 
     def _rewind_to(self, pos: dict[str, Any], slot: str) -> set[str]:
         """Another line than the one the procedure went on with: it goes on again from the step after the line's
@@ -183,8 +197,13 @@ class ProcedureAgent(Agent):
         instr = program.instrs[pos["pc"]] if pos["pc"] < len(program.instrs) else None
         if instr is None or instr.op != "ask" or instr.step is None or instr.step.ask != slot:
             return None
-        value = (_choose(ctx.text, lookup(pos["vars"], instr.step.options)) if instr.step.options
-                 else get_extractor(instr.step.extractor or "text")(ctx, ctx.text))
+        if instr.step.options:
+            options = lookup(pos["vars"], instr.step.options)
+            value = _choose(ctx.text, options)
+            if value is None and isinstance(options, list) and len(options) == 1 and dialogue.leads_with_yes(ctx.text):
+                value = options[0]  # "네" to a list of one: that one
+        else:
+            value = get_extractor(instr.step.extractor or "text")(ctx, ctx.text)
         if value is None:
             return None
         pos["vars"].setdefault("slots", {})[slot] = value
@@ -256,7 +275,8 @@ class ProcedureAgent(Agent):
 
     # -- the runner ------------------------------------------------------------------------------------------------
     def _run(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str],
-             prefilled: set[str] | None = None, *, inline: bool = False) -> Outcome:
+             prefilled: set[str] | None = None, corrected: dict[str, Any] | None = None, *,
+             inline: bool = False) -> Outcome:
         program = self._program(pos["name"])
         variables = pos["vars"]
         variables["customer"] = {"verified": ctx.customer_id is not None}
@@ -325,6 +345,8 @@ class ProcedureAgent(Agent):
                 try:
                     for item in items:  # every rule checked for every call before anything is proposed
                         args = self._args(program, instr, {**variables, "item": item} if s.each else variables)
+                        if corrected:  # a correction's values, by argument name (``_corrected``)
+                            args, corrected = {**args, **corrected}, None
                         previews.append(ctx.propose(str(s.propose), **args))
                         calls.append((str(s.propose), args))
                 except ToolError as err:
@@ -406,7 +428,8 @@ class ProcedureAgent(Agent):
         messages.append(self._text(program, instr, s.question_ko or "", {**pos["vars"], **extra}))
         step.slots.clear()
         step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
-        return Outcome(messages=messages, ask_slot=s.ask, ask_holds=s.holds is not False)
+        return Outcome(messages=messages, ask_slot=s.ask, ask_holds=s.holds is not False,
+                       options=_option_names(lookup(pos["vars"], s.options)) if s.options else [])
 
     def _proposal(self, step: Step, ctx: AgentContext, pos: dict[str, Any], calls: list[tuple[str, dict[str, Any]]],
                   summary: str, messages: list[str]) -> Outcome:
@@ -435,7 +458,7 @@ class ProcedureAgent(Agent):
         # the engine keeps ``step`` when the agent asks: from now on it is the built-in agent's step
         step.agent, step.intent, step.slots = delegated.agent, delegated.intent, delegated.slots
         return Outcome(messages=[*messages, *outcome.messages], proposal=outcome.proposal,
-                       ask_slot=outcome.ask_slot, handoff=outcome.handoff)
+                       ask_slot=outcome.ask_slot, options=outcome.options, handoff=outcome.handoff)
 
     def _loop_start(self, program: Program, instr: Instr, pos: dict[str, Any]) -> None:
         assert instr.loop is not None and instr.loop_id is not None
@@ -569,6 +592,13 @@ def _choose(text: str, options: Any) -> Any:
     return options[index] if index is not None else None
 
 
+def _option_names(options: Any) -> list[dict[str, Any]]:
+    """The options an ``ask`` offers, as the dialogue state keeps them (id and name: the chat shows buttons)."""
+    if not isinstance(options, list):
+        return []
+    return [{"id": o.get("id"), "name": o.get("name")} for o in options if isinstance(o, dict) and o.get("name")]
+
+
 def _dump(result: Any, ctx: AgentContext) -> Any:
     """A tool result as plain data, PII fields masked (the procedure's variables are stored with the state)."""
     data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
@@ -627,15 +657,6 @@ class ProcedureBackedAgent(Agent):
         if agent is not None and pending.step is not None and POSITION_KEY in pending.step.slots:
             return agent.on_confirmed(pending, results, ctx)
         return self.base.on_confirmed(pending, results, ctx)
-
-    def pick_choice(self, pending: PendingAction, ctx: AgentContext, text: str) -> PendingAction | None:
-        return self.base.pick_choice(pending, ctx, text)
-
-    def pick_only_choice(self, pending: PendingAction) -> PendingAction:
-        return self.base.pick_only_choice(pending)
-
-    def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
-        return self.base.propose_choice(chosen, ctx)
 
     def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (offer, …)
         return getattr(self.__dict__["base"], name)

@@ -84,6 +84,7 @@ class TurnReply(BaseModel):
     intents: list[str]
     trace_id: str
     pending_action: dict[str, Any] | None = None
+    options: list[dict[str, Any]] = Field(default_factory=list, description="Options (id, name) to pick from.")
     handed_off: bool = False
     mode: str = "bot"
     turn_index: int = 0
@@ -103,7 +104,8 @@ _chunks = reply_pieces  # the checked reply in small pieces (openai_compat strea
 def _reply(delivery: Delivery) -> TurnReply:
     result = delivery.result
     return TurnReply(reply=result.reply, intents=result.intents, trace_id=result.trace_id,
-                     pending_action=result.pending_action, handed_off=result.handed_off, mode=delivery.mode,
+                     pending_action=result.pending_action, options=result.options, handed_off=result.handed_off,
+                     mode=delivery.mode,
                      turn_index=result.turn_index, latency_ms=result.latency_ms,
                      customer_idx=delivery.customer_idx, reply_idx=delivery.reply_idx)
 

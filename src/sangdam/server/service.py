@@ -242,7 +242,8 @@ class ContactCentre:
         agent has joined."""
         state = row["state"]
         return {"mode": row["mode"], "verified": row["verified_customer_id"] is not None,
-                "pending_action": state.get("pending"), "handed_off": bool(state.get("handed_off")),
+                "pending_action": state.get("pending"), "options": (state.get("awaiting") or {}).get("options") or [],
+                "handed_off": bool(state.get("handed_off")),
                 "agent_joined": row["mode"] == "human" and handoff.agent_present(self.engine, row["id"])}
 
     @contextmanager

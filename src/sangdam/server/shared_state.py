@@ -92,6 +92,7 @@ def delivery_of(saved: SavedTurn) -> dict[str, Any]:
         "reply": reply[1] if reply else "", "intents": list(trace.get("intents") or []),
         "trace_id": saved.trace_id or "",
         "pending_action": state.pending.model_dump(mode="json") if state.pending else None,
+        "options": list(state.awaiting.options) if state.awaiting else [],
         "handed_off": state.handed_off, "verified_customer_id": state.verified_customer_id,
         "latency_ms": float((trace.get("latency_ms") or {}).get("total", 0.0)),
         "mode": saved.mode, "customer_idx": customer_idx, "reply_idx": reply[0] if reply else None,

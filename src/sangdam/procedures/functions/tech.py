@@ -34,7 +34,7 @@ def pick_flow(text: str) -> str | None:
     for flow_id, flow in flows().items():
         if any(dialogue.compact(t) in dialogue.compact(text) for t in flow["triggers"]):
             return flow_id
-    from sangdam.agents.roaming import find_country
+    from sangdam.orchestrator.dialogue import find_country
 
     if find_country(text):
         return "mobile_data"
@@ -42,7 +42,7 @@ def pick_flow(text: str) -> str | None:
 
 
 def is_abroad(text: str) -> bool:
-    from sangdam.agents.roaming import find_country
+    from sangdam.orchestrator.dialogue import find_country
 
     return bool(_ABROAD.search(text) or find_country(text) not in (None, "KR"))
 

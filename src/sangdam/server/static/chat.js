@@ -16,7 +16,7 @@
   const TRIES = 5;
   const SESSION = "sangdam.chat.session", CONV = "sangdam.chat.conv", ASSERTION = "sangdam.chat.assertion";
   let key = sessionStorage.getItem(SESSION) || "", conv = sessionStorage.getItem(CONV);
-  let lastIdx = -1, sending = false, held = [], drawn = new Set(), listener = null, shownPending = null;
+  let lastIdx = -1, sending = false, held = [], drawn = new Set(), listener = null, shownPending = null, shownOptions = [];
   let progressLine = null, replying = false, streaming = {};  // streaming: idx → bubble of a reply arriving in pieces
 
   // What this tab typed, by message index (this browser tab only; never sent back to the server).
@@ -48,15 +48,16 @@
   }
   function clearProgress() { if (progressLine) progressLine.remove(); progressLine = null; }
 
-  function showActions(pending) {
-    shownPending = pending || null;
+  // Buttons for what the last reply asks: the options to pick from (a list of priced options), else 네/아니요 for a
+  // proposal.
+  function showActions(pending, options) {
+    shownPending = pending || null; shownOptions = options || [];
     const box = $("actions"); box.innerHTML = "";
-    if (!pending) return;
-    for (const choice of pending.choices || []) {
+    for (const choice of shownOptions) {
       const b = Sangdam.el("button", "secondary", choice.name); b.dataset.testid = "choice";
       b.onclick = () => send(choice.name + "로 해주세요"); box.appendChild(b);
     }
-    if (!(pending.choices || []).length) {
+    if (pending && !shownOptions.length) {
       const yes = Sangdam.el("button", "", "네"); yes.setAttribute("data-testid", "confirm-yes"); yes.onclick = () => send("네");
       const no = Sangdam.el("button", "secondary", "아니요"); no.setAttribute("data-testid", "confirm-no"); no.onclick = () => send("아니요");
       box.append(yes, no);
@@ -80,7 +81,7 @@
       streaming[data.idx].querySelector(".body").textContent += data.text; $("messages").scrollTop = 1e9;
     } else if (event === "state") {
       document.body.dataset.mode = data.mode;
-      if (!sending) showActions(data.pending_action);
+      if (!sending) showActions(data.pending_action, data.options);
       document.body.dataset.conversation = conv;  // connected: the transcript so far is on screen
     }
   }
@@ -162,7 +163,7 @@
     text = (text || "").trim();
     if (!text || sending) return;
     setBusy(true); $("error").textContent = ""; replying = false;
-    const offered = shownPending; showActions(null);
+    const offered = shownPending, offeredOptions = shownOptions; showActions(null);
     const mine = bubble("customer", text); mine.classList.add("pending");
     const sendId = Sangdam.uid();
     let reply = null;
@@ -182,13 +183,13 @@
         if (!final) throw new Error("응답이 중간에 끊겼습니다.");
         if (reply && final.reply_idx !== null) reply.dataset.idx = final.reply_idx;
         document.body.dataset.mode = final.mode;
-        showActions(final.pending_action);
+        showActions(final.pending_action, final.options);
       }, (n) => { $("error").textContent = `메시지를 보내지 못해 다시 보내는 중입니다… (${n}/${TRIES - 1})`; });
       mine.classList.remove("pending"); $("error").textContent = "";
     } catch (e) {
       mine.remove(); if (reply) reply.remove();
       if (fromBox) $("text").value = [text, $("text").value.trim()].filter(Boolean).join(" ");  // nothing typed is lost
-      showActions(offered);
+      showActions(offered, offeredOptions);
       $("error").textContent = `${e.message} 보내지 못한 내용은 그대로 두었으니 다시 보내 주세요.`;
       if (e.status === 401) { setBusy(false); ended(); return; }
     }
