@@ -72,11 +72,12 @@ def test_template_particle_renders_the_right_form() -> None:
     assert say("plans.changed_next", new="5G 슬림", date="2026년 12월 1일").startswith("요금제를 5G 슬림으로 ")
 
 
-def test_plan_detail_uses_neun_after_a_vowel_ending_name() -> None:
-    from sangdam.agents.plans import _detail
-
-    text = _detail({**_STANDARD, "monthly_fee_krw": 69000, "description": ""})
-    assert text.startswith("5G 스탠다드는 5G 요금제로")
+def test_plan_detail_uses_neun_after_a_vowel_ending_name(db_engine) -> None:
+    orch = orchestrator(db_engine)  # plan.info's details: the plan_info procedure's plans.detail template
+    with session_scope(db_engine) as s:
+        load_fixtures(s, {"plans": [{**_STANDARD, "description": ""}]})
+    reply = orch.handle(orch.start_conversation(), "5G 스탠다드 요금제 알려 주세요")
+    assert reply.reply.startswith("5G 스탠다드는 5G 요금제로 월 69,000원, 기본 데이터 110GB입니다. 기본 데이터 소진 후")
 
 
 def test_plan_change_to_a_vowel_ending_plan_reads_naturally(db_engine) -> None:

@@ -25,15 +25,12 @@ class _Agents(dict):
 def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agent]:
     """One instance of every sub-agent, keyed by the names used in ``orchestrator.intents.AGENT_FOR_INTENT``, and a
     ``ProcedureAgent`` per procedure (``procedure:<name>``: docs/procedures.md)."""
-    from sangdam.agents.billing import BillingAgent
     from sangdam.agents.conversation import HandoffAgent, KnowledgeAgent, SmalltalkAgent
     from sangdam.agents.line import LineAgent
-    from sangdam.agents.plans import PlansAgent
     from sangdam.agents.roaming import RoamingAgent
-    from sangdam.agents.tech_support import TechSupportAgent
 
     agents: list[Agent] = [
-        BillingAgent(), PlansAgent(), RoamingAgent(), TechSupportAgent(), LineAgent(),
+        RoamingAgent(), LineAgent(),
         KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
     ]
     from sangdam.procedures.runner import all_procedure_agents, serve_builtin_intents

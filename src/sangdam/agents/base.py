@@ -38,7 +38,10 @@ class Outcome:
     messages: list[str] = field(default_factory=list)
     proposal: PendingAction | None = None
     ask_slot: str | None = None  # the step stops and asks the customer for this slot
+    ask_holds: bool = True  # False: the message's other steps still run after the question (it stays awaited)
     handoff: bool = False
+    needs_identity: bool = False  # it cannot go on before the customer is verified: the identity gate asks first
+    trace: dict[str, Any] | None = None  # what the step did beyond its tool calls (the LLM agent's run)
 
 
 @dataclass
@@ -59,6 +62,8 @@ class AgentContext:
     # digits of the phone numbers behind the placeholders of a masked text (None: not resolvable here)
     phones_in: Any = lambda text: []  # noqa: E731
     backend: Any = None  # the operator's systems (None: the process's configured backend)
+    progress: Any = None  # callable(str): the turn's progress lines (orchestrator/progress.py); None: none
+    step: Step | None = None  # the step running now (set by the procedure runner: what its functions serve)
 
     @property
     def customer_id(self) -> str | None:

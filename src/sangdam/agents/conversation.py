@@ -97,6 +97,12 @@ def handoff_summary(ctx: AgentContext) -> str:
     return " | ".join(parts)
 
 
+def refused_by_rule(text: str) -> bool:
+    """Whether the request is one the operator's rules refuse outright ("요금 면제해 줘"): answered by the rule,
+    never handed to a model to negotiate."""
+    return bool(_WAIVE.search(text))
+
+
 class SmalltalkAgent(Agent):
     """Greetings, thanks, calming an upset customer, and polite refusals of what the operator cannot do."""
 
@@ -106,7 +112,7 @@ class SmalltalkAgent(Agent):
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
         text = step.text or ctx.text
-        if _WAIVE.search(text):
+        if refused_by_rule(text):
             return Outcome(messages=[say("smalltalk.refuse_waive")])
         if step.intent == "out_of_scope":
             return Outcome(messages=[say("smalltalk.out_of_scope")])

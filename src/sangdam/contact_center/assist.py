@@ -78,8 +78,8 @@ class AnswerDrafter:
         intents = [i for i in route.intents if i not in _NOT_QUESTIONS]
         if not intents:
             return None
-        fresh = ConversationState.model_validate({**state, "stack": [], "pending": None, "awaiting": None, "queue": [],
-                                                  "troubleshoot": None})  # a draft opens no dialogue
+        fresh = ConversationState.model_validate({**state, "stack": [], "pending": None, "awaiting": None,
+                                                  "queue": []})  # a draft opens no dialogue
         ctx = _DraftContext(engine=self.orch.engine, today=self.orch.today, conversation_id=conv_id, state=fresh,
                             text=question, blackboard=Blackboard(), tool_calls=[], mask=Privacy.mask_only)
         messages = self._run(plan(intents, question), ctx)

@@ -239,9 +239,7 @@ def _open_question(state: dict[str, Any]) -> tuple[str, str | None] | None:
     if awaiting:
         key = awaiting.get("slot") if awaiting.get("kind") == "slot" else awaiting.get("kind")
         step = awaiting.get("step") or (state.get("queue") or [{}])[0]
-        return labels.get(key, labels["_default"]), (step or {}).get("intent")
-    if state.get("troubleshoot"):
-        return labels["troubleshoot"], "tech.troubleshoot"
+        return labels.get(key, labels["_default"]), (step or {}).get("intent")  # a device step: slot troubleshoot
     return None
 
 

@@ -38,7 +38,10 @@ def make_llm_provider(spec: str) -> LlmProvider:
     if spec == "scripted":
 
         def scripted(scenario: Scenario) -> Any:
-            return scripted_router(scenario.llm_responses or [])
+            router = scripted_router(scenario.llm_responses or [])
+            if scenario.agentic:  # the engine builds the LLM agent for a model trusted to act (docs/agent.md)
+                router.agentic = True
+            return router
 
         return scripted
 

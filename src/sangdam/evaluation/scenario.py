@@ -15,7 +15,7 @@ from difflib import get_close_matches
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from sangdam.orchestrator.intents import all_intents, is_intent
 
@@ -135,6 +135,10 @@ class Scenario(_Strict):
     session: SessionSpec | None = None
     llm_responses: list[Any] | None = Field(
         default=None, description="Replayed by the scripted LLM backend (--llm scripted); ignored otherwise."
+    )
+    agentic: StrictBool = Field(
+        default=False,
+        description="The scripted model is trusted to act (--llm scripted): the LLM agent serves what no intent does.",
     )
     turns: list[Turn] = Field(min_length=1)
     final: FinalExpect = Field(default_factory=FinalExpect)

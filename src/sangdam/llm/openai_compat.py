@@ -81,7 +81,9 @@ class OpenAICompatBackend(ChatBackend):
             method = self.profile.structured_output
             if method == "guided_json":
                 body["guided_json"] = request.schema.json_schema
-            elif method in ("response_format", "grammar"):
+            elif method == "grammar":  # a llama.cpp server: llama-server and llama-cpp-python's both take this form
+                body["response_format"] = {"type": "json_object", "schema": request.schema.json_schema}
+            elif method == "response_format":
                 body["response_format"] = {
                     "type": "json_schema",
                     "json_schema": {"name": "output", "schema": request.schema.json_schema, "strict": True},

@@ -54,6 +54,12 @@ class ModelProfile(BaseModel):
         "bench/routing/fallback.py measures it: the embedded Qwen2.5-Coder models are worse than the classifier.",
     )
 
+    agentic: bool = Field(
+        default=False,
+        description="Trusted to plan and call tools as the LLM agent for requests no procedure covers (docs/agent.md): "
+        "its actions are still checked, its writes proposed, its answers verified. Large models only.",
+    )
+
     @property
     def decides_intents(self) -> bool:
         """Whether the router may ask this model when its classifier is unsure."""

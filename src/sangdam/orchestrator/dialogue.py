@@ -18,6 +18,17 @@ def lexicon() -> dict[str, Any]:
     return load_resource("dialogue/lexicon.yaml")
 
 
+def needs_reasoning(text: str) -> bool:
+    """A read request that compares, ranks or asks why over figures ("회선 중에 데이터 제일 많이 쓰는 게 어디예요?",
+    "지난달보다 왜 더 나왔어요?", "compare my last bills"): lexicon ``reasoning``."""
+    cues = lexicon()["reasoning"]
+    flat = compact(text)
+    if any(cue in flat for cue in cues["cues"]):
+        return True
+    lowered = text.lower()
+    return any(re.search(rf"(?<![a-z]){word}(?![a-z])", lowered) for word in cues["english"])
+
+
 def compact(text: str) -> str:
     """Lower-cased text without whitespace, for cue matching that ignores Korean spacing variants."""
     return re.sub(r"\s+", "", text).lower()
@@ -57,13 +68,15 @@ def leads_with_yes(text: str) -> bool:
 # Whole answers, yes or no ("알겠어요", "아니요", "취소", "안 할래요"): nothing but the answer.
 _YES_NO = (rf"({_YES}|알겠어요|알겠습니다|알았어요?|아니요?|아니오|아뇨|괜찮아요|괜찮습니다|됐어요?|됐습니다|no|nope|싫어요?"
            r"|싫습니다|취소|그만|안\s*할래요?|안\s*할게요|안\s*해요?|필요\s*없어요?)")
-_GENERIC_TAIL = (r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁)?\s*(해\s*)?"
+_GENERIC_TAIL = (r"[\s.,!~?]*(진행|해|신청|변경|충전|연결|부탁|취소)?\s*(해\s*)?"
                  r"(주세요|줘요?|주십시오|드려요|드릴게요|할게요|할께요|합니다|드립니다|요)?[\s.,!~?]*$")
 
 
 # "지금 바로", "빨리", "그냥": urging, no content of its own ("지금 바로 해주세요" is an answer, not a request).
 _URGE = r"(지금|바로|당장|즉시|얼른|빨리|어서|그냥|다|전부|모두|전부\s*다)"  # "다 취소해 주세요": all of it
 _GAP = r"[\s.,!~?]*"
+# An interjection before the answer ("아 취소", "음 네"): no content of its own.
+_LEAD = r"((아|앗|음|흠|헐|에이|아이고)[\s.,!~?]+)?"
 
 
 @lru_cache(maxsize=1)
@@ -72,12 +85,16 @@ def _short_answer() -> re.Pattern[str]:
     return re.compile(rf"^{_GAP}(({_YES_NO}|{_URGE}){_GAP}){{0,4}}({anaphora})?{_GAP}({_URGE}{_GAP}){{0,3}}{_GENERIC_TAIL}", re.I)
 
 
+_LEADING = re.compile(rf"^{_LEAD}")
+
+
 _BARE_YES_NO = re.compile(rf"^{_GAP}{_YES_NO}{_GAP}{_YES_NO}?{_GENERIC_TAIL}", re.I)
 
 
 def is_short_answer(text: str) -> bool:
     """A bare yes/no or a pointer at the proposal with a generic verb ("네 진행해 주세요", "좋아요 해줘",
     "그걸로 해주세요"): nothing in it but the answer."""
+    text = _LEADING.sub("", text.strip(), count=1)
     return len(text) <= 20 and bool(_short_answer().match(compact(text)))
 
 
@@ -92,7 +109,8 @@ def takes_up(text: str) -> bool:
 
 def is_bare_yes_no(text: str) -> bool:
     """Only "네" or "아니요" (with a generic verb at most): an answer, whether or not anything was asked."""
-    return len(text) <= 20 and bool(_BARE_YES_NO.match(text.strip()))
+    text = _LEADING.sub("", text.strip(), count=1)
+    return len(text) <= 20 and bool(_BARE_YES_NO.match(text))
 
 
 def is_question(text: str) -> bool:

@@ -1,6 +1,6 @@
 """The orchestrator: one customer turn, end to end.
 
-    mask PII → (pending confirmation | identity answer | slot answer | troubleshooting answer | route → plan)
+    mask PII → (pending confirmation | identity answer | slot answer | route → plan)
     → run steps through sub-agents (shared blackboard) → proactive notices → compose → verify → persist + trace
 
 The same object serves the HTTP server, the CLI chat and the evaluation runner.
@@ -75,6 +75,9 @@ class Orchestrator(FollowUps):
         self.privacy = Privacy()
         self.agents = build_agents(kb_name=kb_name, llm=llm)
         self.responder = Responder(self.backend, llm=llm)
+        agentic = _agentic_agent(llm, self.responder, kb_name)  # a model trusted to plan and call tools (docs/agent.md)
+        if agentic is not None:
+            self.agents[agentic.name] = agentic
         # One turn per conversation at a time: across worker processes on PostgreSQL (advisory lock), every turn
         # of the process on SQLite (one writer). See turn_lock.py.
         self.turn_lock = TurnLock(self.engine)
@@ -195,7 +198,7 @@ class Orchestrator(FollowUps):
     # -- dispatch ---------------------------------------------------------------------------------------
     def _dispatch(self, turn: Turn, original: str) -> None:
         state = turn.state
-        asked = state.awaiting is not None or state.troubleshoot is not None  # the last reply asked something
+        asked = state.awaiting is not None  # the last reply asked something
         if self._remember_preferences(turn):  # "앞으로 문자로 안내해 주세요": nothing else to do
             return
         if state.pending is not None and self._resolve_pending(turn):
@@ -203,8 +206,6 @@ class Orchestrator(FollowUps):
         if state.awaiting and state.awaiting.kind == "identity" and self._resolve_identity(turn, original, asked=True):
             return
         if state.awaiting and state.awaiting.kind == "slot" and self._resolve_slot(turn):
-            return
-        if state.troubleshoot is not None and self._continue_troubleshooting(turn):
             return
         offered, state.offered = state.offered, None
         if offered is not None and not asked and state.pending is None and dialogue.takes_up(turn.ctx.text):
@@ -259,6 +260,32 @@ class Orchestrator(FollowUps):
                 step.slots = {**given[step.intent], **step.slots}
             if not step.silent and step.intent in clauses:
                 step.text = clauses[step.intent]
+        return self._delegate(turn, steps)
+
+    def _delegate(self, turn: Turn, steps: list[Step]) -> list[Step]:
+        """With a model trusted to act (profile flag ``agentic``), what no intent serves goes to the LLM agent
+        instead of being declined: the whole message when it is out of scope, else each unservable clause; and a
+        read request that needs reasoning over several results (comparisons, superlatives, a "why" over figures:
+        ``dialogue.needs_reasoning``) goes to it whole instead of one read procedure. Writes keep their procedures."""
+        if "agentic" not in self.agents:
+            return steps
+        u = turn.understanding
+        from sangdam.agents.conversation import refused_by_rule
+
+        from sangdam.orchestrator.followups import READ_ONLY_INTENTS
+
+        intents = list(turn.route.intents)
+        if intents == ["out_of_scope"] and not refused_by_rule(turn.ctx.text):
+            turn.delegated.append(turn.ctx.text)
+            return [Step(agent="agentic", intent="out_of_scope", text=turn.ctx.text)]
+        tasks = [i for i in intents if i not in NON_TASK_INTENTS]
+        if tasks and READ_ONLY_INTENTS.issuperset(tasks) and dialogue.needs_reasoning(turn.ctx.text) \
+                and not any(s.what_if for s in steps):  # compare, rank, explain over several results: the agent
+            turn.delegated.append(turn.ctx.text)
+            return [Step(agent="agentic", intent=tasks[0], text=turn.ctx.text)]
+        for command in (u.cannot_handle if u is not None else []):
+            turn.delegated.append(command.clause)
+            steps.append(Step(agent="agentic", intent="out_of_scope", text=command.clause))
         return steps
 
     def _understand(self, turn: Turn) -> Any:
@@ -288,6 +315,8 @@ class Orchestrator(FollowUps):
         if u is None or "out_of_scope" in turn.route.intents:  # the whole message is answered as such
             return
         for command in u.cannot_handle:
+            if command.clause in turn.delegated:  # the LLM agent answered it
+                continue
             text = cannot_handle_message(command.clause)
             turn.ctx.blackboard.add_fact(command.clause)  # the customer's own words, named back to them
             state = turn.state
@@ -339,6 +368,13 @@ class Orchestrator(FollowUps):
                 outcome = outcome or agent.handle(step, ctx)
             except ToolError as err:  # a refused rule: explain, never drop silently
                 outcome, failed = Outcome(messages=[err.message_ko]), True
+            if outcome.trace is not None:  # the LLM agent's run: steps, tokens, rejected drafts
+                turn.llm_calls.append({"role": "strong", "purpose": "agent", **outcome.trace})
+            if outcome.needs_identity:  # it needs the customer's records: the identity gate asks first
+                state.awaiting = Awaiting(kind="identity")
+                deferred.extend([step, *rest])
+                turn.messages.append(say("identity.ask"))
+                break
             status = self._step_status(outcome, failed, board.produced.get(step.intent),
                                        needed_later=any(index in s.depends_on for s in rest))
             board.record_step(index, StepResult(step.intent, status, board.produced.get(step.intent)))
@@ -349,7 +385,8 @@ class Orchestrator(FollowUps):
                 self._share_line(steps, index)
             elif status == "failed" and step.silent and any(index in s.depends_on for s in rest):
                 self._say_once(turn, outcome.messages)  # why the step that needed it cannot be done
-            if proposals and (outcome.ask_slot is not None or (outcome.proposal and outcome.proposal.choices)):
+            holds = outcome.ask_slot is not None and outcome.ask_holds
+            if proposals and (holds or (outcome.proposal and outcome.proposal.choices)):
                 deferred.append(step)  # asks something: after the customer answered the proposal
                 continue
             if outcome.handoff:
@@ -370,8 +407,9 @@ class Orchestrator(FollowUps):
                 turn.messages.extend(outcome.messages)
             if outcome.ask_slot is not None:
                 state.awaiting = Awaiting(kind="slot", slot=outcome.ask_slot, step=step)
-                deferred.extend(rest)
-                break
+                if outcome.ask_holds:  # else (a device step to try) the message's other requests still run
+                    deferred.extend(rest)
+                    break
         state.queue = deferred
         if proposals:
             state.pending = proposals[0].model_copy(update={"then": proposals[1:]})
@@ -496,6 +534,34 @@ def _keep_dialogue(state: Any, before: Any) -> None:
 
 def _transferred(calls: list[ToolCallRecord]) -> bool:
     return any(c.name in ("transfer_to_human", "request_cancellation") and c.status == "ok" for c in calls)
+
+
+def _agentic_agent(llm: Any, responder: Responder, kb_name: str = "default") -> Any:
+    """The LLM agent, only when the strong role's model profile is trusted to act (``agentic: true``)."""
+    if llm is None:
+        return None
+    probe = getattr(llm, "agentic", None)
+    profile = None
+    config = getattr(llm, "config", None)
+    if config is not None:
+        from sangdam.llm.profiles import get_profile
+
+        profile = get_profile(config.roles["strong"].profile)
+    if callable(probe):
+        trusted = bool(probe("strong"))
+    elif probe is not None:
+        trusted = bool(probe)
+    else:
+        trusted = bool(profile is not None and profile.agentic)
+    if not trusted:
+        return None
+    from sangdam.agentic.agent import AgenticAgent
+
+    # a reasoning model thinks while it plans; the answer itself is asked for with reasoning off
+    reasoning = True if profile is not None and profile.reasoning.method != "none" else None
+    native = bool(profile is not None and profile.tool_calls)  # the server's own tool calls where the model has them
+    return AgenticAgent(llm, reasoning=reasoning, kb_name=kb_name, native=native,
+                        verify=lambda text, ctx: responder.verifier.check(text, ctx.blackboard, ctx.tool_calls))
 
 
 def _llm_fallback(llm: Any) -> Any:

@@ -1,8 +1,8 @@
 """Follow-ups: the customer's answer to what the bot asked in its last reply.
 
 A pending proposal waits for 네/아니요 (or the pick of one priced option); an identity request waits for phone
-number and birth date; a slot question waits for its value; a troubleshooting flow waits for "해결됐어요" or
-"그래도 안 돼요". Each handler returns False when the message is not such an answer but a new request.
+number and birth date; a slot question waits for its value (a device step of troubleshooting too: "해결됐어요",
+"그래도 안 돼요"). Each handler returns False when the message is not such an answer but a new request.
 """
 
 from __future__ import annotations
@@ -367,7 +367,7 @@ class FollowUps:
             return True
         return asked  # offered with a request: routing continues
 
-    # -- slots and troubleshooting ------------------------------------------------------------------------
+    # -- slots ----------------------------------------------------------------------------------------------
     def _resolve_slot(self, turn: Turn) -> bool:
         state, ctx = turn.state, turn.ctx
         awaiting = state.awaiting
@@ -391,19 +391,6 @@ class FollowUps:
         state.awaiting = None
         queued, state.queue = state.queue, []
         self._run_steps(turn, [filled, *queued])
-        return True
-
-    def _continue_troubleshooting(self, turn: Turn) -> bool:
-        agent = self.agents["tech_support"]
-        ctx = turn.ctx
-        ctx.allowed = frozenset(agent.tools)
-        outcome = agent.continue_flow(ctx)
-        if outcome is None:
-            return False
-        turn.messages.extend(outcome.messages)
-        if outcome.proposal is not None:
-            turn.state.pending = outcome.proposal
-            turn.messages.append(say("confirm.question"))
         return True
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from sangdam.orchestrator.intents import INTENTS
+from sangdam.orchestrator.intents import INTENTS, all_intents, operator_intents
 from sangdam.orchestrator.router_training import intents_resource_dir
 
 MAX_INTENTS = 4
@@ -33,14 +33,22 @@ INTENT_LIST_SCHEMA: dict[str, Any] = {
     "required": ["intents"],
     "additionalProperties": False,
 }
-"""JSON schema the fast tier must answer with: ``{"intents": [...]}`` from the taxonomy."""
+"""JSON schema the fast tier must answer with: ``{"intents": [...]}`` from the built-in taxonomy."""
+
+
+def intent_descriptions() -> dict[str, str]:
+    """Every intent a route may name now — the built-in taxonomy and the registered operator intents — with the
+    description the model reads (resources/intents/llm_prompt.yaml; an operator intent's own ``description_ko``)."""
+    described = dict(_prompt().descriptions)
+    extra = {spec.name: spec.description_ko for spec in operator_intents()}
+    return {name: described.get(name) or extra.get(name, "") for name in all_intents()}
 
 
 def candidate_schema(candidates: Sequence[str]) -> dict[str, Any]:
-    """``INTENT_LIST_SCHEMA`` narrowed to ``candidates`` (the grammar then cannot produce anything else)."""
-    allowed = [i for i in dict.fromkeys(candidates) if i in INTENTS]
-    if not allowed:
-        return INTENT_LIST_SCHEMA
+    """The intent-list schema narrowed to ``candidates`` (the grammar then cannot produce anything else); without
+    a candidate, every intent of the taxonomy and of the operator."""
+    known = set(all_intents())
+    allowed = [i for i in dict.fromkeys(candidates) if i in known] or list(all_intents())
     schema = json.loads(json.dumps(INTENT_LIST_SCHEMA))
     schema["properties"]["intents"]["items"]["enum"] = allowed
     schema["properties"]["intents"]["maxItems"] = min(MAX_INTENTS, len(allowed))
@@ -74,9 +82,8 @@ class LlmIntentFallback:
 
     def messages(self, text: str, candidates: Sequence[str]) -> list[dict[str, str]]:
         """The chat messages sent for ``text`` (system prompt from resources, then the utterance)."""
-        prompt = _prompt()
-        listing = "\n".join(f"- {name}: {prompt.descriptions.get(name, '')}" for name in INTENTS)
-        system = prompt.system.format(intents=listing, candidates=", ".join(candidates) or "-")
+        listing = "\n".join(f"- {name}: {description}" for name, description in intent_descriptions().items())
+        system = _prompt().system.format(intents=listing, candidates=", ".join(candidates) or "-")
         return [{"role": "system", "content": system}, {"role": "user", "content": text}]
 
     def classify(self, text: str, candidates: Sequence[str]) -> list[str]:
@@ -92,7 +99,8 @@ class LlmIntentFallback:
             answer = IntentListAnswer.model_validate(json.loads(result.text))
         except (json.JSONDecodeError, ValidationError, TypeError) as exc:
             raise ValueError(f"LLM intent answer is not a valid intent list: {result.text[:200]!r}") from exc
-        unknown = [i for i in answer.intents if i not in INTENTS]
+        known = set(all_intents())
+        unknown = [i for i in answer.intents if i not in known]
         if unknown:
             raise ValueError(f"LLM answered intents outside the taxonomy: {unknown}")
         return list(dict.fromkeys(answer.intents))

@@ -44,16 +44,10 @@ class PendingAction(BaseModel):
 class Awaiting(BaseModel):
     """What the bot asked the customer for in its last reply."""
 
-    kind: Literal["identity", "slot", "troubleshoot"]
+    kind: Literal["identity", "slot"]
     slot: str | None = None
     step: Step | None = None
     misses: int = 0  # consecutive answers in which nothing asked for could be read
-
-
-class TroubleshootState(BaseModel):
-    flow: str
-    line_id: str | None = None
-    step_index: int = 0
 
 
 MAX_FRAMES = 3  # open tasks kept at once; an older one beyond this is let go (and said so)
@@ -61,30 +55,32 @@ MAX_FRAMES = 3  # open tasks kept at once; an older one beyond this is let go (a
 
 class Frame(BaseModel):
     """One open task of the dialogue stack and what it waits for: a proposal (yes/no or a pick of options), a
-    question (identity, a slot), the steps of the request still to run, or a troubleshooting flow in progress."""
+    question (identity, a slot: a troubleshooting device step is one too), the steps of the request still to run."""
 
     intent: str | None = None  # the task the customer started (for the trace and the resume prompt)
     pending: PendingAction | None = None
     awaiting: Awaiting | None = None
     queue: list[Step] = Field(default_factory=list)
-    troubleshoot: TroubleshootState | None = None
     interrupted: bool = False  # a newer task was started over it; it resumes when that one is done
 
     def idle(self) -> bool:
         """Nothing waits in this frame any more: it is done and leaves the stack."""
-        return self.pending is None and self.awaiting is None and not self.queue and self.troubleshoot is None
+        return self.pending is None and self.awaiting is None and not self.queue
 
 
-_FRAME_FIELDS = ("pending", "awaiting", "queue", "troubleshoot")
+_FRAME_FIELDS = ("pending", "awaiting", "queue")
+# Stored states before troubleshooting became a procedure (its device step an ordinary slot question) may hold a
+# flow in progress under this key, at the top level and in frames: it is dropped when they load.
+_DROPPED_FIELDS = ("troubleshoot",)
 
 
 class ConversationState(BaseModel):
     """Everything the orchestrator remembers between turns (never contains unmasked PII).
 
-    The dialogue is one stack of frames (``stack``, top last). ``pending``, ``awaiting``, ``queue`` and
-    ``troubleshoot`` read and write the top frame: an answer (a yes, a pick, a slot value) goes to the frame that
-    asked; a new task interrupts (``interrupt``) and the interrupted frame resumes when the new one is done
-    (``resume``); a cancel pops. The state is persisted after every turn, so a restart resumes mid-task.
+    The dialogue is one stack of frames (``stack``, top last). ``pending``, ``awaiting`` and ``queue`` read and
+    write the top frame: an answer (a yes, a pick, a slot value) goes to the frame that asked; a new task
+    interrupts (``interrupt``) and the interrupted frame resumes when the new one is done (``resume``); a cancel
+    pops. The state is persisted after every turn, so a restart resumes mid-task.
     """
 
     turn_index: int = 0
@@ -105,10 +101,14 @@ class ConversationState(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _legacy_fields(cls, data: Any) -> Any:
-        """States stored before the stack kept the four fields at the top level: they become one frame. (They are
-        still written, as the top frame's, for readers of the stored JSON; with a stack they are ignored.)"""
-        if isinstance(data, dict) and any(k in data for k in _FRAME_FIELDS):
-            data = dict(data)
+        """States stored before the stack kept the frame's fields at the top level: they become one frame. (They
+        are still written, as the top frame's, for readers of the stored JSON; with a stack they are ignored.) A
+        troubleshooting flow stored by older versions (``troubleshoot``) is dropped."""
+        if isinstance(data, dict) and any(k in data for k in (*_FRAME_FIELDS, *_DROPPED_FIELDS)):
+            data = {k: v for k, v in data.items() if k not in _DROPPED_FIELDS}
+            if isinstance(data.get("stack"), list):
+                data["stack"] = [{k: v for k, v in f.items() if k not in _DROPPED_FIELDS} if isinstance(f, dict) else f
+                                 for f in data["stack"]]
             legacy = {k: data.pop(k) for k in _FRAME_FIELDS if k in data}
             if any(legacy.values()) and not data.get("stack"):
                 data["stack"] = [legacy]
@@ -148,15 +148,6 @@ class ConversationState(BaseModel):
     @queue.setter
     def queue(self, value: list[Step]) -> None:
         self._top().queue = list(value)
-
-    @computed_field  # type: ignore[prop-decorator]  # also stored: readers of the state JSON see the top frame
-    @property
-    def troubleshoot(self) -> TroubleshootState | None:
-        return self.stack[-1].troubleshoot if self.stack else None
-
-    @troubleshoot.setter
-    def troubleshoot(self, value: TroubleshootState | None) -> None:
-        self._top().troubleshoot = value
 
     # -- the stack ----------------------------------------------------------------------------------------------
     def interrupt(self, intent: str | None = None) -> list[Frame]:

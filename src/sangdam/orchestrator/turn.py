@@ -21,6 +21,7 @@ class Turn:
     stages: dict[str, float] = field(default_factory=dict)
     steps: list[dict[str, Any]] = field(default_factory=list)
     llm_calls: list[dict[str, Any]] = field(default_factory=list)
+    delegated: list[str] = field(default_factory=list)  # clauses no intent serves, handed to the LLM agent
 
     @property
     def state(self) -> ConversationState:

@@ -4,7 +4,9 @@ Built in: ``line`` (one of the verified customer's lines, by its last 4 digits; 
 have only one), ``gb`` (a data amount), ``gb_answer`` (a data amount, or a bare number answering a question
 about one), ``plan`` (a tariff named in the catalogue), ``suspend_reason`` (분실 /
 일시정지 / 군입대: ``lost`` | ``temporary`` | ``military``), ``yes_no``, ``number``, ``choice`` (an item of the
-step's ``options`` list, by name or position) and ``text`` (the message itself). Python code may register more (``@register_extractor("name")``); a procedure names
+step's ``options`` list, by name or position), ``symptom`` (the troubleshooting flow a fault names, e.g.
+``mobile_data``), ``fix_result`` (the answer to a device step: ``resolved`` | ``not_resolved`` | ``ticket``) and
+``text`` (the message itself). Python code may register more (``@register_extractor("name")``); a procedure names
 them in ``extractor:``. An extractor returns the value, or None when the message does not contain one.
 """
 
@@ -124,6 +126,23 @@ def _number(ctx: Any, text: str) -> Any:
 def _choice(ctx: Any, text: str) -> Any:
     """A pick from the step's ``options`` list: read by the runner, which holds the list (never called alone)."""
     return None
+
+
+@register_extractor("symptom", from_request=True)
+def _symptom(ctx: Any, text: str) -> Any:
+    """The troubleshooting flow whose trigger words the message uses (resources/agents/troubleshooting.yaml)."""
+    from sangdam.procedures.functions.tech import pick_flow
+
+    return pick_flow(text)
+
+
+@register_extractor("fix_result")
+def _fix_result(ctx: Any, text: str) -> Any:
+    """How a device step went: ``resolved`` ("됐어요"), ``not_resolved`` ("아니요", "그래도 안 돼요", "네 해 봤어요")
+    or ``ticket`` ("점검 접수해 주세요"); None for anything else (a new request)."""
+    from sangdam.procedures.functions.tech import fix_result
+
+    return fix_result(text)
 
 
 @register_extractor("text")

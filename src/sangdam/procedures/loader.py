@@ -163,6 +163,11 @@ def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | Non
                 gotos.extend((label, f"{at}.on_error.{code}") for code, label in step.on_error.items())
 
     emit(spec.steps, "steps")
+    if spec.identity_when is not None and functions is not None and spec.identity_when not in functions:
+        raise ProcedureError(file, "identity_when", f"unknown function {spec.identity_when!r} (known: "
+                                                    f"{', '.join(sorted(functions)) or 'none'})")
+    if spec.identity_when is not None:
+        used_functions.append(spec.identity_when)
     for label, at in gotos:
         if label != END and label not in labels:
             known = ", ".join(sorted(labels)) or "none"
@@ -172,6 +177,7 @@ def compile_procedure(data: Any, file: Path | str, *, extractors: set[str] | Non
         if instr.op == "loop_end" and instr.loop is not None and instr.loop.else_ is not None:
             instr.else_pc = _pc(instr.loop.else_, labels, len(instrs))
     return Program(name=spec.procedure, file=str(file), description_ko=spec.description_ko, identity=spec.identity,
+                   identity_when=spec.identity_when,
                    labels=spec.labels, instrs=instrs, label_pc=labels, tools=list(dict.fromkeys(tools)),
                    extractors=list(dict.fromkeys(used_extractors)), starts=list(dict.fromkeys(starts)),
                    serves=list(spec.serves), functions=list(dict.fromkeys(used_functions)))

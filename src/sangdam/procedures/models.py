@@ -9,9 +9,9 @@ runner's position is a single number that the conversation state keeps between t
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, field_validator, model_validator
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 LABEL = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -109,6 +109,7 @@ class Template(_Strict):
 
     template: str
     args: dict[str, Any] = Field(default_factory=dict)
+    each: str | None = None  # one line per item of this list variable (``item`` in the args), joined by newlines
 
     @field_validator("template")
     @classmethod
@@ -122,8 +123,36 @@ class Template(_Strict):
             node = node[part]
         return value
 
+    @field_validator("each")
+    @classmethod
+    def _each(cls, value: str | None) -> str | None:
+        return None if value is None else _check_path(value)
 
-Text = str | Template  # Korean text: written out, or a template by reference
+    @field_validator("args")
+    @classmethod
+    def _nested(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """A value may itself be a template by reference (``expected: {template: tech.found.outage_expected,
+        args: {when: ...}}``): rendered first, its text the value."""
+        return {k: Template.model_validate(v) if isinstance(v, dict) and "template" in v else v
+                for k, v in value.items()}
+
+
+def _text(value: Any) -> Any:
+    """Korean text: a string, a mapping that is a template reference, or a non-empty list of those (one message,
+    its parts joined by a space; a template part with ``each`` puts one line per item on lines of their own);
+    one error message, not one per form."""
+    if isinstance(value, list) and value and not any(isinstance(v, list) for v in value):
+        return [_text(v) for v in value]
+    if isinstance(value, dict):
+        return Template.model_validate(value)
+    if not isinstance(value, str):
+        raise ValueError("Korean text is a string, {template: <key of templates/ko.yaml>, args: {...}}, or a list "
+                         "of those (one message)")
+    return value
+
+
+# Korean text: written out, or a template by reference; a list of those is one message, its parts joined by a space
+Text = Annotated[str | Template | list[str | Template], PlainValidator(_text)]
 
 
 class StepSpec(_Strict):
@@ -146,11 +175,17 @@ class StepSpec(_Strict):
     extractor: str | None = None  # ask (default text)
     prefer_status: list[str] | None = None  # ask with the line extractor: lines in these states come first
     options: str | None = None  # ask with the choice extractor: the path of the list the customer picks from
+    holds: bool | None = None  # ask: false = the message's other requests still run after the question (a device
+    #                           step to try: the next message answers it); default true, they wait for the answer
+    # ask: the answer joins the request's text, which later steps read (request.text, the from-request extractors):
+    # "5G 스탠다드로 바로요" names the plan and when
+    adds_to_request: bool | None = None
     args: dict[str, Any] = Field(default_factory=dict)  # call, compute, propose
     save_as: str | None = None  # call, compute, propose (default: the tool's or function's name)
     on_error: dict[str, str] = Field(default_factory=dict)  # call, compute, propose: error code (or "any") -> label
     produce: bool | None = None  # call, compute: the result is this step's, read by the steps that depend on it
     each: str | None = None  # say: one message per item; propose: one call per item (``item`` in the fields)
+    when: Condition | None = None  # say: said only when this holds (with ``each``: checked for each item)
     summary_ko: Text | None = None  # propose: the proposal sentence (default: the tool's own preview text)
     done_ko: Text | None = None  # propose: said after the commit (fields from the commit's result)
     hands_off: str | None = None  # propose: the path of a result field; true after the commit → handed to a person
@@ -169,14 +204,15 @@ class StepSpec(_Strict):
             raise ValueError(f"a step needs exactly one of {', '.join(KINDS)} (found {kinds or 'none'})")
         kind = kinds[0]
         allowed = {
-            "ask": {"question_ko", "extractor", "prefer_status", "options"},
+            "ask": {"question_ko", "extractor", "prefer_status", "options", "holds", "adds_to_request"},
             "call": {"args", "save_as", "on_error", "produce"},
             "compute": {"args", "save_as", "on_error", "produce"},
             "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko", "each", "hands_off"},
-            "say": {"each"},
+            "say": {"each", "when"},
         }.get(kind, set())
-        stray = [k for k in ("question_ko", "extractor", "prefer_status", "options", "args", "save_as", "on_error",
-                             "produce", "each", "summary_ko", "done_ko", "hands_off")
+        stray = [k for k in ("question_ko", "extractor", "prefer_status", "options", "holds", "adds_to_request",
+                             "args", "save_as", "on_error", "produce", "each", "when", "summary_ko", "done_ko",
+                             "hands_off")
                  if k in self.model_fields_set and k not in allowed]
         if stray:
             raise ValueError(f"{', '.join(stray)} does not apply to a '{kind}' step")
@@ -191,6 +227,8 @@ class StepSpec(_Strict):
             value = getattr(self, key)
             if value is not None and not PATH.match(value):
                 raise ValueError(f"{key}: {value!r} is not a variable path")
+        if self.when is not None and self.when.on is None:
+            raise ValueError("when: the condition needs 'on', a variable path")
         if kind == "compute" and not NAME.match(self.compute or ""):
             raise ValueError(f"compute: {self.compute!r} is not a function name (lower_snake_case)")
         if self.save_as is not None and not NAME.match(self.save_as):
@@ -207,7 +245,10 @@ class ProcedureSpec(_Strict):
 
     procedure: str
     description_ko: str = Field(min_length=2)
-    identity: Literal["required", "none"] = "required"
+    identity: Literal["required", "none", "when"] = "required"
+    # identity "when": a registered function (sangdam.procedures.functions) that decides from the request whether
+    # this request needs a verified customer: fn(ctx, {"text": <the request>}) -> bool
+    identity_when: str | None = None
     # built-in intents this procedure serves in place of their sub-agent's Python code (packaged procedures only;
     # the intent keeps its agent name, so the taxonomy contract does not change)
     serves: list[str] = Field(default_factory=list)
@@ -220,6 +261,14 @@ class ProcedureSpec(_Strict):
         if not NAME.match(value):
             raise ValueError(f"{value!r} is not a procedure name (lower_snake_case)")
         return value
+
+    @model_validator(mode="after")
+    def _identity_when(self) -> ProcedureSpec:
+        if (self.identity == "when") != (self.identity_when is not None):
+            raise ValueError("identity: when and identity_when (the function that decides) go together")
+        if self.identity_when is not None and not NAME.match(self.identity_when):
+            raise ValueError(f"identity_when: {self.identity_when!r} is not a function name (lower_snake_case)")
+        return self
 
 
 class Instr(BaseModel):
@@ -242,6 +291,7 @@ class Program(BaseModel):
     file: str
     description_ko: str
     identity: str
+    identity_when: str | None = None  # identity "when": the function that decides per request
     labels: dict[str, dict[str, str]]
     instrs: list[Instr]
     label_pc: dict[str, int]

@@ -18,15 +18,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
+from sangdam.agents.base import Agent, AgentContext, Outcome, ToolNotAllowed, _mask_tree
 from sangdam.agents.common import SLOT_ARGS
+from sangdam.orchestrator.blackboard import MissingResult
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
 from sangdam.orchestrator import dialogue
 from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, customer_lines, get_extractor, line_value
 from sangdam.procedures.functions import FunctionError, function_tools, get_function
 from sangdam.procedures.loader import ProcedureError, load_procedures
-from sangdam.procedures.models import Instr, Program, Template
+from sangdam.procedures.models import Instr, Program, Template, Text
 from sangdam.procedures.template import MISSING, TemplateError, fill_args, holds, lookup, render, render_template
 from sangdam.tools.base import ToolError
 
@@ -35,6 +36,7 @@ log = logging.getLogger(__name__)
 POSITION_KEY = "_procedure"
 MAX_INSTRUCTIONS_PER_TURN = 500  # a procedure that jumps in circles without asking anything stops here
 BACKEND_FAULTS = frozenset({"backend_unavailable", "backend_outcome_unknown"})
+ENGINE_OPS = frozenset({"ask", "propose", "handoff", "start"})  # steps that wait for the customer or hand over
 DONE_DEFAULT = "요청하신 내용을 처리했습니다."
 BROKEN_KO = ("죄송합니다. 요청을 처리하는 중에 문제가 생겨 지금은 안내해 드리기 어렵습니다. "
              "상담사 연결을 원하시면 \"상담사 연결\"이라고 말씀해 주세요.")
@@ -104,15 +106,31 @@ class ProcedureAgent(Agent):
     def needs_customer(self) -> bool:  # type: ignore[override]
         from sangdam.orchestrator.intents import agent_for
 
-        if any(p.identity == "required" for p in self._closure()):
+        if any(p.identity in ("required", "when") for p in self._closure()):  # "when": some requests do
             return True
         return any(getattr(self.agents.get(agent_for(i)), "needs_customer", True) for i in self._started_builtins())
 
     def needs_identity(self, step: Step, ctx: AgentContext) -> bool:
-        return self.needs_customer
+        """Whether this request needs a verified customer first. ``identity: when``: the procedure's function
+        decides from the request ("제 요금제 뭐예요?" does, "5G 라이트 얼마예요?" does not)."""
+        program = self._program()
+        others = [p for p in self._closure() if p.name != program.name]
+        if program.identity != "when" or any(p.identity in ("required", "when") for p in others):
+            return self.needs_customer
+        from sangdam.orchestrator.intents import agent_for
+
+        if any(getattr(self.agents.get(agent_for(i)), "needs_customer", True) for i in self._started_builtins()):
+            return True
+        try:
+            decide = get_function(str(program.identity_when))
+        except KeyError:  # not registered (logged): the safe side
+            log.error("%s: identity_when: function %r is not registered", program.file, program.identity_when)
+            return True
+        return bool(decide(ctx, {"text": step.text}))
 
     # -- the agent interface ------------------------------------------------------------------------------------
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:
+        ctx.step = step  # the running step: a function reads what it depends on (``Blackboard.inputs``)
         pos = _position(step, self.procedure)
         slots = pos["vars"].setdefault("slots", {})
         # values the step brings (a correction re-runs the proposing step with new slot values; "4444도 똑같이 해
@@ -173,7 +191,10 @@ class ProcedureAgent(Agent):
         if (instr.step.extractor or "text") in EXTRACTOR_TOOLS:
             pos.setdefault("fact_slots", []).append(slot)
         pos["pc"] += 1
-        return step.model_copy(update={"slots": {POSITION_KEY: pos, **_line_of(step, instr, value)}})
+        slots = {POSITION_KEY: pos, **_line_of(step, instr, value)}
+        if instr.step.adds_to_request:  # what the answer says beyond the slot is read by the steps after it
+            return step.model_copy(update={"slots": slots, "text": f"{step.text} {ctx.text}".strip()})
+        return step.model_copy(update={"slots": slots})
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
         assert pending.step is not None
@@ -204,6 +225,9 @@ class ProcedureAgent(Agent):
                 log.error("procedure %s: %s", pos.get("name"), err)
                 messages.append(DONE_DEFAULT)
         pos["pc"] += 1
+        # what follows without asking or proposing anything (a say, a computation on the results: "회선의 정지가
+        # 해제되었습니다") is said now, right after the done text, as a Python agent's on_confirmed says it
+        self._run_inline(pending.step, ctx, pos, messages)
         if pos["pc"] < len(program.instrs):  # the rest runs through the engine, after this reply's "done" text
             # with the values it ran with, as the task a next "4444도 똑같이 해 주세요" repeats (state.last_task)
             values = {k: v for call in pending.calls[:1] for k, v in call.args.items() if k in SLOT_ARGS}
@@ -213,9 +237,29 @@ class ProcedureAgent(Agent):
             messages.append(DONE_DEFAULT)
         return Outcome(messages=messages, handoff=handoff)
 
+    def _run_inline(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str]) -> None:
+        """Run the steps after a commit up to the first that needs the engine (an ask, a proposal, a handoff, a
+        start; ``pos`` then points at it) or the end (``pos`` past the program). A step the backend could not
+        answer is left to the engine too."""
+        program = self._program(pos["name"])
+        try:
+            outcome = self._run(step.model_copy(update={"slots": {POSITION_KEY: pos}}), ctx, pos, messages, inline=True)
+        except ToolError as err:  # the backend is down: the engine keeps the rest where it was
+            if err.code not in BACKEND_FAULTS:
+                raise
+            return
+        except ProcedureRuntimeError as err:
+            log.error("procedure %s stopped: %s", pos.get("name"), err)
+            pos["pc"] = len(program.instrs)
+            return
+        messages[:] = outcome.messages  # with a refusal's message, when a step was refused
+        stopped = program.instrs[pos["pc"]] if pos["pc"] < len(program.instrs) else None
+        if stopped is None or stopped.op not in ENGINE_OPS:
+            pos["pc"] = len(program.instrs)  # it ended (an `end`, a refusal said): nothing is left to run
+
     # -- the runner ------------------------------------------------------------------------------------------------
     def _run(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str],
-             prefilled: set[str] | None = None) -> Outcome:
+             prefilled: set[str] | None = None, *, inline: bool = False) -> Outcome:
         program = self._program(pos["name"])
         variables = pos["vars"]
         variables["customer"] = {"verified": ctx.customer_id is not None}
@@ -228,8 +272,11 @@ class ProcedureAgent(Agent):
             s = instr.step
             assert s is not None
             op = instr.op
+            if inline and op in ENGINE_OPS:  # after a commit: what asks or proposes runs through the engine
+                return Outcome(messages=messages)
             if op == "say":
-                if not step.silent:  # a prerequisite of another step gathers facts and says nothing
+                if not step.silent and (s.when is None or s.each or holds(s.when, variables)):
+                    # (a silent step, a prerequisite of another step, gathers facts and says nothing)
                     messages.extend(self._say(program, instr, variables))
                 pos["pc"] += 1
             elif op == "ask":
@@ -255,6 +302,8 @@ class ProcedureAgent(Agent):
                 try:
                     args = self._args(program, instr, variables)
                     result = self._compute(program, instr, ctx, args)
+                except MissingResult:  # a result it needs is absent: the step fails as a step (the engine
+                    raise                # says what could not be done), as a Python agent's would
                 except ToolError as err:
                     jump = self._on_error(program, instr, err, pos)
                     if jump is None:
@@ -363,7 +412,7 @@ class ProcedureAgent(Agent):
         step.slots.clear()
         step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
         step.slots.update(kept)
-        return Outcome(messages=messages, ask_slot=s.ask)
+        return Outcome(messages=messages, ask_slot=s.ask, ask_holds=s.holds is not False)
 
     def _proposal(self, step: Step, ctx: AgentContext, pos: dict[str, Any], calls: list[tuple[str, dict[str, Any]]],
                   summary: str, messages: list[str]) -> Outcome:
@@ -443,10 +492,21 @@ class ProcedureAgent(Agent):
         except TemplateError as err:
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}.args: {err}") from None
 
-    def _text(self, program: Program, instr: Instr, text: str | Template, variables: dict[str, Any]) -> str:
+    def _text(self, program: Program, instr: Instr, text: Text, variables: dict[str, Any]) -> str:
         """Korean text written out in the procedure or by template reference, its fields filled."""
         try:
+            if isinstance(text, list):  # parts of one message, joined by a space (an empty part left out); a
+                out = ""              # template part with `each` puts its lines (one per item) on lines of their own
+                for t in text:
+                    part = self._text(program, instr, t, variables)
+                    if part:
+                        sep = "\n" if isinstance(t, Template) and t.each is not None else " "
+                        out = f"{out}{sep}{part}" if out else part
+                return out
             if isinstance(text, Template):
+                if text.each is not None:  # one line per item
+                    return "\n".join(render_template(text.template, text.args, {**variables, "item": item},
+                                                      program.labels) for item in _items(text.each, variables) or [])
                 return render_template(text.template, text.args, variables, program.labels)
             return render(text, variables, program.labels)
         except (TemplateError, KeyError, IndexError) as err:
@@ -458,7 +518,8 @@ class ProcedureAgent(Agent):
         assert s is not None and s.say is not None
         if not s.each:
             return [self._text(program, instr, s.say, variables)]
-        return [self._text(program, instr, s.say, {**variables, "item": item}) for item in _items(s.each, variables)]
+        items = [{**variables, "item": item} for item in _items(s.each, variables) or []]
+        return [self._text(program, instr, s.say, v) for v in items if s.when is None or holds(s.when, v)]
 
     def _compute(self, program: Program, instr: Instr, ctx: AgentContext, args: dict[str, Any]) -> Any:
         assert instr.step is not None and instr.step.compute is not None
@@ -469,7 +530,7 @@ class ProcedureAgent(Agent):
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}: function {name!r} is not registered") from None
         try:
             return fn(ctx, args)
-        except FunctionError as err:
+        except (FunctionError, ToolNotAllowed) as err:  # the function's mistake: the step cannot go on
             raise ProcedureRuntimeError(f"{program.file}: {instr.where}: {name}: {err}") from None
 
 
@@ -591,7 +652,7 @@ class ProcedureBackedAgent(Agent):
     def propose_choice(self, chosen: PendingAction, ctx: AgentContext) -> Outcome:
         return self.base.propose_choice(chosen, ctx)
 
-    def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (continue_flow, offer, …)
+    def __getattr__(self, name: str) -> Any:  # what only the built-in agent has (offer, …)
         return getattr(self.__dict__["base"], name)
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from sangdam.korean.particles import resolve
-from sangdam.procedures.models import FIELD, Condition
+from sangdam.procedures.models import FIELD, Condition, Template
 
 MISSING = object()
 
@@ -76,7 +76,8 @@ def render_template(key: str, args: dict[str, Any], variables: dict[str, Any],
     """Template ``key`` of templates/ko.yaml, its values the fields of ``args`` filled from ``variables``."""
     from sangdam.orchestrator.format import say
 
-    values = {name: render(str(field), variables, labels) if isinstance(field, str) else field
+    values = {name: render_template(field.template, field.args, variables, labels) if isinstance(field, Template)
+              else render(str(field), variables, labels) if isinstance(field, str) else field
               for name, field in args.items()}
     return say(key, **values)
 

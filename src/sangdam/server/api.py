@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 from collections.abc import Iterator
 from typing import Any, Literal
 
@@ -19,7 +18,7 @@ from sangdam.contact_center.qa import QaScorecard, scorecard
 from sangdam.contact_center.summary import ConversationSummary
 from sangdam.server.auth import allow_new_session, require
 from sangdam.server.errors import ERROR_RESPONSES, ApiError
-from sangdam.server.events import conversation_stream, sse
+from sangdam.server.events import conversation_stream, reply_pieces, sse
 from sangdam.server.inputs import CleanText
 from sangdam.server.keys import Principal
 from sangdam.server.service import ContactCentre, Delivery
@@ -98,18 +97,15 @@ class AgentMessage(BaseModel):
     text: CleanText = Field(min_length=1, max_length=2000)
 
 
+_chunks = reply_pieces  # the checked reply in small pieces (openai_compat streams them too)
+
+
 def _reply(delivery: Delivery) -> TurnReply:
     result = delivery.result
     return TurnReply(reply=result.reply, intents=result.intents, trace_id=result.trace_id,
                      pending_action=result.pending_action, handed_off=result.handed_off, mode=delivery.mode,
                      turn_index=result.turn_index, latency_ms=result.latency_ms,
                      customer_idx=delivery.customer_idx, reply_idx=delivery.reply_idx)
-
-
-def _chunks(text: str) -> Iterator[str]:
-    """The checked reply in small pieces (sentence-ish), so the page can render it progressively."""
-    for piece in re.findall(r"[^\s]+\s*", text):
-        yield piece
 
 
 @router.post("/sessions", response_model=SessionOpened, status_code=201)

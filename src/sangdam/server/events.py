@@ -8,14 +8,21 @@ re-reads the database every ``recheck_s`` anyway, so changes written by another 
 The wait ends with a comment line, which keeps proxies from closing an idle stream and finds clients that left.
 A stream ends after ``max_s``, or at once when the server shuts down (:meth:`ConversationEvents.close`); the
 page reconnects where it stopped.
+
+Besides stored changes, a turn the LLM agent works on sends *transient* events to the streams open at that moment
+(:meth:`ConversationEvents.push`): ``progress`` (a fixed Korean line: what the agent does next) while it runs, and
+``delta`` pieces of each bot reply it stored — the reply passed the verifier before the first piece goes out — right
+before that reply's ``message`` event. Transient events are neither stored nor replayed after a reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +31,8 @@ from fastapi.concurrency import run_in_threadpool
 
 RECHECK_S = 10.0
 MAX_STREAM_S = 600.0
+MAX_PENDING = 2000  # transient events kept for one stream that does not read (older ones are dropped)
+_PIECE = re.compile(r"[^\s]+\s*")
 
 
 def sse(event: str, data: Any, *, event_id: int | None = None) -> str:
@@ -32,22 +41,46 @@ def sse(event: str, data: Any, *, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+def reply_pieces(text: str) -> Iterator[str]:
+    """A checked reply in small pieces (a word and the space after it) that join back to the whole text."""
+    yield from _PIECE.findall(text)
+
+
+class Subscription:
+    """One open stream's wake-up event and the transient events waiting for it."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.woken = asyncio.Event()
+        self.pending: deque[tuple[str, Any]] = deque(maxlen=MAX_PENDING)
+
+    def take(self) -> list[tuple[str, Any]]:
+        """The transient events pushed since the last take, oldest first."""
+        taken = []
+        while True:
+            try:
+                taken.append(self.pending.popleft())
+            except IndexError:
+                return taken
+
+
 class ConversationEvents:
     """In-process "conversation X changed" notifications; safe to publish from any thread."""
 
     def __init__(self) -> None:
-        self._subscribers: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
+        self._subscribers: dict[str, set[Subscription]] = {}
         self._lock = threading.Lock()
         self.closed = False
 
     @contextmanager
-    def subscribe(self, conv_id: str) -> Iterator[asyncio.Event]:
-        """An event set whenever ``conv_id`` changes (call from a coroutine; clear it before re-reading)."""
-        entry = (asyncio.get_running_loop(), asyncio.Event())
+    def subscribe(self, conv_id: str) -> Iterator[Subscription]:
+        """A subscription whose ``woken`` is set whenever ``conv_id`` changes (call from a coroutine; clear it before
+        re-reading), and whose ``take`` returns the transient events pushed since."""
+        entry = Subscription()
         with self._lock:
             self._subscribers.setdefault(conv_id, set()).add(entry)
         try:
-            yield entry[1]
+            yield entry
         finally:
             with self._lock:
                 subs = self._subscribers.get(conv_id, set())
@@ -60,6 +93,14 @@ class ConversationEvents:
             subs = list(self._subscribers.get(conv_id, ()))
         self._wake(subs)
 
+    def push(self, conv_id: str, event: str, data: Any) -> None:
+        """A transient event (``progress``, ``delta``) for the streams of ``conv_id`` open now; nothing is stored."""
+        with self._lock:
+            subs = list(self._subscribers.get(conv_id, ()))
+            for sub in subs:
+                sub.pending.append((event, data))
+        self._wake(subs)
+
     def close(self) -> None:
         """The server is shutting down: every stream ends now (instead of holding the shutdown up)."""
         self.closed = True
@@ -68,10 +109,10 @@ class ConversationEvents:
         self._wake(subs)
 
     @staticmethod
-    def _wake(subs: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]]) -> None:
-        for loop, event in subs:
+    def _wake(subs: list[Subscription]) -> None:
+        for sub in subs:
             try:
-                loop.call_soon_threadsafe(event.set)
+                sub.loop.call_soon_threadsafe(sub.woken.set)
             except RuntimeError:  # that stream's loop is closed: it is gone
                 pass
 
@@ -85,14 +126,22 @@ Changes = Callable[[str, int], tuple[list[dict[str, Any]], dict[str, Any]]]
 
 async def conversation_stream(events: ConversationEvents, changes: Changes, conv_id: str, after: int, *,
                               recheck_s: float = RECHECK_S, max_s: float = MAX_STREAM_S) -> AsyncIterator[str]:
-    """SSE text of one conversation: catch up after index ``after``, then push each change as it is stored."""
+    """SSE text of one conversation: catch up after index ``after``, then push each change as it is stored.
+
+    Transient events are taken *after* the database read: a turn pushes its reply's ``delta`` pieces before the
+    reply commits, so a read that sees the reply finds its pieces waiting, and they go out first."""
     last, shown_state = after, None
     deadline = time.monotonic() + max_s
-    with events.subscribe(conv_id) as woken:
+    with events.subscribe(conv_id) as sub:
+        woken = sub.woken
         yield "retry: 2000\n\n"
         while True:
             woken.clear()  # before reading: a change stored during the read wakes the next round
             messages, state = await run_in_threadpool(changes, conv_id, last)
+            for event, data in sub.take():
+                if event == "delta" and isinstance(data, dict) and data.get("idx", last + 1) <= last:
+                    continue  # that message went out whole already
+                yield sse(event, data)
             for message in messages:
                 yield sse("message", message, event_id=message["idx"])
                 last = message["idx"]

@@ -4,7 +4,9 @@ idempotent sends and change notifications for the server-push streams.
 The orchestrator is synchronous: routes run it in the thread pool. Two turns of the *same* conversation must not
 interleave (state is loaded, changed and saved per turn), so each conversation has a lock; different
 conversations run in parallel. Every stored change of a conversation is published to :class:`ConversationEvents`
-so open streams push it at once.
+so open streams push it at once. While the LLM agent works on a turn, its progress lines go to the open streams as
+they come, and the reply it stored goes out in ``delta`` pieces just before its ``message`` (never stored twice,
+never before the verifier passed it: the pieces are cut from the stored reply, inside the turn's transaction).
 
 With several worker processes (PostgreSQL), the conversation lock is the orchestrator's advisory turn lock and the
 idempotent-send memory lives in the database (``shared_state.SentMessages``), so a retry reaching another worker —
@@ -28,12 +30,13 @@ from sangdam.contact_center.summary import ConversationSummary, summarize
 from sangdam.domain.auth_models import ConversationOwner
 from sangdam.domain.conversation_models import Message
 from sangdam.domain.db import session_scope
+from sangdam.orchestrator import progress
 from sangdam.orchestrator.engine import InvalidMessage
 from sangdam.orchestrator.store import ConversationNotFound
 from sangdam.orchestrator.turn_lock import ConversationBusy
 from sangdam.orchestrator.types import TurnResult
 from sangdam.server.errors import ApiError
-from sangdam.server.events import ConversationEvents
+from sangdam.server.events import ConversationEvents, reply_pieces
 from sangdam.server.keys import Principal
 from sangdam.server.shared_state import SentMessages
 
@@ -63,6 +66,7 @@ class ContactCentre:
         self._locks_guard = threading.Lock()
         self.sent = SentMessages(engine)
         self.orch.store.turn_hooks.append(self.sent.on_saved_turn)
+        self.orch.store.turn_hooks.append(self._stream_reply)
         self._drafter: AnswerDrafter | None = None
 
     @property
@@ -141,7 +145,7 @@ class ContactCentre:
                 row = handoff.conversation_row(self.engine, conv_id)
                 if row["mode"] == "closed":
                     raise ApiError(409, "conversation_closed", "conversation is closed")
-                with self.sent.recording(conv_id, idempotency_key):  # the answer is stored with the turn
+                with self.sent.recording(conv_id, idempotency_key), self._progress(conv_id):
                     result = self.orch.handle(conv_id, text, source)  # source: identity checks throttled per client
                 delivery = self._delivery(conv_id, result)
         except ConversationBusy:
@@ -205,6 +209,22 @@ class ContactCentre:
         return out
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def _progress(self, conv_id: str) -> Any:
+        """While the turn runs, the agent's progress lines go to the conversation's open streams (never stored)."""
+        return progress.listening(lambda text: self.events.push(conv_id, "progress", {"text": text}))
+
+    def _stream_reply(self, _session: Any, saved: Any) -> None:
+        """Turn hook (inside the turn's transaction, so before the reply can be read): a turn that reported
+        progress sends each bot reply it stored in ``delta`` pieces — the stored, verified, masked text the
+        ``message`` event then carries whole."""
+        listener = progress.current()
+        if listener is None or not listener.reported:
+            return
+        for idx, role, text in saved.messages:
+            if role == "bot" and saved.conversation_id:
+                for piece in reply_pieces(text):
+                    self.events.push(saved.conversation_id, "delta", {"idx": idx, "text": piece})
+
     def _delivery(self, conv_id: str, result: TurnResult) -> Delivery:
         """Where the turn's messages landed (a turn appends its customer message, then its reply, in one go)."""
         with session_scope(self.engine) as s:

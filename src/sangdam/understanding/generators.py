@@ -170,12 +170,11 @@ class LlmCommandGenerator:
         self.llm, self.role, self.max_tokens = llm, role, max_tokens
 
     def generate(self, text: str, view: DialogueView | None = None) -> Understanding:
-        from sangdam.orchestrator.intents import INTENTS
-        from sangdam.orchestrator.router_llm import _prompt
+        from sangdam.orchestrator.router_llm import intent_descriptions
 
         view = view or DialogueView()
-        tasks = [i for i in INTENTS if i not in ("policy.question", "agent.human", "chitchat", "out_of_scope")]
-        descriptions = _prompt().descriptions
+        descriptions = intent_descriptions()  # built-in and the operator's registered intents
+        tasks = [i for i in descriptions if i not in ("policy.question", "agent.human", "chitchat", "out_of_scope")]
         system = _SYSTEM.format(intents="; ".join(f"{i}={descriptions.get(i, '')}" for i in tasks),
                                 pending=", ".join(view.pending_intents) or "-", options=", ".join(view.options) or "-",
                                 slot=view.awaiting_slot or "-")

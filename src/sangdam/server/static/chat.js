@@ -3,7 +3,9 @@
 // operator page on the same origin that logged its customer in may leave a signed login assertion in
 // sessionStorage["sangdam.chat.assertion"]: it is used once, to open a session bound to that customer.
 // One server-push stream (SSE) brings every message of the conversation — agent and system lines, and the
-// transcript after a reload; a send streams its checked reply and shows buttons for proposals.
+// transcript after a reload; a send streams its checked reply and shows buttons for proposals. While the LLM agent
+// works on a send, the stream's `progress` lines ("요금 내역을 확인하고 있어요…") show in one line that the reply
+// replaces when it starts; `delta` pieces of a reply this tab did not ask for are drawn as they come.
 // A send shows its text at once (faded until the server has it) and is retried with the same Idempotency-Key
 // (stored and answered once); if every try fails the text goes back into the input box. The server keeps only
 // masked text; this tab remembers what it typed (sessionStorage, by message index), so after a reload the customer
@@ -15,6 +17,7 @@
   const SESSION = "sangdam.chat.session", CONV = "sangdam.chat.conv", ASSERTION = "sangdam.chat.assertion";
   let key = sessionStorage.getItem(SESSION) || "", conv = sessionStorage.getItem(CONV);
   let lastIdx = -1, sending = false, held = [], drawn = new Set(), listener = null, shownPending = null;
+  let progressLine = null, replying = false, streaming = {};  // streaming: idx → bubble of a reply arriving in pieces
 
   // What this tab typed, by message index (this browser tab only; never sent back to the server).
   const typed = {
@@ -35,6 +38,16 @@
   }
   const draw = (m) => bubble(m.role, (m.role === "customer" && typed.get(m.idx)) || m.text, m.idx);
 
+  // The agent's progress during this tab's send: one line, updated in place, gone when the reply starts.
+  function showProgress(text) {
+    if (!progressLine) {
+      progressLine = Sangdam.el("div", "msg progress"); progressLine.dataset.testid = "progress";
+      progressLine.setAttribute("role", "status"); $("messages").appendChild(progressLine);
+    }
+    progressLine.textContent = text; $("messages").scrollTop = 1e9;
+  }
+  function clearProgress() { if (progressLine) progressLine.remove(); progressLine = null; }
+
   function showActions(pending) {
     shownPending = pending || null;
     const box = $("actions"); box.innerHTML = "";
@@ -54,9 +67,17 @@
   function onEvent(event, data) {
     if (event === "message") {
       lastIdx = Math.max(lastIdx, data.idx);
+      const pieces = streaming[data.idx];
+      if (pieces) { pieces.querySelector(".body").textContent = data.text; delete streaming[data.idx]; return; }
       if (drawn.has(data.idx)) return;
       if (sending && (data.role === "customer" || data.role === "bot")) { held.push(data); return; }
       draw(data);
+    } else if (event === "progress") {
+      if (sending && !replying) showProgress(data.text);  // late lines after the reply started are dropped
+    } else if (event === "delta") {  // this tab's own send gets its pieces from the send itself
+      if (sending || drawn.has(data.idx)) return;
+      if (!streaming[data.idx]) streaming[data.idx] = bubble("bot", "", data.idx);
+      streaming[data.idx].querySelector(".body").textContent += data.text; $("messages").scrollTop = 1e9;
     } else if (event === "state") {
       document.body.dataset.mode = data.mode;
       if (!sending) showActions(data.pending_action);
@@ -83,6 +104,7 @@
     if (listener) listener.stop();
     sessionStorage.removeItem(CONV); conv = null;
     $("messages").innerHTML = ""; lastIdx = -1; drawn = new Set(); held = []; showActions(null);
+    progressLine = null; streaming = {};
     delete document.body.dataset.conversation;
   }
 
@@ -139,7 +161,7 @@
   async function send(text, fromBox) {
     text = (text || "").trim();
     if (!text || sending) return;
-    setBusy(true); $("error").textContent = "";
+    setBusy(true); $("error").textContent = ""; replying = false;
     const offered = shownPending; showActions(null);
     const mine = bubble("customer", text); mine.classList.add("pending");
     const sendId = Sangdam.uid();
@@ -153,7 +175,7 @@
             if (data.customer_idx !== null) { mine.dataset.idx = data.customer_idx; drawn.add(data.customer_idx); typed.put(data.customer_idx, text); }
             if (data.reply_idx !== null) drawn.add(data.reply_idx);
           } else if (event === "delta") {
-            if (!reply) reply = bubble("bot", "");
+            if (!reply) { clearProgress(); replying = true; reply = bubble("bot", ""); }
             reply.querySelector(".body").textContent += data.text; $("messages").scrollTop = 1e9;
           } else if (event === "done") final = data;
         }, { "Idempotency-Key": sendId });
@@ -170,6 +192,7 @@
       $("error").textContent = `${e.message} 보내지 못한 내용은 그대로 두었으니 다시 보내 주세요.`;
       if (e.status === 401) { setBusy(false); ended(); return; }
     }
+    clearProgress(); replying = false;
     setBusy(false);
     const later = held; held = [];
     for (const m of later) if (!drawn.has(m.idx)) draw(m);

@@ -1,0 +1,302 @@
+"""Streaming the LLM agent's progress and its verified answer (issue 14, item 5).
+
+A scripted model that may act (``agentic``) and ignores the schema it is sent answers for the agent; a pinned router
+sends the request to it. Over a real server, the conversation's SSE stream must carry ``progress`` lines (fixed
+texts, no PII, never stored) while the agent works, then the stored, verified reply in ``delta`` pieces, then its
+``message``; an ordinary turn's stream is as before. The web chat (headless Chromium) shows the progress line until
+the answer replaces it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+
+from sangdam.agentic.agent import AgenticAgent
+from sangdam.agentic.limits import AgentLimits
+from sangdam.agents.base import AgentContext
+from sangdam.orchestrator import Orchestrator, progress
+from sangdam.orchestrator.blackboard import Blackboard
+from sangdam.orchestrator.state import ConversationState, Step
+from sangdam.tools.base import RiskTier
+from sangdam.tools.registry import all_tools, get_tool
+from server_support import (ASSERTION_ISSUER, ASSERTION_SECRET, CHROMIUM, TODAY, login_assertion, make_server_world,
+                            running_server)
+
+ANSWER = "확인해 보니 지금 쓰시는 회선은 사용 중입니다. 더 궁금하신 점이 있으면 말씀해 주세요."
+ASK = "제 번호 010-5555-6666 회선 데이터 지금 얼마나 남았는지 알아봐 주세요"
+USAGE_LINE = "데이터 사용량을 확인하고 있어요…"
+START_LINE = "문의하신 내용을 살펴보고 있어요…"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PII = ("010-5555-6666", "5555-6666", "01055556666", "박솔", "1995")
+
+
+class ScriptedAgentModel:
+    """Trusted to act (``agentic``), phrases nothing, answers each agent call with the next scripted action whatever
+    schema it was sent; ``gate``: the call numbered ``gate_at`` waits until the test opens it."""
+
+    agentic = True
+    capable_writer = False
+
+    def __init__(self, *actions: dict[str, Any], gate: threading.Event | None = None, gate_at: int = 1) -> None:
+        self.actions, self.gate, self.gate_at, self.sent = list(actions), gate, gate_at, 0
+
+    def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        if "action" not in json.dumps(kwargs.get("json_schema") or {}):
+            raise ValueError("only the agent's actions are scripted")  # routing fallbacks: the classifier stands
+        call, self.sent = self.sent, self.sent + 1
+        if self.gate is not None and call == self.gate_at:
+            assert self.gate.wait(60), "the test never opened the gate"
+        action = self.actions.pop(0) if self.actions else {"action": "answer", "text": "확인했습니다."}
+        usage = SimpleNamespace(prompt_tokens=100, completion_tokens=20)
+        return SimpleNamespace(text=json.dumps(action, ensure_ascii=False), data=None, usage=usage)
+
+
+def usage_then_answer(**kwargs: Any) -> ScriptedAgentModel:
+    return ScriptedAgentModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L-C1"}},
+                              {"action": "answer", "text": ANSWER}, **kwargs)
+
+
+class Pinned:
+    """Routes "안녕…" to chitchat (an ordinary turn), anything else out of scope (the agent's)."""
+
+    threshold = 0.5
+
+    def route(self, text: str) -> Any:
+        from sangdam.orchestrator.router import RouteResult
+
+        intent = "chitchat" if text.startswith("안녕") else "out_of_scope"
+        return RouteResult(intents=[intent], confidence=0.95, via="classifier")
+
+
+@contextmanager
+def agent_server(path: Path, model: ScriptedAgentModel) -> Iterator[tuple[str, dict[str, str], Engine]]:
+    """The server test world (C-C 박솔, line L-C1) served with an orchestrator whose strong model is ``model``."""
+    from sangdam.server.app import create_app
+    from sangdam.server.keys import create_key
+    from sangdam.server.security import SecurityOptions
+
+    engine = make_server_world(path)
+    keys = {"c": create_key(engine, "customer-channel", customer_id="C-C").key}
+    orch = Orchestrator(engine, today=TODAY, llm=model, router=Pinned())
+    security = SecurityOptions(assertion_key=ASSERTION_SECRET, assertion_issuer=ASSERTION_ISSUER)
+    try:
+        with running_server(create_app(engine, today=TODAY, orchestrator=orch, security=security)) as base:
+            yield base, keys, engine
+    finally:
+        engine.dispose()
+
+
+class Listening:
+    """A client of ``GET …/events`` in a thread: every event, in order, as (name, data)."""
+
+    def __init__(self, base: str, key: str, conv: str) -> None:
+        self.events: list[tuple[str, Any]] = []
+        self.raw: list[str] = []
+        self.connected = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(base, key, conv), daemon=True)
+        self._thread.start()
+        assert self.connected.wait(30), "the push stream did not open"
+
+    def _read(self, base: str, key: str, conv: str) -> None:
+        headers = {"Authorization": f"Bearer {key}", "Accept": "text/event-stream"}
+        try:
+            with httpx.stream("GET", f"{base}/api/v1/conversations/{conv}/events", headers=headers,
+                              timeout=httpx.Timeout(60, read=60)) as res:
+                block: list[str] = []
+                for line in res.iter_lines():
+                    if line:
+                        block.append(line)
+                        continue
+                    event = next((b[7:] for b in block if b.startswith("event: ")), None)
+                    data = next((b[6:] for b in block if b.startswith("data: ")), None)
+                    if event and data is not None:
+                        self.raw.append(data)
+                        self.events.append((event, json.loads(data)))
+                        if event == "state":
+                            self.connected.set()
+                    block = []
+        except httpx.HTTPError:
+            pass  # the server closed the stream at shutdown
+
+    def until(self, done: Any, timeout_s: float = 30) -> list[tuple[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        while not done(self.events):
+            assert time.monotonic() < deadline, f"stream did not get there: {self.events}"
+            time.sleep(0.02)
+        return list(self.events)
+
+
+def bot_message(events: list[tuple[str, Any]]) -> bool:
+    return any(e == "message" and d["role"] == "bot" for e, d in events)
+
+
+def _open(base: str, key: str) -> str:
+    res = httpx.post(f"{base}/api/v1/conversations", json={"channel": "api"},
+                     headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    assert res.status_code == 201, res.text
+    return res.json()["id"]
+
+
+def _send(base: str, key: str, conv: str, text: str) -> dict:
+    res = httpx.post(f"{base}/api/v1/conversations/{conv}/messages", json={"text": text},
+                     headers={"Authorization": f"Bearer {key}"}, timeout=60)
+    assert res.status_code == 200, res.text
+    return res.json()
+
+
+# =====================================================================================================================
+# The lines
+# =====================================================================================================================
+def test_each_tool_has_a_fixed_line_and_none_holds_a_digit() -> None:
+    assert progress.line() == START_LINE
+    assert progress.line(get_tool("get_bills")) == "요금 내역을 확인하고 있어요…"
+    assert progress.line(get_tool("get_data_usage")) == USAGE_LINE
+    texts = progress.texts()
+    for tool in all_tools():  # every built-in the agent may run has its own line
+        if tool.name not in ("verify_identity", "transfer_to_human", "request_cancellation"):
+            assert tool.name in texts["tools"], tool.name
+    lines = [texts["start"], texts["generic"], texts["change"], *texts["tools"].values()]
+    assert not [t for t in lines if re.search(r"\d|\{", t)] and all(t.endswith("…") for t in lines)
+
+
+def test_an_imported_tool_gets_a_line_from_its_korean_description() -> None:
+    visits = SimpleNamespace(name="list_technician_visits", risk=RiskTier.read,
+                             description_ko_text="고객의 기사 방문 예약을 조회합니다. 날짜로 좁힐 수 있습니다.")
+    assert progress.line(visits) == "고객의 기사 방문 예약을 조회하고 있어요…"
+    counted = SimpleNamespace(name="recent_calls", risk=RiskTier.read, description_ko_text="최근 3개월 통화를 조회합니다.")
+    assert progress.line(counted) == progress.texts()["generic"]  # a digit never reaches the customer's screen
+    odd = SimpleNamespace(name="odd", risk=RiskTier.read, description_ko_text="Reads visits")
+    assert progress.line(odd) == progress.texts()["generic"]
+    book = SimpleNamespace(name="book_technician_visit", risk=RiskTier.write,
+                           description_ko_text="기사 방문을 예약합니다.")
+    assert progress.line(book) == progress.texts()["change"]  # a write is only previewed: no "예약하고 있어요"
+
+
+# =====================================================================================================================
+# The agent reports before it acts
+# =====================================================================================================================
+def test_the_agent_reports_each_step_before_it_runs_it(db_engine: Engine) -> None:
+    from orchestrator_fixtures import TODAY as ORCH_TODAY
+    from orchestrator_fixtures import orchestrator
+
+    orch = orchestrator(db_engine)
+    seen: list[tuple[str, list[str]]] = []
+    model = ScriptedAgentModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
+                               {"action": "call", "tool": "tool_of_someone_else", "args": {}},
+                               {"action": "answer", "text": "확인했습니다."})
+    agent = AgenticAgent(model, limits=AgentLimits())
+    ctx = AgentContext(engine=db_engine, today=ORCH_TODAY, conversation_id="conv-progress",
+                       state=ConversationState(verified_customer_id="C1"), text="데이터 얼마나 남았어요?",
+                       blackboard=Blackboard(), tool_calls=[], mask=orch.privacy.mask_only, backend=orch.backend)
+    ctx.allowed = frozenset(agent.tools)
+    ctx.progress = lambda text: seen.append((text, [c.name for c in ctx.tool_calls]))
+    out = agent.handle(Step(agent="agentic", intent="out_of_scope", text=ctx.text), ctx)
+    assert out.messages == ["확인했습니다."]
+    assert [text for text, _ in seen] == [START_LINE, USAGE_LINE]  # the refused action reports nothing
+    assert seen[0][1] == [] and "get_data_usage" not in seen[1][1]  # each line before what it announces
+    assert [c.name for c in ctx.tool_calls][-1] == "get_data_usage"
+
+
+def test_a_failing_listener_does_not_fail_the_turn(db_engine: Engine) -> None:
+    from orchestrator_fixtures import orchestrator
+
+    def broken(text: str) -> None:
+        raise RuntimeError("the stream is gone")
+
+    orch = orchestrator(db_engine, llm=ScriptedAgentModel({"action": "answer", "text": "확인했습니다."}),
+                        router=Pinned())
+    conv = orch.start_conversation(customer_id="C1")
+    with progress.listening(broken) as listener:
+        out = orch.handle(conv, "우리 회선 중에 어느 게 제일 오래됐어요?")
+    assert out.reply == "확인했습니다." and listener.reported == 1
+
+
+# =====================================================================================================================
+# Over the server's push stream
+# =====================================================================================================================
+def test_the_stream_carries_progress_then_the_verified_reply_in_pieces_then_the_message(tmp_path: Path) -> None:
+    with agent_server(tmp_path / "sangdam.db", usage_then_answer()) as (base, keys, engine):
+        conv = _open(base, keys["c"])
+        stream = Listening(base, keys["c"], conv)
+        reply = _send(base, keys["c"], conv, ASK)
+        events = stream.until(bot_message)
+        assert reply["reply"] == ANSWER
+        kinds = [e for e, _ in events if e != "state"]
+        # progress… → delta… → the customer's message → the reply's message
+        assert kinds == ["progress", "progress", *["delta"] * (len(kinds) - 4), "message", "message"]
+        assert [d["text"] for e, d in events if e == "progress"] == [START_LINE, USAGE_LINE]
+        deltas = [d for e, d in events if e == "delta"]
+        assert len(deltas) > 2 and "".join(d["text"] for d in deltas) == ANSWER
+        assert {d["idx"] for d in deltas} == {reply["reply_idx"]}
+        assert [(d["idx"], d["role"]) for e, d in events if e == "message"] == [
+            (reply["customer_idx"], "customer"), (reply["reply_idx"], "bot")]
+        streamed = "\n".join(stream.raw)
+        assert not [p for p in PII if p in streamed]  # the customer's own number never comes back, nor the name
+        transcript = httpx.get(f"{base}/api/v1/conversations/{conv}", headers={"Authorization": f"Bearer {keys['c']}"},
+                               timeout=30).json()["messages"]
+        assert [m["role"] for m in transcript] == ["customer", "bot"]  # progress is never stored
+        assert not [m for m in transcript if "있어요…" in m["text"]]
+
+        # an ordinary turn (no agent): its stream is what it always was — messages and state only
+        before = len(stream.events)
+        _send(base, keys["c"], conv, "안녕하세요")
+        later = stream.until(lambda ev: bot_message(ev[before:]))[before:]
+        assert {e for e, _ in later} <= {"message", "state"}
+
+
+def test_a_reconnect_replays_messages_but_no_transient_events(tmp_path: Path) -> None:
+    with agent_server(tmp_path / "sangdam.db", usage_then_answer()) as (base, keys, engine):
+        conv = _open(base, keys["c"])
+        _send(base, keys["c"], conv, ASK)
+        replay = Listening(base, keys["c"], conv).until(lambda ev: sum(e == "message" for e, _ in ev) == 2)
+        assert [e for e, _ in replay] == ["message", "message", "state"]
+
+
+# =====================================================================================================================
+# The web chat
+# =====================================================================================================================
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
+def test_the_web_chat_shows_the_progress_line_then_the_answer(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    gate = threading.Event()
+    with agent_server(tmp_path / "sangdam.db", usage_then_answer(gate=gate)) as (base, keys, engine), \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 800}).new_page()
+            page.set_default_timeout(60_000)
+            token = json.dumps(login_assertion("C-C"))
+            page.add_init_script(f"sessionStorage.setItem('sangdam.chat.assertion', {token});")
+            page.goto(f"{base}/chat")
+            page.locator("body[data-conversation][data-verified='yes']").wait_for(state="attached")
+            page.get_by_test_id("text").fill("이번 달 데이터 얼마나 남았는지 알아봐 주세요")
+            page.get_by_test_id("send").click()
+            line = page.get_by_test_id("progress")
+            line.filter(has_text=USAGE_LINE).wait_for()  # the model is held: the agent is still at work
+            assert page.locator(".msg.bot").count() == 0
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "chat-agent-progress.png"))
+            gate.set()
+            page.locator(".msg.bot", has_text=ANSWER).wait_for()
+            page.wait_for_function("!document.getElementById('send').disabled")
+            assert line.count() == 0  # the answer replaced the progress line
+            assert page.locator(".msg.bot").count() == 1
+            assert page.locator(".msg.bot .body").inner_text() == ANSWER
+            page.screenshot(path=str(ARTIFACTS / "chat-agent-answer.png"))
+        finally:
+            gate.set()
+            browser.close()
