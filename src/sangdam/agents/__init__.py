@@ -25,14 +25,11 @@ class _Agents(dict):
 def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agent]:
     """One instance of every sub-agent, keyed by the names used in ``orchestrator.intents.AGENT_FOR_INTENT``, and a
     ``ProcedureAgent`` per procedure (``procedure:<name>``: docs/procedures.md)."""
-    from sangdam.agents.contract import ContractAgent
     from sangdam.agents.conversation import HandoffAgent, KnowledgeAgent, SmalltalkAgent
-    from sangdam.agents.data import DataAgent
     from sangdam.agents.line import LineAgent
 
     agents: list[Agent] = [
-        DataAgent(), LineAgent(),
-        ContractAgent(), KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
+        LineAgent(), KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
     ]
     from sangdam.procedures.runner import all_procedure_agents, serve_builtin_intents
 

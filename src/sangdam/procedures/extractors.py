@@ -1,7 +1,8 @@
 """Extractors: how an ``ask`` step reads its slot from the customer's (masked) message.
 
 Built in: ``line`` (one of the verified customer's lines, by its last 4 digits; filled without asking when they
-have only one), ``gb`` (a data amount), ``plan`` (a tariff named in the catalogue), ``suspend_reason`` (분실 /
+have only one), ``gb`` (a data amount), ``gb_answer`` (a data amount, or a bare number answering a question
+about one), ``plan`` (a tariff named in the catalogue), ``suspend_reason`` (분실 /
 일시정지 / 군입대: ``lost`` | ``temporary`` | ``military``), ``yes_no``, ``number``, ``choice`` (an item of the
 step's ``options`` list, by name or position), ``symptom`` (the troubleshooting flow a fault names, e.g.
 ``mobile_data``), ``fix_result`` (the answer to a device step: ``resolved`` | ``not_resolved`` | ``ticket``) and
@@ -86,6 +87,17 @@ def _gb(ctx: Any, text: str) -> Any:
     if amount is None:
         return None
     return int(amount) if amount == int(amount) else amount
+
+
+@register_extractor("gb_answer")
+def _gb_answer(ctx: Any, text: str) -> Any:
+    """The answer to "몇 GB를 충전할까요?": an amount ("2기가", "3GB") or a bare number ("2"); never read from the
+    request itself (a bare number there is a line's digits, "0013 회선 충전")."""
+    amount = _gb(ctx, text)
+    if amount is None:
+        digits = [int(t) for t in text.replace("기가", " ").split() if t.isdigit()]
+        amount = digits[0] if len(digits) == 1 else None
+    return amount
 
 
 @register_extractor("plan", tools=("list_plans",))

@@ -19,7 +19,7 @@ PATH = re.compile(r"^[A-Za-z_][\w]*(\.[\w]+)*$")
 FIELD = re.compile(r"\{([^{}]*)\}")
 KINDS = ("ask", "call", "compute", "branch", "propose", "say", "loop", "handoff", "start", "goto", "end")
 OPERATORS = ("equals", "not_equals", "in", "not_in", "empty", "not_empty", "gt", "gte", "lt", "lte")
-EXTRACTORS_BUILTIN = ("line", "gb", "plan", "yes_no", "text", "number", "choice")
+EXTRACTORS_BUILTIN = ("line", "gb", "gb_answer", "plan", "yes_no", "text", "number", "choice")
 END = "end"
 
 
@@ -188,6 +188,7 @@ class StepSpec(_Strict):
     when: Condition | None = None  # say: said only when this holds (with ``each``: checked for each item)
     summary_ko: Text | None = None  # propose: the proposal sentence (default: the tool's own preview text)
     done_ko: Text | None = None  # propose: said after the commit (fields from the commit's result)
+    hands_off: str | None = None  # propose: the path of a result field; true after the commit → handed to a person
 
     @field_validator("id")
     @classmethod
@@ -206,11 +207,12 @@ class StepSpec(_Strict):
             "ask": {"question_ko", "extractor", "prefer_status", "options", "holds", "adds_to_request"},
             "call": {"args", "save_as", "on_error", "produce"},
             "compute": {"args", "save_as", "on_error", "produce"},
-            "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko", "each"},
+            "propose": {"args", "save_as", "on_error", "summary_ko", "done_ko", "each", "hands_off"},
             "say": {"each", "when"},
         }.get(kind, set())
         stray = [k for k in ("question_ko", "extractor", "prefer_status", "options", "holds", "adds_to_request",
-                             "args", "save_as", "on_error", "produce", "each", "when", "summary_ko", "done_ko")
+                             "args", "save_as", "on_error", "produce", "each", "when", "summary_ko", "done_ko",
+                             "hands_off")
                  if k in self.model_fields_set and k not in allowed]
         if stray:
             raise ValueError(f"{', '.join(stray)} does not apply to a '{kind}' step")
@@ -221,7 +223,7 @@ class StepSpec(_Strict):
                 raise ValueError("an 'ask' step needs question_ko, the Korean question")
             if (self.options is None) != ((self.extractor or "text") != "choice"):
                 raise ValueError("the 'choice' extractor and 'options' (the list to pick from) go together")
-        for key in ("options", "each"):
+        for key in ("options", "each", "hands_off"):
             value = getattr(self, key)
             if value is not None and not PATH.match(value):
                 raise ValueError(f"{key}: {value!r} is not a variable path")

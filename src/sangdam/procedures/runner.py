@@ -210,9 +210,10 @@ class ProcedureAgent(Agent):
         if (instr.step.extractor or "text") in EXTRACTOR_TOOLS:
             pos.setdefault("fact_slots", []).append(slot)
         pos["pc"] += 1
+        slots = {POSITION_KEY: pos, **_line_of(step, instr, value)}
         if instr.step.adds_to_request:  # what the answer says beyond the slot is read by the steps after it
-            return step.model_copy(update={"slots": {POSITION_KEY: pos}, "text": f"{step.text} {ctx.text}".strip()})
-        return step.model_copy(update={"slots": {POSITION_KEY: pos}})
+            return step.model_copy(update={"slots": slots, "text": f"{step.text} {ctx.text}".strip()})
+        return step.model_copy(update={"slots": slots})
 
     def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
         assert pending.step is not None
@@ -234,6 +235,8 @@ class ProcedureAgent(Agent):
             pos["vars"][name] = _dump(results[0], ctx) if results else None
         pos.setdefault("facts", []).append(name)
         messages: list[str] = []
+        # handed to a person when the result says so (a cancellation request goes on with a human agent)
+        handoff = instr.step.hands_off is not None and lookup(pos["vars"], instr.step.hands_off) is True
         if instr.step.done_ko:
             try:
                 messages.append(self._text(program, instr, instr.step.done_ko, pos["vars"]))
@@ -251,7 +254,7 @@ class ProcedureAgent(Agent):
                                *ctx.state.queue]
         elif not messages:
             messages.append(DONE_DEFAULT)
-        return Outcome(messages=messages)
+        return Outcome(messages=messages, handoff=handoff)
 
     def _run_inline(self, step: Step, ctx: AgentContext, pos: dict[str, Any], messages: list[str]) -> None:
         """Run the steps after a commit up to the first that needs the engine (an ask, a proposal, a handoff, a
@@ -423,11 +426,14 @@ class ProcedureAgent(Agent):
             slots[s.ask] = value
             if extractor in EXTRACTOR_TOOLS:  # read from a tool result: a fact, like one
                 pos.setdefault("fact_slots", []).append(s.ask)
+            step.slots.update(_line_of(step, instr, value))
             pos["pc"] += 1
             return None
         messages.append(self._text(program, instr, s.question_ko or "", {**pos["vars"], **extra}))
+        kept = _line_of(step, instr, None)
         step.slots.clear()
         step.slots[POSITION_KEY] = pos  # the engine keeps this step as the awaited one
+        step.slots.update(kept)
         return Outcome(messages=messages, ask_slot=s.ask, ask_holds=s.holds is not False,
                        options=_option_names(lookup(pos["vars"], s.options)) if s.options else [])
 
@@ -558,6 +564,15 @@ def _position(step: Step, procedure: str) -> dict[str, Any]:
     return {"name": procedure, "pc": 0, "vars": {"slots": {}}, "facts": []}
 
 
+def _line_of(step: Step, instr: Instr, value: Any) -> dict[str, Any]:
+    """The step's ``line_id`` slot, as a Python agent sets it: the line an ``ask`` with the ``line`` extractor
+    found (``value``), else the one the step held (the engine shares it with the steps that read this step's
+    result, and a repeat "한 번 더" reads it from the task remembered)."""
+    if instr.step is not None and instr.step.extractor == "line":
+        return {"line_id": value["id"]} if isinstance(value, dict) and value.get("id") else {}
+    return {"line_id": step.slots["line_id"]} if step.slots.get("line_id") else {}
+
+
 def _add_facts(ctx: AgentContext, pos: dict[str, Any]) -> None:
     """Results of earlier turns (and slots read from tool results) are facts this turn may state."""
     variables = pos["vars"]
@@ -673,6 +688,12 @@ class _Unserved(Agent):
 
     def handle(self, step: Step, ctx: AgentContext) -> Outcome:  # its procedure was not loaded (logged)
         return Outcome(messages=[BROKEN_KO])
+
+    def on_slot(self, step: Step, slot: str, ctx: AgentContext) -> Step | None:
+        """The engine's own "which line?" (another person's line was named) asked before the procedure ran."""
+        from sangdam.agents.common import fill_line_slot
+
+        return fill_line_slot(step, ctx) if slot == "line" else None
 
 
 def serve_builtin_intents(agents: dict[str, Agent]) -> None:
