@@ -26,10 +26,9 @@ def build_agents(*, kb_name: str = "default", llm: Any = None) -> dict[str, Agen
     """One instance of every sub-agent, keyed by the names used in ``orchestrator.intents.AGENT_FOR_INTENT``, and a
     ``ProcedureAgent`` per procedure (``procedure:<name>``: docs/procedures.md)."""
     from sangdam.agents.conversation import HandoffAgent, KnowledgeAgent, SmalltalkAgent
-    from sangdam.agents.line import LineAgent
 
     agents: list[Agent] = [
-        LineAgent(), KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
+        KnowledgeAgent(kb_name=kb_name, llm=llm), HandoffAgent(), SmalltalkAgent(),
     ]
     from sangdam.procedures.runner import all_procedure_agents, serve_builtin_intents
 

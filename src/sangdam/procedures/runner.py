@@ -695,6 +695,12 @@ class _Unserved(Agent):
 
         return fill_line_slot(step, ctx) if slot == "line" else None
 
+    def on_confirmed(self, pending: PendingAction, results: list[Any], ctx: AgentContext) -> Outcome:
+        """A proposal stored by a version whose Python agent served the intent (its step has no procedure
+        position): the agreed writes ran; the reply says so in general terms (their results are facts of the turn,
+        shown in the trace and the console)."""
+        return Outcome(messages=[DONE_DEFAULT])
+
 
 def serve_builtin_intents(agents: dict[str, Agent]) -> None:
     """Hand the built-in intents that packaged procedures serve (``serves:``) to those procedures."""
