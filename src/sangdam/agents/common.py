@@ -1,4 +1,5 @@
-"""Helpers shared by sub-agents: choosing the customer's line, asking for confirmation."""
+"""Helpers shared by the engine, the procedure runner and the remaining sub-agents: the customer's lines, the
+question "which line?", a proposal to confirm, the corrected values of a proposal, a target the customer does not own."""
 
 from __future__ import annotations
 
@@ -10,9 +11,6 @@ from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
 
-LINE_TOOLS = ("list_lines",)
-
-
 def last4(number: str) -> str:
     digits = "".join(ch for ch in number if ch.isdigit())
     return digits[-4:]
@@ -21,25 +19,6 @@ def last4(number: str) -> str:
 def customer_lines(ctx: AgentContext) -> list[dict[str, Any]]:
     """The verified customer's lines (``list_lines``, read once per turn through the blackboard)."""
     return (ctx.blackboard.get("list_lines") or ctx.call("list_lines").model_dump(mode="json"))["lines"]
-
-
-def resolve_line(step: Step, ctx: AgentContext, *, statuses: tuple[str, ...] | None = None) -> Any | None:
-    """The line this step is about: the slot, the only (matching) line, or one named by its last 4 digits.
-
-    Returns None when the customer has several lines and did not say which; the caller then asks.
-    """
-    candidates = [ln for ln in customer_lines(ctx) if ln["status"] != "closed"]
-    if step.slots.get("line_id"):
-        hit = [ln for ln in candidates if ln["id"] == step.slots["line_id"]]
-        if hit:
-            return hit[0]
-    if statuses:
-        filtered = [ln for ln in candidates if ln["status"] in statuses]
-        candidates = filtered or candidates
-    if len(candidates) == 1:
-        return candidates[0]
-    named = dialogue.match_line(step.text or ctx.text, candidates)
-    return named
 
 
 def ask_line(ctx: AgentContext) -> Outcome:
