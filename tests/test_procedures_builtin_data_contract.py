@@ -18,12 +18,12 @@ import importlib.util
 from typing import Any
 
 import pytest
+from test_procedures import PinnedRouter
 
 from sangdam.domain.db import session_scope
 from sangdam.domain.fixtures import load_fixtures
 from sangdam.orchestrator import Orchestrator
 from sangdam.orchestrator.format import say
-from sangdam.orchestrator.router import RouteResult
 from sangdam.procedures.models import StepSpec
 from sangdam.procedures.runner import ProcedureBackedAgent
 
@@ -83,17 +83,6 @@ REFILL_2GB_L5 = ("끝자리 7676 회선에 데이터 2GB를 충전합니다. 충
                  "이번 달 데이터 제공량은 14GB가 됩니다.")  # the tool's own preview sentence
 
 
-class PinnedRouter:
-    """Routes by keywords (first match wins); anything else is chitchat."""
-
-    def __init__(self, rules: dict[str, str]) -> None:
-        self.rules = rules
-
-    def route(self, text: str) -> RouteResult:
-        for word, intent in self.rules.items():
-            if word in text:
-                return RouteResult(intents=[intent], confidence=0.95, via="classifier")
-        return RouteResult(intents=["chitchat"], confidence=0.95, via="classifier")
 
 
 @pytest.fixture
