@@ -73,34 +73,7 @@ def first_turns(loaded: list[Any]) -> list[Any]:
     return out
 
 
-def _without_max_length(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {k: _without_max_length(v) for k, v in node.items() if k != "maxLength"}
-    if isinstance(node, list):
-        return [_without_max_length(v) for v in node]
-    return node
-
-
-class _NoMaxLength:
-    """``--no-max-length``: the LLM with ``maxLength`` removed from every JSON schema it is sent. Measured: llama.cpp's
-    grammar sampler rejects the agent's full action schema (the bounded-string repetitions of every alternative add up
-    past its limit), so on the embedded backend every verified agent turn ends ``model_error`` at its first step. This
-    adapter measures the model itself; the completion cap (``AgentLimits.step_tokens``) still bounds an answer."""
-
-    def __init__(self, llm: Any) -> None:
-        self._llm = llm
-        self.agentic = True
-
-    def chat(self, messages: Any, **kwargs: Any) -> Any:
-        if isinstance(kwargs.get("json_schema"), dict):
-            kwargs["json_schema"] = _without_max_length(kwargs["json_schema"])
-        return self._llm.chat(messages, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._llm, name)
-
-
-def trusted_provider(spec: str, *, no_max_length: bool = False) -> Any:
+def trusted_provider(spec: str) -> Any:
     """The ``--llm`` provider with the agent forced on (the engine builds it when ``llm.agentic`` is truthy)."""
     from sangdam.evaluation.llm_choice import make_llm_provider
 
@@ -109,13 +82,13 @@ def trusted_provider(spec: str, *, no_max_length: bool = False) -> Any:
     def provider(scenario: Any) -> Any:
         llm = base(scenario)
         llm.agentic = True
-        return _NoMaxLength(llm) if no_max_length else llm
+        return llm
 
     return provider
 
 
 def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str] | None = None, budget_s: float | None = None,
-        paths: list[str] | None = None, no_max_length: bool = False) -> dict[str, Any]:
+        paths: list[str] | None = None) -> dict[str, Any]:
     from sangdam.evaluation.loader import load_scenarios
     from sangdam.evaluation.runner import ScenarioRunner, default_orchestrator_factory
 
@@ -127,7 +100,7 @@ def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str]
         loaded = loaded[:limit]
     items = first_turns(loaded)
     traces: list[dict[str, Any]] = []
-    runner = ScenarioRunner(llm_provider=trusted_provider(spec, no_max_length=no_max_length),
+    runner = ScenarioRunner(llm_provider=trusted_provider(spec),
                             orchestrator_factory=lambda *a, **k: _Recording(default_orchestrator_factory(*a, **k),
                                                                             traces))
     reports = []
@@ -152,7 +125,6 @@ def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str]
     finally:
         runner.close()
     result = aggregate(spec, rows, len(items))
-    result["no_max_length"] = no_max_length
     return result
 
 
@@ -218,15 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tags", nargs="*", default=None, help="only scenarios with one of these tags")
     ap.add_argument("--budget-s", type=float, default=None, help="start no scenario after this many seconds")
     ap.add_argument("--agent-seconds", type=float, default=None, help="SANGDAM_AGENT_MAX_SECONDS for the run")
-    ap.add_argument("--no-max-length", action="store_true",
-                    help="strip maxLength from the schemas sent to the model (llama.cpp rejects the full grammar)")
     ap.add_argument("--json", action="store_true", help="the aggregates as JSON (default: also JSON, indented)")
     ap.add_argument("paths", nargs="*", help="scenario files or folders (default: the agent-2026-12 set)")
     args = ap.parse_args(argv)
     if args.agent_seconds is not None:
         os.environ["SANGDAM_AGENT_MAX_SECONDS"] = str(args.agent_seconds)
-    result = run(args.llm, limit=args.limit, stride=args.stride, tags=args.tags, budget_s=args.budget_s, paths=args.paths or None,
-                 no_max_length=args.no_max_length)
+    result = run(args.llm, limit=args.limit, stride=args.stride, tags=args.tags, budget_s=args.budget_s, paths=args.paths or None)
     print(json.dumps(result, ensure_ascii=False, indent=None if args.json else 2))
     return 0
 
