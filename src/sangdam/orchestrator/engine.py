@@ -542,17 +542,18 @@ def _agentic_agent(llm: Any, responder: Responder, kb_name: str = "default") -> 
     """The LLM agent, only when the strong role's model profile is trusted to act (``agentic: true``)."""
     if llm is None:
         return None
-    probe = getattr(llm, "agentic", None)
+    import inspect
+
+    # an explicit flag on the LLM object (tests, the eval runner's scripted model), read without calling anything
+    probe = inspect.getattr_static(llm, "agentic", None)
     profile = None
     config = getattr(llm, "config", None)
     if config is not None:
         from sangdam.llm.profiles import get_profile
 
         profile = get_profile(config.roles["strong"].profile)
-    if callable(probe):
-        trusted = bool(probe("strong"))
-    elif probe is not None:
-        trusted = bool(probe)
+    if isinstance(probe, bool):
+        trusted = probe
     else:
         trusted = bool(profile is not None and profile.agentic)
     if not trusted:
