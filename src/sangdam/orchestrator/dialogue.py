@@ -29,6 +29,33 @@ def needs_reasoning(text: str) -> bool:
     return any(re.search(rf"(?<![a-z]){word}(?![a-z])", lowered) for word in cues["english"])
 
 
+def _reports_state(verb: str) -> bool:
+    """"안 돼요", "안 켜져요", "안 터져요", "안 걸려요": what the line does, not what the customer will do."""
+    return verb in ("되", "걸리", "보이", "들리", "열리", "잡히", "오", "가") or verb.endswith("지")
+
+
+def declines_doing(text: str) -> bool:
+    """The customer says *not* to do something ("해지 안 할게요", "충전은 안 해도 돼요", "로밍 켜지 마세요",
+    "해지는 하지 않을게요", "충전 필요 없어요"), not as a question: a request for nothing. "안 돼요" reports a fault
+    and "안내" is a noun; neither is a refusal."""
+    from sangdam.korean.analyzer import get_kiwi
+
+    if "?" in text:
+        return False
+    toks = get_kiwi().tokenize(text)
+    for k, tok in enumerate(toks):
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        passive = [t.form for t in toks[k + 2:k + 4]] in (["어", "지"], ["아", "지"])  # "안 켜져요": 켜 + 어지
+        if tok.form == "안" and tok.tag == "MAG" and nxt is not None and nxt.tag.startswith("V") \
+                and not _reports_state(nxt.form) and not passive:
+            return True
+        if tok.tag == "VX" and (tok.form == "않" or (tok.form == "말" and k > 0 and toks[k - 1].form == "지")):
+            return True
+        if tok.form == "필요" and nxt is not None and nxt.form == "없":
+            return True
+    return False
+
+
 def compact(text: str) -> str:
     """Lower-cased text without whitespace, for cue matching that ignores Korean spacing variants."""
     return re.sub(r"\s+", "", text).lower()

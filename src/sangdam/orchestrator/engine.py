@@ -22,6 +22,7 @@ from sangdam.contact_center.escalation import Escalation, record_turn_signal
 from sangdam.orchestrator import dialogue, identity
 from sangdam.orchestrator.blackboard import Blackboard
 from sangdam.orchestrator.followups import BACKEND_FAULTS, FollowUps
+from sangdam.korean.particles import attach
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.intents import NON_TASK_INTENTS
 from sangdam.orchestrator.planner import plan
@@ -255,6 +256,7 @@ class Orchestrator(FollowUps):
         given = {c.intent: c.slots for c in commands if c.slots}
         # what the dialogue resolved reads its own part of the message ("4444 말고 3333이요" → "3333이요")
         clauses = {c.intent: c.clause for c in commands if c.generator == "dialogue" and c.clause}
+        steps = self._without_declined(turn, steps)
         for step in steps:
             step.what_if = step.intent in what_if
             if not step.silent and step.intent in given:  # values the message left out but meant ("4444도 똑같이")
@@ -262,6 +264,23 @@ class Orchestrator(FollowUps):
             if not step.silent and step.intent in clauses:
                 step.text = clauses[step.intent]
         return self._delegate(turn, steps)
+
+    def _without_declined(self, turn: Turn, steps: list[Step]) -> list[Step]:
+        """A change the customer says not to make ("그럼 해지 안 할게요", "충전은 안 해도 돼요") is no request: it is
+        acknowledged and nothing is proposed (it was read as the change itself: the proposal then needed only a yes)."""
+        from sangdam.understanding.cannot import topic_of
+        from sangdam.understanding.commands import ACTION_INTENTS
+
+        kept = []
+        for step in steps:
+            clause = step.text or turn.ctx.text
+            if step.intent in ACTION_INTENTS and not step.silent and dialogue.declines_doing(clause):
+                topic = topic_of(clause)
+                turn.messages.append(say("understanding.not_doing", topic=attach(topic, "은")) if topic
+                                     else say("understanding.not_doing_other"))
+                continue
+            kept.append(step)
+        return kept
 
     def _delegate(self, turn: Turn, steps: list[Step]) -> list[Step]:
         """With a model trusted to act (profile flag ``agentic``), what no intent serves goes to the LLM agent

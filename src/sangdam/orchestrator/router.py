@@ -181,6 +181,10 @@ def _clause_of(text: str, start: int, toks, cues: SplitterCues) -> Clause:  # no
             purpose = text[: max(0, words[k - 1].start + words[k - 1].len - start)] if k else None
             break
     role: ClauseRole = "request"
+    if len(words) > 1 and words[-1].tag == "EC" and words[-1].form == "고" and (
+            words[-2].tag == "XSV" or (words[-2].tag == "VX" and words[-2].form == "주")):
+        # "포인트 조회하고 | 잔여량도 알려줘", "요금 알려 주고 | …": a task verb chained to the next request shares its ask
+        asks = True
     if words:
         last = words[-1]
         prev = words[-2] if len(words) > 1 else None

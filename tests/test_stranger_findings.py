@@ -1,0 +1,39 @@
+"""Found by strangers' conversations (issue 13's closing round), each a class of message nobody wrote a rule for."""
+
+from __future__ import annotations
+
+import pytest
+from orchestrator_fixtures import orchestrator
+from sqlalchemy import Engine
+
+from sangdam.orchestrator import dialogue
+
+
+@pytest.mark.parametrize("text", ["그럼해지안할게요", "해지는 하지 않을게요", "충전은 안 해도 돼요", "로밍 켜지 마세요"])
+def test_saying_not_to_make_a_change_proposes_nothing(db_engine: Engine, text: str) -> None:
+    """"그럼해지안할게요" after asking what cancelling would cost was read as the cancellation itself: the bot
+    proposed it, and one "네" later the line would have gone to the cancellation desk."""
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    out = orch.handle(conv, text)
+    assert out.pending_action is None and [c for c in out.tool_calls if c.status == "proposed"] == []
+    assert "진행하지 않을게요" in out.reply, out.reply
+
+
+@pytest.mark.parametrize(("text", "declines"), [
+    ("로밍 안 켤게요", True), ("요금 안 낼래요", True), ("충전 필요 없어요", True),
+    ("로밍이 안 켜져요", False), ("데이터가 안 터져요", False), ("인터넷이 안 돼요", False),
+    ("해지 안 하면 위약금 없죠?", False), ("안내해 주세요", False),
+])
+def test_a_refusal_is_told_from_a_fault_report(text: str, declines: bool) -> None:
+    assert dialogue.declines_doing(text) is declines
+
+
+def test_a_chained_unservable_request_is_answered_not_dropped(db_engine: Engine) -> None:
+    """"멤버십 포인트 조회하고 데이터 잔여량도 알려줘": the first clause shares the second's request verb; it was
+    dropped without a word."""
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    out = orch.handle(conv, "멤버십 포인트 조회하고 데이터 잔여량도 알려줘")
+    assert "도와드릴 수 없는 요청" in out.reply and "멤버십 포인트" in out.reply, out.reply
+    assert "get_data_usage" in [c.name for c in out.tool_calls if c.status == "ok"]
