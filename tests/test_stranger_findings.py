@@ -37,3 +37,16 @@ def test_a_chained_unservable_request_is_answered_not_dropped(db_engine: Engine)
     out = orch.handle(conv, "멤버십 포인트 조회하고 데이터 잔여량도 알려줘")
     assert "도와드릴 수 없는 요청" in out.reply and "멤버십 포인트" in out.reply, out.reply
     assert "get_data_usage" in [c.name for c in out.tool_calls if c.status == "ok"]
+
+
+@pytest.mark.parametrize(("pick", "pass_id"), [("cheapest one", "R-JP3"), ("the second one", "R-ASIA5"),
+                                               ("마지막 거요", "R-ASIA5")])
+def test_an_english_or_last_pick_from_a_listing(db_engine: Engine, pick: str, pass_id: str) -> None:
+    """"cheapest one" after the passes were listed was routed out of scope."""
+    orch = orchestrator(db_engine)
+    conv = orch.start_conversation(customer_id="C1")
+    listed = orch.handle(conv, "일본 로밍 켜줘")
+    assert listed.pending_action is None and "일본 3일" in listed.reply
+    picked = orch.handle(conv, pick)
+    assert picked.pending_action is not None, picked.reply
+    assert picked.pending_action["calls"][0]["args"]["pass_id"] == pass_id

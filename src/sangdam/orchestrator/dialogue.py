@@ -285,19 +285,26 @@ def _get(item: Any, attr: str) -> str:
     return item[attr] if isinstance(item, dict) else getattr(item, attr)
 
 
-_ORDINAL = {"첫": 0, "두": 1, "세": 2, "네": 3, "다섯": 4}
-_ORDINAL_RE = re.compile(r"(첫|두|세|네|다섯)\s*(?:번째|번\s*째)|(?<!\d)([1-5])\s*번")
-_CHEAPEST = re.compile(r"(제일|가장|젤)\s*(싼|저렴)")
+_ORDINAL = {"첫": 0, "두": 1, "세": 2, "네": 3, "다섯": 4,
+            "first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "1st": 0, "2nd": 1, "3rd": 2}
+_ORDINAL_RE = re.compile(r"(첫|두|세|네|다섯)\s*(?:번째|번\s*째)|(?<!\d)([1-5])\s*번"
+                         r"|(?<![a-z])(first|second|third|fourth|fifth|1st|2nd|3rd)(?![a-z])", re.I)
+_CHEAPEST = re.compile(r"(제일|가장|젤)\s*(싼|저렴)|(?<![a-z])cheapest(?![a-z])", re.I)
+_LAST_ONE = re.compile(r"(마지막|맨\s*끝|맨\s*아래)|(?<![a-z])last(?![a-z])", re.I)
 
 
 def listed_position(text: str, count: int) -> int | None:
-    """Index of the option a customer points at in a list shown cheapest first ("두 번째", "2번", "제일 싼 거")."""
+    """Index of the option a customer points at in a list shown cheapest first ("두 번째", "2번", "제일 싼 거",
+    "마지막 거", "the second one", "cheapest")."""
     m = _ORDINAL_RE.search(text)
     if m:
-        idx = _ORDINAL[m.group(1)] if m.group(1) else int(m.group(2)) - 1
+        word = m.group(1) or (m.group(3) or "").lower()
+        idx = _ORDINAL[word] if word else int(m.group(2)) - 1
         return idx if idx < count else None
     if _CHEAPEST.search(text) and count:
         return 0
+    if _LAST_ONE.search(text) and count:
+        return count - 1
     return None
 
 
