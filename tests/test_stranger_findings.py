@@ -50,3 +50,22 @@ def test_an_english_or_last_pick_from_a_listing(db_engine: Engine, pick: str, pa
     picked = orch.handle(conv, pick)
     assert picked.pending_action is not None, picked.reply
     assert picked.pending_action["calls"][0]["args"]["pass_id"] == pass_id
+
+
+def test_the_cheapest_of_the_recommended_plans(db_engine: Engine) -> None:
+    """"제일 싼 걸로 바꿔줘" after a recommendation asked which plan, listing the whole catalogue."""
+    from sangdam.domain.seed import seed
+    from sangdam.orchestrator import Orchestrator
+    import datetime as dt
+
+    today = dt.date(2026, 11, 29)
+    seed(db_engine, today=today)
+    orch = Orchestrator(db_engine, today=today)
+    conv = orch.start_conversation(customer_id="C-DEMO-LIGHT")
+    rec = orch.handle(conv, "나한테 맞는 요금제 뭐야")
+    assert "5G 라이트" in rec.reply and "5G 슬림" in rec.reply, rec.reply
+    change = orch.handle(conv, "제일 싼 걸로 바꿔줘")
+    assert change.pending_action is not None, change.reply
+    assert change.pending_action["calls"][0]["args"]["plan_id"] == "P-5G-LITE"
+    second = orch.handle(conv, "아 아니 두 번째 걸로요")
+    assert second.pending_action is not None and second.pending_action["calls"][0]["args"]["plan_id"] != "P-5G-LITE"

@@ -49,6 +49,18 @@ def confirm(ctx: AgentContext, step: Step, calls: list[tuple[str, dict[str, Any]
 SLOT_ARGS = ("line_id", "gb", "plan_id", "pass_id", "effective", "reason")
 
 
+def recommended_pick(text: str, shown: list[str], plans: list[dict[str, Any]]) -> str | None:
+    """The plan of those just recommended (``shown``, in the order said) that ``text`` points at by position or
+    price: "제일 싼 걸로" (the cheapest of them), "두 번째 걸로요"; None when it points at none."""
+    if not shown:
+        return None
+    if dialogue.asks_cheapest(text):
+        fees = {p["id"]: p.get("monthly_fee_krw") or 0 for p in plans}
+        return min(shown, key=lambda plan_id: fees.get(plan_id, 0))
+    index = dialogue.listed_position(text, len(shown))
+    return shown[index] if index is not None else None
+
+
 def mentioned_args(args: dict[str, Any], text: str, ctx: AgentContext) -> dict[str, Any]:
     """Values ``text`` gives for the correctable arguments of a proposed call ("3기가로" → gb 3).
 
@@ -62,6 +74,8 @@ def mentioned_args(args: dict[str, Any], text: str, ctx: AgentContext) -> dict[s
         plans = (ctx.blackboard.get("list_plans") or ctx.call("list_plans").model_dump(mode="json"))["plans"]
         if named := dialogue.match_by_name(text, plans):
             found["plan_id"] = named[0]["id"]
+        elif (pick := recommended_pick(text, list(ctx.state.last_recommended or []), plans)) is not None:
+            found["plan_id"] = pick
     if "pass_id" in args and "list_roaming_passes" in ctx.allowed:
         passes = ctx.call("list_roaming_passes").model_dump(mode="json")["passes"]
         if named := dialogue.match_by_name(text, passes):

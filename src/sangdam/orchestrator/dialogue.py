@@ -293,6 +293,11 @@ _CHEAPEST = re.compile(r"(제일|가장|젤)\s*(싼|저렴)|(?<![a-z])cheapest(?
 _LAST_ONE = re.compile(r"(마지막|맨\s*끝|맨\s*아래)|(?<![a-z])last(?![a-z])", re.I)
 
 
+def asks_cheapest(text: str) -> bool:
+    """"제일 싼 걸로", "가장 저렴한 거", "cheapest"."""
+    return bool(_CHEAPEST.search(text))
+
+
 def listed_position(text: str, count: int) -> int | None:
     """Index of the option a customer points at in a list shown cheapest first ("두 번째", "2번", "제일 싼 거",
     "마지막 거", "the second one", "cheapest")."""

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from typing import Any
 
+from sangdam.agents.common import recommended_pick
 from sangdam.domain import policy
 from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.blackboard import MissingResult
@@ -137,13 +138,17 @@ def prorated(ctx: Any, args: dict[str, Any]) -> dict[str, int]:
 # -- extractors (ask steps of plan_change) ------------------------------------------------------------------------
 @register_extractor("plan_target", tools=("list_plans",), from_request=True)
 def plan_target(ctx: Any, text: str) -> str | None:
-    """The plan a change is to: one the message names (its id), else the plan just recommended when the message
-    points at it ("그걸로 해 주세요", "추천해 준 걸로"); None when it names none."""
+    """The plan a change is to: one the message names (its id), else one of the plans just recommended when the
+    message points at it ("그걸로 해 주세요", "추천해 준 걸로": the first; "두 번째 걸로"; "제일 싼 걸로": the cheapest);
+    None when it names none."""
     named = dialogue.match_by_name(text, _catalogue(ctx))
     if named:
         return named[0]["id"]
-    if ctx.state.last_recommended and RECOMMENDED.search(text):
-        return ctx.state.last_recommended[0]
+    shown = list(ctx.state.last_recommended or [])
+    if (pick := recommended_pick(text, shown, _catalogue(ctx))) is not None:  # "제일 싼 걸로", "두 번째 걸로"
+        return pick
+    if shown and RECOMMENDED.search(text):
+        return shown[0]
     return None
 
 
