@@ -69,3 +69,27 @@ def test_the_cheapest_of_the_recommended_plans(db_engine: Engine) -> None:
     assert change.pending_action["calls"][0]["args"]["plan_id"] == "P-5G-LITE"
     second = orch.handle(conv, "아 아니 두 번째 걸로요")
     assert second.pending_action is not None and second.pending_action["calls"][0]["args"]["plan_id"] != "P-5G-LITE"
+
+
+def test_a_bare_request_after_a_what_if_takes_it_up(db_engine: Engine) -> None:
+    """"5G 라이트로 바꾸면 한달에 얼마 아껴요?" was read as plan information, and "그럼 바꿔줘" then asked which plan
+    (the whole catalogue). The question previews the change; the bare request proposes that change (its own yes
+    still needed); a request that names another plan is a request of its own."""
+    import datetime as dt
+
+    from sangdam.domain.seed import seed
+    from sangdam.orchestrator import Orchestrator
+
+    today = dt.date(2026, 11, 29)
+    seed(db_engine, today=today)
+    orch = Orchestrator(db_engine, today=today)
+    conv = orch.start_conversation(customer_id="C-DEMO-LIGHT")
+    preview = orch.handle(conv, "5G 라이트로 바꾸면 한달에 얼마 아껴요?")
+    assert preview.pending_action is None and "5G 라이트" in preview.reply, preview.reply
+    assert [c.name for c in preview.tool_calls if c.status == "proposed"] == ["change_plan"]
+    taken = orch.handle(conv, "그럼 바꿔줘")
+    assert taken.pending_action is not None and taken.pending_action["calls"][0]["args"]["plan_id"] == "P-5G-LITE"
+    other = orch.start_conversation(customer_id="C-DEMO-LIGHT")
+    orch.handle(other, "5G 라이트로 바꾸면 한달에 얼마 아껴요?")
+    named = orch.handle(other, "5G 슬림으로 바꿔줘")
+    assert named.pending_action is not None and named.pending_action["calls"][0]["args"]["plan_id"] == "P-5G-SLIM"

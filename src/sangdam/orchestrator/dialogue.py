@@ -134,6 +134,20 @@ def takes_up(text: str) -> bool:
     return bool(rest.strip()) and is_short_answer(rest) and not is_negative(rest)
 
 
+def names_nothing(text: str) -> bool:
+    """A request with no object of its own ("그럼 바꿔줘", "그럼 충전해 주세요", "켜 주세요"): only a verb (a
+    predicate noun with 하다 counts as the verb), so it can only mean the action just talked about."""
+    from sangdam.korean.analyzer import get_kiwi
+
+    rest = _THEN.sub("", text, count=1)
+    toks = get_kiwi().tokenize(rest)
+    for k, tok in enumerate(toks):
+        nxt = toks[k + 1] if k + 1 < len(toks) else None
+        if tok.tag in ("NNG", "NNP", "SN", "SL", "SH", "NR") and not (nxt is not None and nxt.tag == "XSV"):
+            return False
+    return bool(toks)
+
+
 def is_bare_yes_no(text: str) -> bool:
     """Only "네" or "아니요" (with a generic verb at most): an answer, whether or not anything was asked."""
     text = _LEADING.sub("", text.strip(), count=1)

@@ -227,6 +227,13 @@ class Orchestrator(FollowUps):
         identity_question = state.awaiting  # a failed attempt asks again; kept when nothing else was asked
         if turn.route is None:  # not already routed while judging an answer to a proposal
             turn.route = _route_of(self._understand(turn))
+        tasks = [i for i in turn.route.intents if i not in NON_TASK_INTENTS]
+        if offered is not None and not asked and state.pending is None and tasks == [offered.intent] \
+                and dialogue.names_nothing(turn.ctx.text):
+            # "그럼 바꿔줘" right after "5G 라이트로 바꾸면 얼마 아껴요?": that change, now proposed (its own yes follows)
+            state.awaiting = None
+            self._run_steps(turn, [offered])
+            return
         if turn.route.via == "llm":
             turn.llm_calls.append({"role": "fast", "purpose": "route"})
         state.awaiting = None
