@@ -82,7 +82,7 @@ def test_every_first_message_reaches_the_agent(evalset_run: dict[str, Any]) -> N
     for item in evalset_run["loaded"]:
         first = evalset_run["traces"][item.scenario.id][0]
         agent_runs = [c for c in first["llm_calls"] if c.get("purpose") == "agent"]
-        if first["intents"] != ["out_of_scope"] or len(agent_runs) != 1:
+        if len(agent_runs) != 1:  # routed out of scope, or unsure: either way the whole message is the agent's
             missed.append((item.scenario.id, first["intents"], len(agent_runs)))
     assert not missed
 

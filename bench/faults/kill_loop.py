@@ -209,8 +209,9 @@ def main() -> None:
             wall = time.monotonic() - t0
             result = check(db.url, clients)
             # let a worker replaced by the last kill finish its start: a supervisor stopped while one is still
-            # warming up can take its whole 30 s shutdown grace to exit
-            wait_until_serving(live, db.url, args.workers, timeout=60)
+            # warming up can take its whole 30 s shutdown grace to exit; its warm-up may train the router (the e5
+            # features included) when the home has no cached model, over a minute on two busy cores
+            wait_until_serving(live, db.url, args.workers, timeout=180)
     finally:
         db.drop()
     print(f"{args.workers} workers, {args.customers} conversations, {wall:.1f} s, run {uuid.uuid4().hex[:6]}")

@@ -278,10 +278,16 @@ class Orchestrator(FollowUps):
         from sangdam.understanding.cannot import topic_of
         from sangdam.understanding.commands import ACTION_INTENTS
 
+        from sangdam.orchestrator.router import split_clauses
+
+        # the refusing clause must be about the step's own task: in "충전 필요 없고 일본 3일 로밍 켜 주세요" the refusal
+        # is the top-up's, not the roaming's
+        refusing = [c for c in split_clauses(turn.ctx.text) if dialogue.declines_doing(c)]
+        refused = {self.router.route(c).intents[0] for c in refusing} if refusing else set()
         kept = []
         for step in steps:
-            clause = step.text or turn.ctx.text
-            if step.intent in ACTION_INTENTS and not step.silent and dialogue.declines_doing(clause):
+            if step.intent in ACTION_INTENTS and not step.silent and step.intent in refused:
+                clause = next(c for c in refusing if self.router.route(c).intents[0] == step.intent)
                 topic = topic_of(clause)
                 turn.messages.append(say("understanding.not_doing", topic=attach(topic, "은")) if topic
                                      else say("understanding.not_doing_other"))
@@ -291,7 +297,8 @@ class Orchestrator(FollowUps):
 
     def _delegate(self, turn: Turn, steps: list[Step]) -> list[Step]:
         """With a model trusted to act (profile flag ``agentic``), what no intent serves goes to the LLM agent
-        instead of being declined: the whole message when it is out of scope, else each unservable clause; and a
+        instead of being declined: the whole message when it is out of scope or the classifier is unsure of it (below
+        the router's calibrated threshold: no procedure is known to fit), else each unservable clause; and a
         read request that needs reasoning over several results (comparisons, superlatives, a "why" over figures:
         ``dialogue.needs_reasoning``) goes to it whole instead of one read procedure. Writes keep their procedures."""
         if "agentic" not in self.agents:
@@ -305,6 +312,11 @@ class Orchestrator(FollowUps):
         if intents == ["out_of_scope"] and not refused_by_rule(turn.ctx.text):
             turn.delegated.append(turn.ctx.text)
             return [Step(agent="agentic", intent="out_of_scope", text=turn.ctx.text)]
+        threshold = getattr(self.router, "threshold", None)
+        if u is not None and threshold is not None and u.confidence < threshold and u.generator == "classifier" \
+                and not refused_by_rule(turn.ctx.text):  # the classifier is unsure: no procedure is known to fit
+            turn.delegated.append(turn.ctx.text)
+            return [Step(agent="agentic", intent=intents[0] if intents else "out_of_scope", text=turn.ctx.text)]
         tasks = [i for i in intents if i not in NON_TASK_INTENTS]
         if tasks and READ_ONLY_INTENTS.issuperset(tasks) and dialogue.needs_reasoning(turn.ctx.text) \
                 and not any(s.what_if for s in steps):  # compare, rank, explain over several results: the agent
