@@ -280,15 +280,18 @@ class Orchestrator(FollowUps):
 
         from sangdam.orchestrator.router import split_clauses
 
+        if not any(s.intent in ACTION_INTENTS and not s.silent for s in steps):
+            return steps  # nothing to propose: no refusal to look for (most turns; kiwi is not run again)
         # the refusing clause must be about the step's own task: in "충전 필요 없고 일본 3일 로밍 켜 주세요" the refusal
-        # is the top-up's, not the roaming's
-        refusing = [c for c in split_clauses(turn.ctx.text) if dialogue.declines_doing(c)]
-        refused = {self.router.route(c).intents[0] for c in refusing} if refusing else set()
+        # is the top-up's, not the roaming's. Each refusing clause is routed once; the first one per task is named.
+        refused: dict[str, str] = {}
+        for clause in split_clauses(turn.ctx.text):
+            if dialogue.declines_doing(clause):
+                refused.setdefault(self.router.route(clause).intents[0], clause)
         kept = []
         for step in steps:
             if step.intent in ACTION_INTENTS and not step.silent and step.intent in refused:
-                clause = next(c for c in refusing if self.router.route(c).intents[0] == step.intent)
-                topic = topic_of(clause)
+                topic = topic_of(refused[step.intent])
                 turn.messages.append(say("understanding.not_doing", topic=attach(topic, "은")) if topic
                                      else say("understanding.not_doing_other"))
                 continue
