@@ -300,3 +300,222 @@ def test_the_web_chat_shows_the_progress_line_then_the_answer(tmp_path: Path) ->
         finally:
             gate.set()
             browser.close()
+
+
+# =====================================================================================================================
+# The answer while the model writes it: one verified sentence at a time
+# =====================================================================================================================
+FIRST = "확인해 보니 지금 쓰시는 회선은 사용 중입니다. "
+SECOND = "더 궁금하신 점이 있으면 말씀해 주세요."
+INVENTED = "이번 달에는 데이터가 77.7GB 남았어요. "
+
+
+class StreamingAgentModel(ScriptedAgentModel):
+    """Like :class:`ScriptedAgentModel`, but a call made with ``stream=True`` yields its JSON action a few characters
+    at a time, as a server does; ``log`` records each piece yielded (the test compares it with what was shown), and
+    ``hold_after``: the answer's stream waits on ``gate`` once that many characters of it are out."""
+
+    def __init__(self, *actions: dict[str, Any], log: list[tuple[str, str]] | None = None,
+                 hold_after: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*actions, **kwargs)
+        self.log = log if log is not None else []
+        self.hold_after = hold_after
+        self.streamed = 0
+
+    def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+        whole = super().chat(messages, **{k: v for k, v in kwargs.items() if k != "stream"})
+        if not kwargs.get("stream"):
+            return whole
+        self.streamed += 1
+        return self._pieces(whole.text)
+
+    def _pieces(self, text: str) -> Iterator[Any]:
+        from sangdam.llm.types import ChatChunk, ChatResult, Usage
+
+        held = False
+        for start in range(0, len(text), 3):
+            piece = text[start:start + 3]
+            self.log.append(("model", piece))
+            yield ChatChunk(delta=piece)
+            if self.hold_after and not held and self.hold_after in _decoded(text[: start + 3]):
+                held = True
+                assert self.gate is not None and self.gate.wait(60), "the test never opened the gate"
+        yield ChatChunk(done=True, result=ChatResult(text=text, usage=Usage(prompt_tokens=100, completion_tokens=20)))
+
+
+def _decoded(raw: str) -> str:
+    from sangdam.agentic.streaming import top_level_strings
+
+    return top_level_strings(raw).get("text", ("", False))[0]
+
+
+def _agent_ctx(db_engine: Engine, agent: AgenticAgent, shown: list[str]) -> AgentContext:
+    from orchestrator_fixtures import TODAY as ORCH_TODAY
+    from orchestrator_fixtures import orchestrator
+
+    orch = orchestrator(db_engine)
+    ctx = AgentContext(engine=db_engine, today=ORCH_TODAY, conversation_id="conv-draft",
+                       state=ConversationState(verified_customer_id="C1"), text="회선 상태 좀 봐 주세요",
+                       blackboard=Blackboard(), tool_calls=[], mask=orch.privacy.mask_only, backend=orch.backend)
+    ctx.allowed = frozenset(agent.tools)
+    ctx.draft = shown.append
+    return ctx
+
+
+def test_the_draft_streams_each_verified_sentence_before_the_model_writes_the_next(db_engine: Engine) -> None:
+    log: list[tuple[str, str]] = []
+    model = StreamingAgentModel({"action": "answer", "text": FIRST + SECOND}, log=log)
+    agent = AgenticAgent(model, limits=AgentLimits())
+    ctx = _agent_ctx(db_engine, agent, [])
+    ctx.draft = lambda text: log.append(("shown", text))
+    out = agent.handle(Step(agent="agentic", intent="out_of_scope", text=ctx.text), ctx)
+    assert out.messages == [FIRST + SECOND] and model.streamed == 1
+    shown = [text for who, text in log if who == "shown"]
+    assert shown == [FIRST, SECOND]  # the first sentence whole, then the unended last one once the answer passed
+    first_shown = log.index(("shown", FIRST))
+    written_before = "".join(p for who, p in log[:first_shown] if who == "model")
+    assert SECOND[:3] not in _decoded(written_before)  # shown while the model had not yet written the next sentence
+    assert out.trace["drafted_sentences"] == 2
+
+
+def test_a_sentence_the_verifier_rejects_stops_the_draft_and_the_final_reply_replaces_it(db_engine: Engine) -> None:
+    shown: list[str] = []
+    model = StreamingAgentModel({"action": "answer", "text": FIRST + INVENTED + SECOND},
+                                {"action": "answer", "text": FIRST + SECOND})
+    agent = AgenticAgent(model, limits=AgentLimits())
+    ctx = _agent_ctx(db_engine, agent, shown)
+    out = agent.handle(Step(agent="agentic", intent="out_of_scope", text=ctx.text), ctx)
+    assert shown == [FIRST]  # 77.7 is in no tool result: neither it nor anything after it was shown
+    assert not [s for s in shown if "77.7" in s]
+    assert out.messages == [FIRST + SECOND] and out.trace["rejected_drafts"] == 1
+    assert model.streamed == 1  # after a rejected draft the answer is not streamed again: it arrives whole
+
+
+def test_a_call_or_a_proposal_is_never_shown_as_a_draft(db_engine: Engine) -> None:
+    shown: list[str] = []
+    model = StreamingAgentModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
+                                {"action": "answer", "text": FIRST + SECOND})
+    agent = AgenticAgent(model, limits=AgentLimits())
+    ctx = _agent_ctx(db_engine, agent, shown)
+    out = agent.handle(Step(agent="agentic", intent="out_of_scope", text=ctx.text), ctx)
+    assert model.streamed == 2 and shown == [FIRST, SECOND] and out.messages == [FIRST + SECOND]
+
+
+def test_nobody_listening_means_no_streamed_call(db_engine: Engine) -> None:
+    model = StreamingAgentModel({"action": "answer", "text": FIRST + SECOND})
+    agent = AgenticAgent(model, limits=AgentLimits())
+    ctx = _agent_ctx(db_engine, agent, [])
+    ctx.draft = None
+    out = agent.handle(Step(agent="agentic", intent="out_of_scope", text=ctx.text), ctx)
+    assert out.messages == [FIRST + SECOND] and model.streamed == 0
+
+
+def test_the_draft_reads_unfinished_json_thinking_and_plain_text() -> None:
+    from sangdam.agentic.streaming import DraftStream, top_level_strings
+
+    def run(raw: str, *, json_mode: bool = True, ok: Any = lambda s: True) -> list[str]:
+        shown: list[str] = []
+        stream = DraftStream(ok, shown.append, json_mode=json_mode, max_chars=40)
+        for ch in raw:  # one character at a time: every cut of an escape, a key or a pair of surrogates
+            stream.feed(ch)
+        return shown
+
+    answer = json.dumps({"action": "answer", "text": "첫 줄은 \"인용\"이에요.\n둘째 😀 줄입니다. 끝"})
+    assert run(answer) == ["첫 줄은 \"인용\"이에요.\n", "둘째 😀 줄입니다. "]
+    # the text before the action is named is held until the action is known to be an answer
+    assert run(json.dumps({"text": "먼저 씁니다. 그리고", "action": "answer"}, ensure_ascii=False)) == ["먼저 씁니다. "]
+    assert run(json.dumps({"text": "먼저 씁니다. 그리고", "action": "call"}, ensure_ascii=False)) == []
+    # a nested "text" (a call's argument) is never the answer
+    assert run(json.dumps({"action": "call", "tool": "search_documents", "args": {"text": "해지 위약금. 얼마"}},
+                          ensure_ascii=False)) == []
+    assert run("<think>1. 먼저 조회. 그다음 답.</think>" + answer)[:1] == ["첫 줄은 \"인용\"이에요.\n"]
+    assert run("안녕하세요. 도와드릴게요. ", json_mode=False) == ["안녕하세요. ", "도와드릴게요. "]
+    assert run(answer, json_mode=False)[0] == "첫 줄은 \"인용\"이에요.\n"  # JSON written as text is read as JSON
+    assert run("요금은 1.5GB 기준, 2. 항목 3.5원. 끝. ", json_mode=False) == ["요금은 1.5GB 기준, 2. 항목 3.5원. ", "끝. "]
+    assert run("가나다라마바사아자차카타파하가나다라마바사아자차카타파하가나다라마바사아자차카타파하. 끝. ", json_mode=False) == []
+    assert run("좋아요. 나쁜 99원. 다시 좋아요. ", json_mode=False, ok=lambda s: "99" not in s) == ["좋아요. "]
+    assert top_level_strings('{"action": "ans') == {"action": ("ans", False)}
+
+
+def test_the_stream_carries_the_draft_before_the_final_reply(tmp_path: Path) -> None:
+    model = StreamingAgentModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L-C1"}},
+                                {"action": "answer", "text": ANSWER})
+    with agent_server(tmp_path / "sangdam.db", model) as (base, keys, engine):
+        conv = _open(base, keys["c"])
+        stream = Listening(base, keys["c"], conv)
+        reply = _send(base, keys["c"], conv, ASK)
+        events = stream.until(bot_message)
+        kinds = [e for e, _ in events if e != "state"]
+        assert kinds[:4] == ["progress", "progress", "draft", "draft"] and kinds[-2:] == ["message", "message"]
+        assert set(kinds[4:-2]) == {"delta"}  # the stored reply follows the draft, then its message
+        assert [d["text"] for e, d in events if e == "draft"] == [FIRST, SECOND]
+        assert reply["reply"] == ANSWER
+        transcript = httpx.get(f"{base}/api/v1/conversations/{conv}", headers={"Authorization": f"Bearer {keys['c']}"},
+                               timeout=30).json()["messages"]
+        assert [(m["role"], m["text"]) for m in transcript] == [("customer", transcript[0]["text"]), ("bot", ANSWER)]
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
+def test_the_web_chat_shows_the_draft_then_the_final_reply_in_the_same_bubble(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    gate = threading.Event()
+    model = StreamingAgentModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L-C1"}},
+                                {"action": "answer", "text": ANSWER}, gate=gate, gate_at=99,
+                                hold_after=SECOND[:4])
+    with agent_server(tmp_path / "sangdam.db", model) as (base, keys, engine), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 800}).new_page()
+            page.set_default_timeout(60_000)
+            token = json.dumps(login_assertion("C-C"))
+            page.add_init_script(f"sessionStorage.setItem('sangdam.chat.assertion', {token});")
+            page.goto(f"{base}/chat")
+            page.locator("body[data-conversation][data-verified='yes']").wait_for(state="attached")
+            page.get_by_test_id("text").fill("이번 달 데이터 얼마나 남았는지 알아봐 주세요")
+            page.get_by_test_id("send").click()
+            draft = page.get_by_test_id("draft")
+            draft.filter(has_text=FIRST.strip()).wait_for()  # the model is held in its second sentence
+            assert page.get_by_test_id("progress").count() == 0  # the draft replaced the progress line
+            assert draft.locator(".body").inner_text().strip() == FIRST.strip()
+            assert page.get_by_test_id("send").is_disabled()
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "chat-agent-draft.png"))
+            gate.set()
+            page.locator(".msg.bot", has_text=SECOND).wait_for()
+            page.wait_for_function("!document.getElementById('send').disabled")
+            assert draft.count() == 0 and page.locator(".msg.bot").count() == 1  # the same bubble, now final
+            assert page.locator(".msg.bot .body").inner_text() == ANSWER
+        finally:
+            gate.set()
+            browser.close()
+
+
+def test_the_agents_answer_is_not_phrased_again_by_a_capable_writer(db_engine: Engine) -> None:
+    from orchestrator_fixtures import orchestrator
+
+    from sangdam.orchestrator.format import say
+
+    class Writer(ScriptedAgentModel):
+        capable_writer = True  # phrases ordinary replies; the agent's own answer must reach the customer as drafted
+
+        def __init__(self, *actions: dict[str, Any]) -> None:
+            super().__init__(*actions)
+            self.phrased = 0
+
+        def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+            if "action" in json.dumps(kwargs.get("json_schema") or {}):
+                return super().chat(messages, **kwargs)
+            if messages[0]["content"] == say("llm.phrase_system"):  # the responder's phrasing call
+                self.phrased += 1
+                return SimpleNamespace(text="다르게 말한 답입니다.", usage=SimpleNamespace(prompt_tokens=1, completion_tokens=1))
+            raise ValueError("only the agent and the writer are scripted")
+
+    model = Writer({"action": "answer", "text": "확인했습니다."})
+    orch = orchestrator(db_engine, llm=model, router=Pinned())
+    conv = orch.start_conversation(customer_id="C1")
+    out = orch.handle(conv, "우리 회선 중에 어느 게 제일 오래됐어요?")
+    assert out.reply == "확인했습니다." and model.phrased == 0
+    out = orch.handle(conv, "안녕하세요")  # an ordinary turn is still phrased by the capable writer
+    assert model.phrased == 1 and out.reply == "다르게 말한 답입니다."

@@ -33,6 +33,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from sangdam.orchestrator import progress
+
 ROOT = Path(__file__).resolve().parents[2]
 SET = ROOT / "evalsets" / "agent-2026-12" / "scenarios"
 
@@ -111,14 +113,20 @@ def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str]
             if budget_s is not None and time.monotonic() - started > budget_s:
                 break
             before = len(traces)
-            report = runner.run([item])
+            marks: dict[str, list[float]] = {"progress": [], "draft": []}
+            with progress.listening(lambda _line: marks["progress"].append(time.monotonic()),
+                                    draft=lambda _piece: marks["draft"].append(time.monotonic())):
+                report = runner.run([item])
             sc_report = report.scenarios[0]
             reports.append(sc_report)
             trace = traces[before] if len(traces) > before else {}
             agent = [c for c in trace.get("llm_calls", []) if c.get("purpose") == "agent"]
             latency = sc_report.turns[0].latency_ms if sc_report.turns else float("nan")
+            # the first sentence shown (the draft) and the whole run, from the agent's start (its first progress line)
+            shown = (marks["draft"][0] - marks["progress"][0]) if marks["draft"] and marks["progress"] else None
             rows.append({"id": item.scenario.id, "passed": sc_report.passed, "latency_ms": latency,
-                         "agent": agent, "tags": item.scenario.tags})
+                         "agent": agent, "tags": item.scenario.tags, "first_shown_s": shown,
+                         "drafted": len(marks["draft"])})
             print(f"[{len(rows)}/{len(items)}] {'pass' if sc_report.passed else 'FAIL'} "
                   f"{latency / 1000:.1f}s steps={sum(a.get('steps', 0) for a in agent)} "
                   f"ended={','.join(a.get('ended', '') for a in agent) or '-'}", file=sys.stderr, flush=True)
@@ -167,9 +175,19 @@ def aggregate(spec: str, rows: list[dict[str, Any]], planned: int) -> dict[str, 
         "verifier": {"rejected_drafts": rejected, "answer_drafts": drafts,
                      "rejection_rate": round(rejected / drafts, 3) if drafts else None,
                      "turns_with_rejection": turns_rejected, "agent_turns": agent_turns},
+        "draft": _draft_stats(rows),
         "ended": dict(ended.most_common()),
         "passed_by_tag": _by_tag(rows),
     }
+
+
+def _draft_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """How soon the customer saw the first verified sentence, against when the agent's run ended (answered turns)."""
+    shown = [r for r in rows if r.get("first_shown_s") is not None]
+    ends = [sum(a.get("seconds", 0.0) for a in r["agent"]) for r in shown]
+    return {"turns_with_draft": len(shown), "sentences": sum(r.get("drafted", 0) for r in rows),
+            "first_sentence_s_p50": round(_pct([r["first_shown_s"] for r in shown], 0.5), 2) if shown else None,
+            "agent_done_s_p50": round(_pct(ends, 0.5), 2) if ends else None}
 
 
 def _by_tag(rows: list[dict[str, Any]]) -> dict[str, str]:

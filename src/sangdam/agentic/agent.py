@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -31,10 +31,11 @@ from sangdam.agentic.catalog import ANSWER_MAX_CHARS, IDENTIFY_TOOL, action_sche
 from sangdam.agentic.context import CustomerContext, gather
 from sangdam.agentic.documents import DOCUMENTS_TOOL, describe_line, search
 from sangdam.agentic.limits import AgentLimits
+from sangdam.agentic.streaming import DraftStream
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
 from sangdam.agents.common import confirm
 from sangdam.orchestrator.format import say, templates
-from sangdam.orchestrator.progress import report
+from sangdam.orchestrator.progress import drafting, report
 from sangdam.orchestrator.state import PendingAction, Step
 from sangdam.tools.base import RiskTier, Tool, ToolError
 
@@ -55,6 +56,7 @@ class AgentRun(BaseModel):
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0  # reused from the prefix cache: each step's prompt extends the previous one
     rejected_drafts: int = 0
+    drafted_sentences: int = 0  # sentences of the answer shown verified while the model wrote them
     refused_actions: list[str] = []
     ended: str = ""  # answered | proposed | identify | unverified | limit_steps | limit_tokens | limit_time | model_error
     seconds: float = 0.0
@@ -111,8 +113,9 @@ class AgenticAgent(Agent):
                 if left <= 0:
                     return self._end(run, "limit_time", t0, say("agentic.limit"))
                 last = run.steps == self.limits.max_steps - 1
+                draft = self._draft(run, ctx, context)
                 action = self._ask(run, messages, offered, context, answer_only or last, left,
-                                   identify=ctx.customer_id is None)
+                                   identify=ctx.customer_id is None, draft=draft)
                 messages.append({"role": "assistant", "content": json.dumps(action, ensure_ascii=False)})
                 if action.get("action") == "identify" and ctx.customer_id is None:
                     outcome = self._end(run, "identify", t0, "")
@@ -122,6 +125,10 @@ class AgenticAgent(Agent):
                     text = str(action.get("text") or "").strip()[:ANSWER_MAX_CHARS]
                     verdict = self._verify(text, ctx, context)
                     if text and verdict.passed:
+                        if draft is not None and draft.sentences and not draft.held:  # the last, unended sentence
+                            rest = text[len(draft.released.strip()):].strip()
+                            if rest and text.startswith(draft.released.strip()):
+                                draft.emit(rest)
                         return self._end(run, "answered", t0, text)
                     run.rejected_drafts += 1
                     if run.rejected_drafts > 1 or not text:
@@ -188,8 +195,23 @@ class AgenticAgent(Agent):
             tools = f"{describe_line(self.lang)}\n{tools}"
         return templates()["agentic"]["system"].format(context=context.prompt(), tools=tools).strip()
 
+    def _draft(self, run: AgentRun, ctx: AgentContext, context: CustomerContext) -> DraftStream | None:
+        """The answer shown sentence by sentence while the model writes it, when someone listens — never after a
+        rejected draft (the customer may have seen part of it: the final reply replaces it whole)."""
+        emit = drafting(ctx)
+        if emit is None or run.rejected_drafts:
+            return None
+
+        def shown(sentence: str) -> None:
+            run.drafted_sentences += 1
+            emit(sentence)
+
+        return DraftStream(lambda sentence: bool(self._verify(sentence, ctx, context).passed), shown,
+                           json_mode=not self.native, max_chars=ANSWER_MAX_CHARS)
+
     def _ask(self, run: AgentRun, messages: list[dict[str, Any]], offered: list[Tool], context: CustomerContext,
-             answer_only: bool, seconds_left: float, *, identify: bool = False) -> dict[str, Any]:
+             answer_only: bool, seconds_left: float, *, identify: bool = False,
+             draft: DraftStream | None = None) -> dict[str, Any]:
         schema = action_schema(offered, context.now, answer_only=answer_only, identify=identify,
                                documents=bool(self.kb_name))
         run.steps += 1
@@ -197,10 +219,14 @@ class AgenticAgent(Agent):
         if self.native:  # the same options as the server's tools; an answer is plain text
             specs = native_tools(schema, lang=self.lang)
             kwargs = {"tools": specs, "tool_choice": "auto"} if specs else {}
+        if draft is not None:
+            kwargs["stream"] = True
         try:
             result = self.llm.chat(messages, role=self.role, max_tokens=self.limits.step_tokens, temperature=0,
                                    timeout=seconds_left, reasoning=False if answer_only else self.reasoning,
                                    **kwargs)
+            if isinstance(result, Iterator):  # streamed: each piece goes to the draft as it comes
+                result = _drain(result, draft)
         except Exception as err:  # noqa: BLE001 - any model failure ends the turn gracefully
             log.warning("agent model call failed: %s", err)
             raise _ModelFailed from err
@@ -275,6 +301,19 @@ class AgenticAgent(Agent):
 
 class _ModelFailed(RuntimeError):
     pass
+
+
+def _drain(chunks: Iterator[Any], draft: DraftStream | None) -> Any:
+    """The final result of a streamed model call, feeding each text piece to ``draft`` on the way."""
+    final = None
+    for chunk in chunks:
+        if getattr(chunk, "done", False):
+            final = chunk.result
+        elif draft is not None:
+            draft.feed(getattr(chunk, "delta", "") or "")
+    if final is None:
+        raise RuntimeError("the model's stream ended without a result")
+    return final
 
 
 def _native_action(result: Any, offered: list[Tool]) -> dict[str, Any]:

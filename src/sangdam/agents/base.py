@@ -65,6 +65,7 @@ class AgentContext:
     phones_in: Any = lambda text: []  # noqa: E731
     backend: Any = None  # the operator's systems (None: the process's configured backend)
     progress: Any = None  # callable(str): the turn's progress lines (orchestrator/progress.py); None: none
+    draft: Any = None  # callable(str): verified sentences of the agent's answer while the model writes it; None: none
     step: Step | None = None  # the step running now (set by the procedure runner: what its functions serve)
 
     @property

@@ -22,7 +22,9 @@ def chat(
 ) -> None:
     """Chat with Sangdam in the terminal (Korean). Type /quit to leave."""
     from sangdam.domain.db import get_engine, is_initialised
-    from sangdam.orchestrator import Orchestrator
+    from rich.markup import escape
+
+    from sangdam.orchestrator import Orchestrator, progress
     from sangdam.orchestrator.engine import InvalidMessage
 
     engine = get_engine()
@@ -51,7 +53,11 @@ def chat(
         if text in QUIT_WORDS:
             break
         try:
-            result = orch.handle(conv, text)
+            # the LLM agent's progress lines and its answer's verified sentences, as they come (dimmed: the
+            # reply printed after them is the final one)
+            with progress.listening(lambda line: console.print(f"[dim italic]{escape(line)}[/dim italic]"),
+                                    draft=lambda piece: console.print(f"[dim]… {escape(piece.strip())}[/dim]")):
+                result = orch.handle(conv, text)
         except InvalidMessage as err:
             console.print(f"[yellow]{err.message_ko}[/yellow]")
             continue

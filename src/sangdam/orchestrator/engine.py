@@ -170,7 +170,8 @@ class Orchestrator(FollowUps):
         turn.stages["orchestrate_ms"] = elapsed_ms(stage)
 
         stage = time.perf_counter()
-        reply, verdict = self.responder.compose(turn.messages, ctx, turn.llm_calls)
+        phrase = not any(step.get("agent") == "agentic" for step in turn.steps)  # the agent's answer is model-written
+        reply, verdict = self.responder.compose(turn.messages, ctx, turn.llm_calls, phrase=phrase)
         turn.stages["respond_verify_ms"] = elapsed_ms(stage)
 
         latency = elapsed_ms(t0)

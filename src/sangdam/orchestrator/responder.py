@@ -36,13 +36,16 @@ class Responder:
             self._verifier = Verifier(names)
         return self._verifier
 
-    def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]]) -> tuple[str, VerifierVerdict]:
+    def compose(self, messages: list[str], ctx: AgentContext, llm_calls: list[dict[str, Any]], *,
+                phrase: bool = True) -> tuple[str, VerifierVerdict]:
+        """The reply from the turn's messages, verified; phrased by a capable writer when ``phrase`` (not when the
+        LLM agent wrote it: it is a model's text already, verified, and the customer may have seen it drafted)."""
         draft = "\n".join(one_fact_once([m for m in messages if m])) or say("fallback.nothing")
         verdict = self.verifier.check(draft, ctx.blackboard, ctx.tool_calls)
         if not verdict.passed:  # a template bug or a wrong fact: never send it
             fallback = say("fallback.safe")
             return fallback, verdict.model_copy(update={"action": "fallback"})
-        if self.llm is not None and capable_writer(self.llm):
+        if phrase and self.llm is not None and capable_writer(self.llm):
             phrased = self._phrase(draft, llm_calls)
             if phrased:
                 second = self.verifier.check(phrased, ctx.blackboard, ctx.tool_calls)

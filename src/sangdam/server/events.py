@@ -10,9 +10,11 @@ A stream ends after ``max_s``, or at once when the server shuts down (:meth:`Con
 page reconnects where it stopped.
 
 Besides stored changes, a turn the LLM agent works on sends *transient* events to the streams open at that moment
-(:meth:`ConversationEvents.push`): ``progress`` (a fixed Korean line: what the agent does next) while it runs, and
-``delta`` pieces of each bot reply it stored — the reply passed the verifier before the first piece goes out — right
-before that reply's ``message`` event. Transient events are neither stored nor replayed after a reconnect.
+(:meth:`ConversationEvents.push`): ``progress`` (a fixed Korean line: what the agent does next) while it runs;
+``draft`` pieces of the agent's answer while the model still writes it — each a whole sentence that passed the
+verifier on its own; the first sentence that does not pass stops the draft — and ``delta`` pieces of each bot reply
+it stored (the final reply, verified whole; it replaces the draft) right before that reply's ``message`` event.
+Transient events are neither stored nor replayed after a reconnect.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ class ConversationEvents:
         self._wake(subs)
 
     def push(self, conv_id: str, event: str, data: Any) -> None:
-        """A transient event (``progress``, ``delta``) for the streams of ``conv_id`` open now; nothing is stored."""
+        """A transient event (``progress``, ``draft``, ``delta``) for the streams of ``conv_id`` open now; nothing is stored."""
         with self._lock:
             subs = list(self._subscribers.get(conv_id, ()))
             for sub in subs:

@@ -210,8 +210,10 @@ class ContactCentre:
 
     # -- helpers ------------------------------------------------------------------------------------------
     def _progress(self, conv_id: str) -> Any:
-        """While the turn runs, the agent's progress lines go to the conversation's open streams (never stored)."""
-        return progress.listening(lambda text: self.events.push(conv_id, "progress", {"text": text}))
+        """While the turn runs, the agent's progress lines and the verified sentences of its answer as the model
+        writes them (``draft``) go to the conversation's open streams (never stored)."""
+        return progress.listening(lambda text: self.events.push(conv_id, "progress", {"text": text}),
+                                  draft=lambda text: self.events.push(conv_id, "draft", {"text": text}))
 
     def _stream_reply(self, _session: Any, saved: Any) -> None:
         """Turn hook (inside the turn's transaction, so before the reply can be read): a turn that reported

@@ -5,7 +5,9 @@
 // One server-push stream (SSE) brings every message of the conversation — agent and system lines, and the
 // transcript after a reload; a send streams its checked reply and shows buttons for proposals. While the LLM agent
 // works on a send, the stream's `progress` lines ("요금 내역을 확인하고 있어요…") show in one line that the reply
-// replaces when it starts; `delta` pieces of a reply this tab did not ask for are drawn as they come.
+// replaces when it starts; its `draft` (the answer's sentences, each verified, while the model writes it) shows in
+// the reply's bubble until the final reply replaces it; `delta` pieces of a reply this tab did not ask for are drawn
+// as they come.
 // A send shows its text at once (faded until the server has it) and is retried with the same Idempotency-Key
 // (stored and answered once); if every try fails the text goes back into the input box. The server keeps only
 // masked text; this tab remembers what it typed (sessionStorage, by message index), so after a reload the customer
@@ -18,6 +20,7 @@
   let key = sessionStorage.getItem(SESSION) || "", conv = sessionStorage.getItem(CONV);
   let lastIdx = -1, sending = false, held = [], drawn = new Set(), listener = null, shownPending = null, shownOptions = [];
   let progressLine = null, replying = false, streaming = {};  // streaming: idx → bubble of a reply arriving in pieces
+  let draft = null;  // the bubble of this tab's reply while the agent still writes it (verified sentences)
 
   // What this tab typed, by message index (this browser tab only; never sent back to the server).
   const typed = {
@@ -47,6 +50,14 @@
     progressLine.textContent = text; $("messages").scrollTop = 1e9;
   }
   function clearProgress() { if (progressLine) progressLine.remove(); progressLine = null; }
+  // The final reply takes the draft's bubble (its text replaced by the reply's); a send that ends without one
+  // drops the draft.
+  function adoptDraft() {
+    const b = draft; draft = null;
+    if (b) { b.classList.remove("draft"); delete b.dataset.testid; b.querySelector(".body").textContent = ""; }
+    return b;
+  }
+  function dropDraft() { if (draft) draft.remove(); draft = null; }
 
   // Buttons for what the last reply asks: the options to pick from (a list of priced options), else 네/아니요 for a
   // proposal.
@@ -75,6 +86,11 @@
       draw(data);
     } else if (event === "progress") {
       if (sending && !replying) showProgress(data.text);  // late lines after the reply started are dropped
+    } else if (event === "draft") {  // this tab's send: the answer as the agent writes it, until the reply comes
+      if (!sending) return;
+      clearProgress(); replying = true;
+      if (!draft) { draft = bubble("bot", ""); draft.classList.add("draft"); draft.dataset.testid = "draft"; }
+      draft.querySelector(".body").textContent += data.text; $("messages").scrollTop = 1e9;
     } else if (event === "delta") {  // this tab's own send gets its pieces from the send itself
       if (sending || drawn.has(data.idx)) return;
       if (!streaming[data.idx]) streaming[data.idx] = bubble("bot", "", data.idx);
@@ -105,7 +121,7 @@
     if (listener) listener.stop();
     sessionStorage.removeItem(CONV); conv = null;
     $("messages").innerHTML = ""; lastIdx = -1; drawn = new Set(); held = []; showActions(null);
-    progressLine = null; streaming = {};
+    progressLine = null; streaming = {}; draft = null;
     delete document.body.dataset.conversation;
   }
 
@@ -176,7 +192,7 @@
             if (data.customer_idx !== null) { mine.dataset.idx = data.customer_idx; drawn.add(data.customer_idx); typed.put(data.customer_idx, text); }
             if (data.reply_idx !== null) drawn.add(data.reply_idx);
           } else if (event === "delta") {
-            if (!reply) { clearProgress(); replying = true; reply = bubble("bot", ""); }
+            if (!reply) { clearProgress(); replying = true; reply = adoptDraft() || bubble("bot", ""); }
             reply.querySelector(".body").textContent += data.text; $("messages").scrollTop = 1e9;
           } else if (event === "done") final = data;
         }, { "Idempotency-Key": sendId });
@@ -187,13 +203,13 @@
       }, (n) => { $("error").textContent = `메시지를 보내지 못해 다시 보내는 중입니다… (${n}/${TRIES - 1})`; });
       mine.classList.remove("pending"); $("error").textContent = "";
     } catch (e) {
-      mine.remove(); if (reply) reply.remove();
+      mine.remove(); if (reply) reply.remove(); dropDraft();
       if (fromBox) $("text").value = [text, $("text").value.trim()].filter(Boolean).join(" ");  // nothing typed is lost
       showActions(offered, offeredOptions);
       $("error").textContent = `${e.message} 보내지 못한 내용은 그대로 두었으니 다시 보내 주세요.`;
       if (e.status === 401) { setBusy(false); ended(); return; }
     }
-    clearProgress(); replying = false;
+    clearProgress(); dropDraft(); replying = false;
     setBusy(false);
     const later = held; held = [];
     for (const m of later) if (!drawn.has(m.idx)) draw(m);
