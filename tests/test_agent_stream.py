@@ -267,6 +267,19 @@ def test_a_reconnect_replays_messages_but_no_transient_events(tmp_path: Path) ->
 # =====================================================================================================================
 # The web chat
 # =====================================================================================================================
+def _chat_and_send(browser: Any, base: str, text: str) -> Any:
+    """The web chat of C-C (logged in by the operator's assertion), with ``text`` sent."""
+    page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 800}).new_page()
+    page.set_default_timeout(60_000)
+    token = json.dumps(login_assertion("C-C"))
+    page.add_init_script(f"sessionStorage.setItem('sangdam.chat.assertion', {token});")
+    page.goto(f"{base}/chat")
+    page.locator("body[data-conversation][data-verified='yes']").wait_for(state="attached")
+    page.get_by_test_id("text").fill(text)
+    page.get_by_test_id("send").click()
+    return page
+
+
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_the_web_chat_shows_the_progress_line_then_the_answer(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
@@ -277,14 +290,7 @@ def test_the_web_chat_shows_the_progress_line_then_the_answer(tmp_path: Path) ->
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         try:
-            page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 800}).new_page()
-            page.set_default_timeout(60_000)
-            token = json.dumps(login_assertion("C-C"))
-            page.add_init_script(f"sessionStorage.setItem('sangdam.chat.assertion', {token});")
-            page.goto(f"{base}/chat")
-            page.locator("body[data-conversation][data-verified='yes']").wait_for(state="attached")
-            page.get_by_test_id("text").fill("이번 달 데이터 얼마나 남았는지 알아봐 주세요")
-            page.get_by_test_id("send").click()
+            page = _chat_and_send(browser, base, "이번 달 데이터 얼마나 남았는지 알아봐 주세요")
             line = page.get_by_test_id("progress")
             line.filter(has_text=USAGE_LINE).wait_for()  # the model is held: the agent is still at work
             assert page.locator(".msg.bot").count() == 0
@@ -467,14 +473,7 @@ def test_the_web_chat_shows_the_draft_then_the_final_reply_in_the_same_bubble(tm
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
                                     args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
         try:
-            page = browser.new_context(locale="ko-KR", viewport={"width": 1280, "height": 800}).new_page()
-            page.set_default_timeout(60_000)
-            token = json.dumps(login_assertion("C-C"))
-            page.add_init_script(f"sessionStorage.setItem('sangdam.chat.assertion', {token});")
-            page.goto(f"{base}/chat")
-            page.locator("body[data-conversation][data-verified='yes']").wait_for(state="attached")
-            page.get_by_test_id("text").fill("이번 달 데이터 얼마나 남았는지 알아봐 주세요")
-            page.get_by_test_id("send").click()
+            page = _chat_and_send(browser, base, "이번 달 데이터 얼마나 남았는지 알아봐 주세요")
             draft = page.get_by_test_id("draft")
             draft.filter(has_text=FIRST.strip()).wait_for()  # the model is held in its second sentence
             assert page.get_by_test_id("progress").count() == 0  # the draft replaced the progress line
