@@ -3,11 +3,14 @@
 Every scenario must pass, and each must really exercise the agent: its first message reaches the agent through the
 real router (``out_of_scope`` or a CannotHandle clause — the scripted model would otherwise be asked nothing and a
 procedure could satisfy the expectations), and the model is asked exactly as often as the script has actions (a
-script that is not used up means a step was skipped). Also: the scenario key ``agentic`` (loader, runner).
+script that is not used up means a step was skipped). All of it on both backend adapters: ``sql`` (the demo tables)
+and ``rest`` (the tools over HTTP against a live reference BSS process, ``sangdam bss serve``, started by the same
+:class:`RestHarness` that ``sangdam eval --backend rest`` uses). Also: the scenario key ``agentic`` (loader, runner).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ import yaml
 
 from sangdam.evaluation.llm_choice import make_llm_provider
 from sangdam.evaluation.loader import ScenarioLoadError, load_scenarios, parse_file
+from sangdam.evaluation.rest_harness import RestHarness
 from sangdam.evaluation.runner import ScenarioRunner, default_orchestrator_factory
 from sangdam.evaluation.scenario import Scenario
 
@@ -37,8 +41,13 @@ class _Recording:
         return result
 
 
-@pytest.fixture(scope="module")
-def evalset_run() -> dict[str, Any]:
+_RUNS: dict[str, dict[str, Any]] = {}  # each backend's run of the set, for the comparison of rest with sql
+
+
+@pytest.fixture(scope="module", params=["sql", "rest"])
+def evalset_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The whole set on one backend adapter; ``rest``: one live reference BSS for the run, pointed at each scenario's
+    operator database in turn (what ``sangdam eval --backend rest`` does)."""
     loaded = load_scenarios([SET / "scenarios"])
     scripted = make_llm_provider("scripted")
     routers: dict[str, Any] = {}
@@ -51,14 +60,31 @@ def evalset_run() -> dict[str, Any]:
         return routers[scenario.id]
 
     def factory(*args: Any, **kwargs: Any) -> Any:
+        adapters[current[0]] = getattr(kwargs.get("backend"), "name", "sql")  # None: the sql adapter on the store
         return _Recording(default_orchestrator_factory(*args, **kwargs), traces.setdefault(current[0], []))
 
-    runner = ScenarioRunner(llm_provider=provider, orchestrator_factory=factory)
+    adapters: dict[str, str] = {}
+    bss_calls: dict[str, Counter[str]] = {}  # rest: the BSS's own count of API calls per operationId, per scenario
+    harness = RestHarness.start(tmp_path_factory.mktemp("bss")) if request.param == "rest" else None
+    seen: Counter[str] = Counter()
+
+    def count_bss_calls(result: Any) -> None:
+        if harness is not None:
+            now = Counter(harness.admin("GET", "/calls")["data"])
+            bss_calls[result.id] = now - seen
+            seen.clear()
+            seen.update(now)
+
+    runner = ScenarioRunner(llm_provider=provider, orchestrator_factory=factory, backend_harness=harness)
     try:
-        report = runner.run(loaded)
+        report = runner.run(loaded, on_result=count_bss_calls)
+        mapping = harness.backend.mapping if harness is not None else None
     finally:
-        runner.close()
-    return {"loaded": loaded, "report": report, "routers": routers, "traces": traces}
+        runner.close()  # stops the BSS process too
+    run = {"backend": request.param, "loaded": loaded, "report": report, "routers": routers, "traces": traces,
+           "adapters": adapters, "bss_calls": bss_calls, "mapping": mapping}
+    _RUNS[request.param] = run
+    return run
 
 
 def test_the_set_is_large_and_varied_enough() -> None:
@@ -112,6 +138,51 @@ def test_the_adversarial_runs_end_as_the_guarantees_say(evalset_run: dict[str, A
     assert run_of("agent-adv-write-without-asking")["ended"] == "proposed"
     assert run_of("agent-unverified-compare")["ended"] == "identify"
     assert run_of("agent-unverified-compare", 1)["ended"] == "answered"
+
+
+# -- the rest adapter: the tools really went to the BSS, and answered as on sql -----------------------------------
+
+def _tool_records(run: dict[str, Any], sid: str) -> list[list[dict[str, Any]]]:
+    """Each turn's tool calls (name, args, status, result, error code; the latency left out)."""
+    return [[{k: v for k, v in call.items() if k != "latency_ms"} for call in trace["tool_calls"]]
+            for trace in run["traces"][sid]]
+
+
+@pytest.mark.parametrize("evalset_run", ["rest"], indirect=True)
+def test_on_rest_every_tool_call_went_to_the_bss(evalset_run: dict[str, Any]) -> None:
+    """Every conversation ran on the rest adapter, and each tool call that reached the operator's systems (a read,
+    a write's preview when proposed, its commit when confirmed) is an HTTP call the BSS counted."""
+    assert set(evalset_run["adapters"].values()) == {"rest"}
+    mapping, short = evalset_run["mapping"], {}
+    for item in evalset_run["loaded"]:
+        sid = item.scenario.id
+        want: Counter[str] = Counter()
+        for turn in _tool_records(evalset_run, sid):
+            for call in turn:
+                part = {"ok": "read", "proposed": "preview"}.get(call["status"])
+                entry = part and (mapping.call(call["name"], part)
+                                  or (call["status"] == "ok" and mapping.call(call["name"], "commit")))
+                if entry:  # verify_identity has none: a lookup (searchSubscribers), not a tool entry
+                    want[entry.operation] += 1
+        got = evalset_run["bss_calls"][sid]
+        if not want or want - got:
+            short[sid] = (dict(want), dict(got))
+    assert not short
+
+
+@pytest.mark.parametrize("evalset_run", ["rest"], indirect=True)
+def test_on_rest_every_tool_answers_as_on_sql(evalset_run: dict[str, Any]) -> None:
+    """The same calls with the same arguments get the same results (and the same refusals) from the rest adapter
+    and the BSS as from the sql adapter on the same fixtures: a difference is a defect of the adapter or the BSS."""
+    if "sql" not in _RUNS:
+        pytest.skip("the sql run of the set did not run in this session (select both backends)")
+    sql = _RUNS["sql"]
+    differ = {}
+    for item in evalset_run["loaded"]:
+        sid = item.scenario.id
+        if _tool_records(sql, sid) != _tool_records(evalset_run, sid):
+            differ[sid] = (_tool_records(sql, sid), _tool_records(evalset_run, sid))
+    assert not differ
 
 
 # -- the scenario key ``agentic`` ---------------------------------------------------------------------------------
