@@ -164,6 +164,19 @@ def test_wall_time_is_a_limit(db_engine: Engine) -> None:
     assert agent.last_run.ended == "limit_time" and out.messages == [say("agentic.limit")]
 
 
+def test_a_model_call_that_runs_out_of_the_turns_time_is_the_time_limit(db_engine: Engine) -> None:
+    from sangdam.llm.errors import LLMTimeoutError
+
+    class Slow(GrammarIgnoringModel):
+        def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
+            assert 0 < kwargs["timeout"] <= 30  # the call gets what is left of the turn's wall time
+            raise LLMTimeoutError("LLM call exceeded its timeout")
+
+    out, ctx, agent = _run(db_engine, Slow(), "확인해 줘", limits=AgentLimits(max_seconds=30))
+    assert agent.last_run.ended == "limit_time" and out.messages == [say("agentic.limit")]
+    assert _ran(ctx) == CONTEXT_READS  # the context was read; the model's call never came back, nothing else ran
+
+
 def test_text_in_a_backend_field_is_data_not_an_instruction(db_engine: Engine) -> None:
     def poison(s: Any) -> None:  # an item name in the operator's records that talks to the model
         bill = s.get(Bill, "B1")

@@ -34,6 +34,7 @@ from sangdam.agentic.limits import AgentLimits
 from sangdam.agentic.streaming import DraftStream
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
 from sangdam.agents.common import confirm
+from sangdam.llm.errors import LLMTimeoutError
 from sangdam.orchestrator.format import say, templates
 from sangdam.orchestrator.progress import drafting, report
 from sangdam.orchestrator.state import PendingAction, Step
@@ -182,6 +183,8 @@ class AgenticAgent(Agent):
                 proposed = confirm(ctx, step, [(tool.name, args)], preview.summary_ko)
                 proposed.trace = self._end(run, "proposed", t0, "").trace
                 return proposed
+        except _TimeUp:
+            return self._end(run, "limit_time", t0, say("agentic.limit"))
         except _ModelFailed:
             return self._end(run, "model_error", t0, say("agentic.failed"))
 
@@ -227,6 +230,9 @@ class AgenticAgent(Agent):
                                    **kwargs)
             if isinstance(result, Iterator):  # streamed: each piece goes to the draft as it comes
                 result = _drain(result, draft)
+        except LLMTimeoutError as err:  # the turn's wall-time limit ran out inside the call
+            log.warning("agent model call ran out of the turn's time: %s", err)
+            raise _TimeUp from err
         except Exception as err:  # noqa: BLE001 - any model failure ends the turn gracefully
             log.warning("agent model call failed: %s", err)
             raise _ModelFailed from err
@@ -300,6 +306,10 @@ class AgenticAgent(Agent):
 
 
 class _ModelFailed(RuntimeError):
+    pass
+
+
+class _TimeUp(RuntimeError):
     pass
 
 
