@@ -282,7 +282,7 @@ def _chat_and_send(browser: Any, base: str, text: str) -> Any:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_the_web_chat_shows_the_progress_line_then_the_answer(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     gate = threading.Event()
     with agent_server(tmp_path / "sangdam.db", usage_then_answer(gate=gate)) as (base, keys, engine), \
@@ -298,7 +298,7 @@ def test_the_web_chat_shows_the_progress_line_then_the_answer(tmp_path: Path) ->
             page.screenshot(path=str(ARTIFACTS / "chat-agent-progress.png"))
             gate.set()
             page.locator(".msg.bot", has_text=ANSWER).wait_for()
-            page.wait_for_function("!document.getElementById('send').disabled")
+            expect(page.get_by_test_id("send")).to_be_enabled()
             assert line.count() == 0  # the answer replaced the progress line
             assert page.locator(".msg.bot").count() == 1
             assert page.locator(".msg.bot .body").inner_text() == ANSWER
@@ -463,7 +463,7 @@ def test_the_stream_carries_the_draft_before_the_final_reply(tmp_path: Path) -> 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium")
 def test_the_web_chat_shows_the_draft_then_the_final_reply_in_the_same_bubble(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     gate = threading.Event()
     model = StreamingAgentModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L-C1"}},
@@ -483,7 +483,7 @@ def test_the_web_chat_shows_the_draft_then_the_final_reply_in_the_same_bubble(tm
             page.screenshot(path=str(ARTIFACTS / "chat-agent-draft.png"))
             gate.set()
             page.locator(".msg.bot", has_text=SECOND).wait_for()
-            page.wait_for_function("!document.getElementById('send').disabled")
+            expect(page.get_by_test_id("send")).to_be_enabled()
             assert draft.count() == 0 and page.locator(".msg.bot").count() == 1  # the same bubble, now final
             assert page.locator(".msg.bot .body").inner_text() == ANSWER
         finally:

@@ -51,7 +51,8 @@ class Settings(BaseSettings):
     # The LLM agent (docs/agent.md): limits per turn, and the tools it may use (comma-separated; default: every read
     # tool and every write that is not irreversible, identity checks and handoffs excluded).
     agent_max_steps: int = Field(default=6, description="LLM agent: model calls per turn.")
-    agent_max_tokens: int = Field(default=4096, description="LLM agent: prompt + completion tokens per turn.")
+    agent_max_tokens: int = Field(default=8192, description="LLM agent: tokens the model evaluates per turn (prompt "
+                                  "tokens not reused from the prefix cache, plus completion).")
     agent_max_seconds: float = Field(default=30.0, description="LLM agent: wall time per turn (seconds).")
     agent_tools: str | None = Field(default=None, description="LLM agent: its tool allow-list, comma-separated.")
 

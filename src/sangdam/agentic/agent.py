@@ -19,6 +19,7 @@ tool result — so the guarantees do not depend on the model:
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -31,7 +32,7 @@ from sangdam.agentic.catalog import ANSWER_MAX_CHARS, IDENTIFY_TOOL, action_sche
 from sangdam.agentic.context import CustomerContext, gather
 from sangdam.agentic.documents import DOCUMENTS_TOOL, describe_line, search
 from sangdam.agentic.limits import AgentLimits
-from sangdam.agentic.streaming import DraftStream
+from sangdam.agentic.streaming import DraftStream, cut_repeats
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
 from sangdam.agents.common import confirm
 from sangdam.llm.errors import LLMTimeoutError
@@ -61,6 +62,12 @@ class AgentRun(BaseModel):
     refused_actions: list[str] = []
     ended: str = ""  # answered | proposed | identify | unverified | limit_steps | limit_tokens | limit_time | model_error
     seconds: float = 0.0
+
+    @property
+    def evaluated_tokens(self) -> int:
+        """What the turn cost the model: prompt tokens not reused from the prefix cache, plus completion tokens
+        (the limit ``max_tokens`` bounds this; a server that reports no cache counts every prompt token)."""
+        return self.prompt_tokens - self.cached_prompt_tokens + self.completion_tokens
 
 
 class AgenticAgent(Agent):
@@ -108,7 +115,7 @@ class AgenticAgent(Agent):
             while True:
                 if run.steps >= self.limits.max_steps:
                     return self._end(run, "limit_steps", t0, say("agentic.limit"))
-                if run.prompt_tokens + run.completion_tokens >= self.limits.max_tokens:
+                if run.evaluated_tokens >= self.limits.max_tokens:
                     return self._end(run, "limit_tokens", t0, say("agentic.limit"))
                 left = self.limits.max_seconds - (self.clock() - t0)
                 if left <= 0:
@@ -123,7 +130,7 @@ class AgenticAgent(Agent):
                     outcome.needs_identity = True  # the engine asks for identity, then runs this step again
                     return outcome
                 if action.get("action") == "answer":
-                    text = str(action.get("text") or "").strip()[:ANSWER_MAX_CHARS]
+                    text = cut_repeats(str(action.get("text") or "").strip()[:ANSWER_MAX_CHARS])
                     verdict = self._verify(text, ctx, context)
                     if text and verdict.passed:
                         if draft is not None and draft.sentences and not draft.held:  # the last, unended sentence
@@ -294,10 +301,16 @@ class AgenticAgent(Agent):
 
     def _verify(self, text: str, ctx: AgentContext, context: CustomerContext) -> Any:
         if self.verify is not None:
-            return self.verify(text, ctx)
-        from sangdam.orchestrator.verifier import Verifier
+            verdict = self.verify(text, ctx)
+        else:
+            from sangdam.orchestrator.verifier import Verifier
 
-        return Verifier([p["name"] for p in context.plans if p.get("name")]).check(text, ctx.blackboard, ctx.tool_calls)
+            verdict = Verifier([p["name"] for p in context.plans if p.get("name")]).check(text, ctx.blackboard,
+                                                                                          ctx.tool_calls)
+        masked = [label for label in _placeholders() if label in text]
+        if masked:  # the model copied a masked value ("전화번호는 [전화번호]입니다"): personal data it may not state
+            verdict = verdict.model_copy(update={"passed": False, "unsupported": [*verdict.unsupported, *masked]})
+        return verdict
 
     def _end(self, run: AgentRun, how: str, t0: float, text: str) -> Outcome:
         run.ended = how
@@ -311,6 +324,16 @@ class _ModelFailed(RuntimeError):
 
 class _TimeUp(RuntimeError):
     pass
+
+
+@functools.cache
+def _placeholders() -> tuple[str, ...]:
+    """Every placeholder the PII masker writes (``[전화번호]``, ``[주민등록번호]`` …)."""
+    from sangdam.korean.pii import PiiType, placeholder
+    from sangdam.korean.pii.lexicon import get_lexicon
+
+    keys = [*PiiType, *get_lexicon().field_labels]
+    return tuple(sorted({placeholder(k) for k in keys}))
 
 
 def _drain(chunks: Iterator[Any], draft: DraftStream | None) -> Any:

@@ -37,6 +37,7 @@ class DraftStream:
         self.released = ""  # the answer's text released so far (a prefix of the answer)
         self.held = False  # a sentence failed the verifier: nothing more is released
         self.sentences = 0
+        self._said: set[str] = set()
 
     def feed(self, piece: str) -> None:
         if self.held or not piece:
@@ -74,12 +75,28 @@ class DraftStream:
             if not sentence.strip():
                 self.released += sentence
                 continue
-            if not self.check(sentence.strip()):
-                self.held = True
+            if sentence.strip() in self._said or not self.check(sentence.strip()):
+                self.held = True  # a sentence said again (a small model's loop) or one the verifier rejects
                 return
+            self._said.add(sentence.strip())
             self.released += sentence
             self.sentences += 1
             self.emit(sentence)
+
+
+def cut_repeats(text: str) -> str:
+    """``text`` up to the first sentence that repeats an earlier one (a small model looping until its token limit:
+    "…발생합니다. 이는 …입니다. …발생합니다. 이는 …입니다."); the text itself when nothing repeats."""
+    said: set[str] = set()
+    kept, rest = "", text
+    while rest:
+        end = _boundary(rest)
+        sentence, rest = (rest, "") if end is None else (rest[:end], rest[end:])
+        if sentence.strip() and sentence.strip() in said:
+            return kept.strip()
+        said.add(sentence.strip())
+        kept += sentence
+    return kept.strip()
 
 
 def _boundary(text: str) -> int | None:
