@@ -93,3 +93,50 @@ def test_a_bare_request_after_a_what_if_takes_it_up(db_engine: Engine) -> None:
     orch.handle(other, "5G 라이트로 바꾸면 한달에 얼마 아껴요?")
     named = orch.handle(other, "5G 슬림으로 바꿔줘")
     assert named.pending_action is not None and named.pending_action["calls"][0]["args"]["plan_id"] == "P-5G-SLIM"
+
+
+@pytest.mark.parametrize("text", ["로밍 켜둔 회선 있나요?", "어느 회선 로밍 켜져 있어요?", "로밍 켜놓은 번호 있어요?"])
+def test_a_roaming_status_question_across_lines_answers_for_every_line(db_engine: Engine, text: str) -> None:
+    """"로밍 켜둔 회선 있나요?" (issue 14's own example) was read as a request to turn roaming on, and asked which
+    line. Over several lines it now says each line's status, those with roaming on first; nothing is proposed."""
+    import datetime as dt
+
+    from sangdam.domain.db import session_scope
+    from sangdam.domain.models import Line
+    from sangdam.domain.seed import seed
+    from sangdam.orchestrator import Orchestrator
+
+    today = dt.date(2026, 11, 29)
+    seed(db_engine, today=today)
+    with session_scope(db_engine) as s:  # his second line (010-9000-0013) is abroad with a pass
+        line = s.get(Line, "L-DEMO-LOST-2")
+        line.roaming_enabled, line.roaming_pass_id = True, "R-JP3"
+    orch = Orchestrator(db_engine, today=today)
+    conv = orch.start_conversation(customer_id="C-DEMO-LOST")
+    out = orch.handle(conv, text)
+    assert out.reply.splitlines() == ["끝자리 0013 회선은 로밍이 켜져 있습니다. 이용 중인 로밍 요금제는 일본 3일입니다.",
+                                      "끝자리 0003 회선은 로밍이 꺼져 있습니다."], out.reply
+    assert out.pending_action is None and not [c for c in out.tool_calls if c.status == "proposed"]
+
+
+@pytest.mark.parametrize(("text", "reply"), [("0013 로밍 켜져있어요?", "현재 로밍이 켜져 있습니다."),
+                                             ("로밍 켜놨나요?", None), ("로밍 켜 주세요", None)])
+def test_one_line_status_and_the_enable_request_are_unchanged(db_engine: Engine, text: str, reply: str | None) -> None:
+    import datetime as dt
+
+    from sangdam.domain.db import session_scope
+    from sangdam.domain.models import Line
+    from sangdam.domain.seed import seed
+    from sangdam.orchestrator import Orchestrator
+
+    today = dt.date(2026, 11, 29)
+    seed(db_engine, today=today)
+    with session_scope(db_engine) as s:
+        s.get(Line, "L-DEMO-LOST-2").roaming_enabled = True
+    orch = Orchestrator(db_engine, today=today)
+    conv = orch.start_conversation(customer_id="C-DEMO-LOST")
+    out = orch.handle(conv, text)
+    if reply is not None:
+        assert out.reply == reply
+    else:  # one line to name: the question of which, as before (a status question or the start of an enable)
+        assert out.reply.startswith("어느 회선에 대한 요청인지") and out.pending_action is None

@@ -453,7 +453,8 @@ class ProcedureAgent(Agent):
         intents = _registry(strict=False).by_name
         name = target if target in programs else (intents[target].procedure if target in intents else None)
         if name is not None:
-            pos.update(name=name, pc=0, vars={"slots": dict(pos["vars"].get("slots", {}))}, facts=[])
+            turn = {k: pos["vars"][k] for k in ("customer", "request", "today") if k in pos["vars"]}  # the turn's own
+            pos.update(name=name, pc=0, vars={"slots": dict(pos["vars"].get("slots", {})), **turn}, facts=[])
             return None
         if target not in _BUILTIN_AGENTS:
             raise ProcedureRuntimeError(f"{self._program(pos['name']).file}: start: {target!r} is unknown")

@@ -10,12 +10,14 @@ import re
 from typing import Any
 
 from sangdam.orchestrator import dialogue
-from sangdam.procedures.extractors import customer_lines, register_extractor
+from sangdam.procedures.extractors import customer_lines, line_value, register_extractor
 from sangdam.procedures.functions import register_function
 
 _ENABLE_VERB = re.compile(r"(켜\s*주|켜줘|켜\s*줘|신청|가입|활성화\s*해|해\s*주세요|해줘)")
 _DISABLE_VERB = re.compile(r"(꺼\s*주|꺼줘|끄|끌|해제|중지|비활성|off)", re.I)
-_STATUS = re.compile(r"(켜져|꺼져|되어\s*있|돼\s*있|상태|사용\s*중|이용\s*중|적용)")
+_STATUS = re.compile(r"(켜져|꺼져|켜\s*(?:둔|놓은|놨|뒀)|꺼\s*(?:둔|놓은|놨|뒀)|되어\s*있|돼\s*있|상태|사용\s*중|이용\s*중|적용)")
+# a status question over all the customer's lines: "로밍 켜 둔 회선 있어요?", "어느 회선 로밍 켜져 있어요?"
+_ACROSS = re.compile(r"((?:회선|번호)\s*(?:이|들|중|가)?\s*(?:있|없|중)|어느\s*(?:회선|번호|폰)|어떤\s*(?:회선|번호)|모든\s*회선|회선\s*(?:다|전부|모두)|전부|다들)")
 
 
 @register_function("roaming_request")
@@ -91,3 +93,23 @@ def country(ctx: Any, text: str) -> dict[str, str] | None:
     (a pass may be named with it: "베트남 가요. 아시아 10일 패스로 해주세요"). None when it names no country."""
     code = dialogue.find_country(text)
     return {"code": code, "said": text} if code else None
+
+
+@register_function("roaming_lines_status", tools=("list_lines", "get_line", "list_roaming_passes"))
+def roaming_lines_status(ctx: Any, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every line's roaming status, when the status question asks across the customer's lines ("로밍 켜 둔 회선
+    있어요?", "어느 회선 로밍 켜져 있어요?"), names none of them, and there are several; else [] (the question is
+    about one line: asked which, as before). Each item: the line's ``last4``, ``state`` (``on_pass``, ``on``,
+    ``off``) and its pass ``name`` ("")."""
+    text = str(args.get("text") or "")
+    lines = customer_lines(ctx)
+    if len(lines) < 2 or not _ACROSS.search(text) or dialogue.match_line(text, lines) is not None:
+        return []
+    passes = {p["id"]: p["name"] for p in ctx.call("list_roaming_passes").model_dump(mode="json")["passes"]}
+    out = []
+    for line in lines:
+        detail = ctx.call("get_line", line_id=line["id"]).model_dump(mode="json")
+        name = passes.get(detail.get("roaming_pass_id") or "", "")
+        state = ("on_pass" if name else "on") if detail["roaming_enabled"] else "off"
+        out.append({"last4": line_value(line)["last4"], "state": state, "name": name})
+    return out
