@@ -449,3 +449,13 @@ def test_without_cache_use_reported_every_prompt_token_counts(db_engine: Engine)
     out, ctx, agent = _run(db_engine, GrammarIgnoringModel(*calls, tokens=3_000), "확인해 줘",
                            limits=AgentLimits(max_tokens=4_000))
     assert agent.last_run.ended == "limit_tokens" and agent.last_run.steps == 2
+
+
+def test_a_server_that_reports_no_usage_still_meets_the_token_limit(db_engine: Engine) -> None:
+    calls = [{"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
+             {"action": "call", "tool": "get_bills", "args": {"line_id": "L1"}},
+             {"action": "answer", "text": "확인했습니다."}]
+    out, ctx, agent = _run(db_engine, GrammarIgnoringModel(*calls, tokens=0), "확인해 줘",
+                           limits=AgentLimits(max_tokens=600))
+    run = agent.last_run
+    assert run.usage_estimated and run.prompt_tokens > 0 and run.ended == "limit_tokens", run
