@@ -518,3 +518,17 @@ def test_the_agents_answer_is_not_phrased_again_by_a_capable_writer(db_engine: E
     assert out.reply == "확인했습니다." and model.phrased == 0
     out = orch.handle(conv, "안녕하세요")  # an ordinary turn is still phrased by the capable writer
     assert model.phrased == 1 and out.reply == "다르게 말한 답입니다."
+
+
+def test_a_message_the_agent_answers_whole_gets_no_cannot_handle_line_too(db_engine: Engine) -> None:
+    """"…사용량 보고 판단좀 해줘요" went whole to the agent (a read that needs reasoning), and its clause no intent
+    serves was still answered "판단은 제가 도와드릴 수 없는 요청이에요" next to the agent's answer."""
+    from orchestrator_fixtures import orchestrator
+
+    model = ScriptedAgentModel({"action": "answer", "text": "사용량을 보면 더 저렴한 요금제도 살펴볼 만합니다."})
+    orch = orchestrator(db_engine, llm=model)
+    conv = orch.start_conversation(customer_id="C1")
+    out = orch.handle(conv, "내가 요금제를 너무 비싼거 쓰는건 아닌지 사용량 보고 판단좀 해줘요")
+    trace = orch.traces(conv)[-1]
+    assert [c for c in trace["llm_calls"] if c.get("purpose") == "agent"], trace["llm_calls"]
+    assert out.reply == "사용량을 보면 더 저렴한 요금제도 살펴볼 만합니다.", out.reply

@@ -459,3 +459,11 @@ def test_a_server_that_reports_no_usage_still_meets_the_token_limit(db_engine: E
                            limits=AgentLimits(max_tokens=600))
     run = agent.last_run
     assert run.usage_estimated and run.prompt_tokens > 0 and run.ended == "limit_tokens", run
+
+
+def test_the_request_said_back_is_no_answer(db_engine: Engine) -> None:
+    ask = "내가 요금제를 너무 비싼거 쓰는건 아닌지 사용량 보고 판단좀 해줘요"
+    model = GrammarIgnoringModel({"action": "answer", "text": "요금제를 너무 비싼거 쓰는건 아닌지 사용량 보고 판단해줘요"},
+                                 {"action": "answer", "text": "사용량을 보면 더 저렴한 요금제도 살펴볼 만합니다."})
+    out, ctx, agent = _run(db_engine, model, ask)
+    assert out.messages == ["사용량을 보면 더 저렴한 요금제도 살펴볼 만합니다."] and agent.last_run.rejected_drafts == 1

@@ -140,3 +140,24 @@ def test_one_line_status_and_the_enable_request_are_unchanged(db_engine: Engine,
         assert out.reply == reply
     else:  # one line to name: the question of which, as before (a status question or the start of an enable)
         assert out.reply.startswith("어느 회선에 대한 요청인지") and out.pending_action is None
+
+
+def test_that_lines_plan_after_a_question_about_that_line(db_engine: Engine) -> None:
+    """"그 회선 요금제는 뭐예요?" right after the data of line 0013 listed the whole catalogue: "그 회선" is the
+    customer's own line, the one just talked about. "이 번호 요금제" with two lines asks which; "요금제 종류" is still
+    the catalogue."""
+    import datetime as dt
+
+    from sangdam.domain.seed import seed
+    from sangdam.orchestrator import Orchestrator
+
+    today = dt.date(2026, 11, 29)
+    seed(db_engine, today=today)
+    orch = Orchestrator(db_engine, today=today)
+    conv = orch.start_conversation(customer_id="C-DEMO-LOST")
+    orch.handle(conv, "0013 회선 데이터 얼마 남았어요?")
+    out = orch.handle(conv, "그 회선 요금제는 뭐예요?")
+    assert "LTE 미니" in out.reply and "5G 시그니처" not in out.reply, out.reply
+    other = orch.start_conversation(customer_id="C-DEMO-LOST")
+    assert orch.handle(other, "이 번호 요금제 뭐에요").reply.startswith("어느 회선에 대한 요청인지")
+    assert "5G 시그니처" in orch.handle(other, "요금제 종류 알려주세요").reply

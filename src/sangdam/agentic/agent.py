@@ -19,9 +19,11 @@ tool result — so the guarantees do not depend on the model:
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,6 +50,7 @@ REJECTED = ("Your answer stated {unsupported}, which no tool result or context l
             "only values that appear above.")
 MAX_OBSERVATION_CHARS = 4000
 CHARS_PER_TOKEN = 3  # the estimate when a server reports no usage
+ECHO_RATIO = 0.8  # an answer this alike to the request is the request said back
 
 
 class AgentRun(BaseModel):
@@ -316,9 +319,11 @@ class AgenticAgent(Agent):
 
             verdict = Verifier([p["name"] for p in context.plans if p.get("name")]).check(text, ctx.blackboard,
                                                                                           ctx.tool_calls)
-        masked = [label for label in _placeholders() if label in text]
-        if masked:  # the model copied a masked value ("전화번호는 [전화번호]입니다"): personal data it may not state
-            verdict = verdict.model_copy(update={"passed": False, "unsupported": [*verdict.unsupported, *masked]})
+        problems = [label for label in _placeholders() if label in text]  # a masked value copied ("[전화번호]")
+        if _echoes(text, ctx.text):  # the customer's own request said back as the answer (a small model's failure)
+            problems.append("the customer's request repeated back instead of an answer")
+        if problems:
+            verdict = verdict.model_copy(update={"passed": False, "unsupported": [*verdict.unsupported, *problems]})
         return verdict
 
     def _end(self, run: AgentRun, how: str, t0: float, text: str) -> Outcome:
@@ -333,6 +338,12 @@ class _ModelFailed(RuntimeError):
 
 class _TimeUp(RuntimeError):
     pass
+
+
+def _echoes(answer: str, request: str) -> bool:
+    """Whether ``answer`` is (nearly) the customer's ``request`` said back: letters and digits only, 80% alike."""
+    a, r = (re.sub(r"[\W_]+", "", t or "") for t in (answer, request))
+    return len(a) >= 8 and len(r) >= 8 and difflib.SequenceMatcher(None, a, r).ratio() >= ECHO_RATIO
 
 
 @functools.cache

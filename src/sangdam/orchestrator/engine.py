@@ -358,7 +358,7 @@ class Orchestrator(FollowUps):
         if u is None or "out_of_scope" in turn.route.intents:  # the whole message is answered as such
             return
         for command in u.cannot_handle:
-            if command.clause in turn.delegated:  # the LLM agent answered it
+            if command.clause in turn.delegated or turn.ctx.text in turn.delegated:  # the LLM agent answered it
                 continue
             text = cannot_handle_message(command.clause)
             turn.ctx.blackboard.add_fact(command.clause)  # the customer's own words, named back to them

@@ -75,9 +75,23 @@ def only_line(ctx: Any) -> dict[str, Any] | None:
     return line_value(lines[0]) if len(lines) == 1 else None
 
 
+# the line just talked about: "그 회선 요금제는요?" right after a task on one line
+_THAT_LINE = re.compile(r"(?:^|\s)[그저]\s*(?:회선|번호|폰|핸드폰|휴대폰)")
+
+
+def named_line(ctx: Any, text: str, lines: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The line of ``lines`` that ``text`` names: by its last four digits, or as "그 회선" / "그 번호" — the line
+    the task of the previous turn was about (``state.last_task``); None when it names none."""
+    line = dialogue.match_line(text, lines)
+    if line is None and _THAT_LINE.search(text or ""):
+        last_id = ((getattr(ctx.state, "last_task", None) or {}).get("slots") or {}).get("line_id")
+        line = next((ln for ln in lines if last_id and ln["id"] == last_id), None)
+    return line
+
+
 @register_extractor("line", tools=("list_lines",))
 def _line(ctx: Any, text: str) -> Any:
-    line = dialogue.match_line(text, customer_lines(ctx))
+    line = named_line(ctx, text, customer_lines(ctx))
     return line_value(line) if line is not None else None
 
 

@@ -24,7 +24,7 @@ from sangdam.orchestrator.blackboard import MissingResult
 from sangdam.orchestrator.format import say
 from sangdam.orchestrator.state import PendingAction, Step
 from sangdam.orchestrator import dialogue
-from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, customer_lines, get_extractor, line_value
+from sangdam.procedures.extractors import EXTRACTOR_TOOLS, FROM_REQUEST, customer_lines, get_extractor, line_value, named_line
 from sangdam.procedures.functions import FunctionError, function_tools, get_function
 from sangdam.procedures.loader import ProcedureError, load_procedures
 from sangdam.procedures.models import Instr, Program, Template, Text
@@ -411,7 +411,7 @@ class ProcedureAgent(Agent):
                 value = line_value(given[0])
             elif len(preferred) == 1:  # one line (in the preferred states): nothing to ask
                 value = line_value(preferred[0])
-            elif first and step.text and (named := dialogue.match_line(step.text, preferred)) is not None:
+            elif first and step.text and (named := named_line(ctx, step.text, preferred)) is not None:
                 value = line_value(named)
             extra["choices"] = ", ".join(say("slots.line_item", last4=line_value(ln)["last4"], plan=ln.get("plan_name"))
                                          for ln in lines)

@@ -21,7 +21,8 @@ from sangdam.procedures.functions import FunctionError, register_function
 from sangdam.tools.results import ContractInfo, DataUsage
 
 # the customer's own plan: "내 요금제", "지금 쓰는 요금제", "현재 요금제"
-MINE = re.compile(r"((?:^|\s)(내|제|저의|나의|우리)(?=\s|가|꺼|거)|지금\s*(쓰|사용|이용)|현재|쓰고\s*있는|이용\s*중|사용\s*중)")
+MINE = re.compile(r"((?:^|\s)(내|제|저의|나의|우리)(?=\s|가|꺼|거)|지금\s*(쓰|사용|이용)|현재|쓰고\s*있는|이용\s*중|사용\s*중"
+                  r"|(?:^|\s)[이그저]\s*(?:회선|번호|폰|핸드폰|휴대폰)|\d{4}\s*(?:회선|번호))")  # "그 회선", "0013 번호"
 # a pointer at the plan just recommended: "그걸로", "추천해 준 거", "첫 번째"
 RECOMMENDED = re.compile(r"(추천|그걸로|그거로|그것으로|그 요금제|첫\s*번째|1번)")
 SHOWN = 2  # plans described or recommended in one reply
