@@ -9,8 +9,10 @@ tool result — so the guarantees do not depend on the model:
 - tools run for the verified customer only (``ToolContext.customer_id``; the identity gate runs before this agent);
 - a write is only a proposal: previewed (every business rule checked), shown, and committed by the engine's
   confirmation path after the customer's yes in a later turn, once, under an idempotency key;
-- the answer goes through the verifier (numbers, dates, plan names, ids from this turn's tool results): rejected
-  once → the model is told what was unsupported and answers again; rejected twice → a safe reply;
+- the answer goes through the verifier (numbers, dates, plan names, ids from this turn's tool results) and the claim
+  check (``claims``: each amount said of the concept a fact holds it under, bill/roaming/line states as the records
+  have them): rejected once → the model is told what was unsupported and answers again; rejected twice → a safe
+  reply;
 - an identical call repeated is not run again: the model must answer;
 - limits per turn (steps, tokens, wall time: ``AgentLimits``): a hit limit ends in a graceful reply with the offer
   of a human agent;
@@ -29,6 +31,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sangdam.agentic.catalog import ANSWER_MAX_CHARS, IDENTIFY_TOOL, action_schema, allow_list, describe, native_tools, tools_for
+from sangdam.agentic.claims import check_claims, facts_of
 from sangdam.agentic.context import CustomerContext, gather
 from sangdam.agentic.documents import DOCUMENTS_TOOL, describe_line, search
 from sangdam.agentic.limits import AgentLimits
@@ -310,6 +313,9 @@ class AgenticAgent(Agent):
         masked = [label for label in _placeholders() if label in text]
         if masked:  # the model copied a masked value ("전화번호는 [전화번호]입니다"): personal data it may not state
             verdict = verdict.model_copy(update={"passed": False, "unsupported": [*verdict.unsupported, *masked]})
+        claims = check_claims(text, facts_of(ctx.blackboard))
+        if claims:  # a real number said of the wrong thing ("할부금은 69,000원": a plan's price), a state the records deny
+            verdict = verdict.model_copy(update={"passed": False, "unsupported": [*verdict.unsupported, *claims]})
         return verdict
 
     def _end(self, run: AgentRun, how: str, t0: float, text: str) -> Outcome:
