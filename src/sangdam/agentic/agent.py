@@ -9,8 +9,10 @@ tool result — so the guarantees do not depend on the model:
 - tools run for the verified customer only (``ToolContext.customer_id``; the identity gate runs before this agent);
 - a write is only a proposal: previewed (every business rule checked), shown, and committed by the engine's
   confirmation path after the customer's yes in a later turn, once, under an idempotency key;
-- the answer goes through the verifier (numbers, dates, plan names, ids from this turn's tool results): rejected
-  once → the model is told what was unsupported and answers again; rejected twice → a safe reply;
+- the answer goes through the verifier (numbers, dates, plan names, ids from this turn's tool results) and the claim
+  check (``claims``: each amount said of the concept a fact holds it under, bill/roaming/line states as the records
+  have them): rejected once → the model is told what was unsupported and answers again; rejected twice → a safe
+  reply;
 - an identical call repeated is not run again: the model must answer;
 - limits per turn (steps, tokens, wall time: ``AgentLimits``): a hit limit ends in a graceful reply with the offer
   of a human agent;
@@ -31,6 +33,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from sangdam.agentic.catalog import ANSWER_MAX_CHARS, IDENTIFY_TOOL, action_schema, allow_list, describe, native_tools, tools_for
+from sangdam.agentic.claims import check_claims, facts_of
 from sangdam.agentic.context import CustomerContext, gather
 from sangdam.agentic.documents import DOCUMENTS_TOOL, describe_line, search
 from sangdam.agentic.limits import AgentLimits
@@ -322,6 +325,8 @@ class AgenticAgent(Agent):
         problems = [label for label in _placeholders() if label in text]  # a masked value copied ("[전화번호]")
         if _echoes(text, ctx.text):  # the customer's own request said back as the answer (a small model's failure)
             problems.append("the customer's request repeated back instead of an answer")
+        # a real number said of the wrong thing ("할부금은 69,000원": a plan's price), a state the records deny
+        problems += check_claims(text, facts_of(ctx.blackboard))
         if problems:
             verdict = verdict.model_copy(update={"passed": False, "unsupported": [*verdict.unsupported, *problems]})
         return verdict
