@@ -129,7 +129,9 @@ def run(spec: str, *, limit: int | None = None, stride: int = 1, tags: list[str]
                          "drafted": len(marks["draft"])})
             print(f"[{len(rows)}/{len(items)}] {'pass' if sc_report.passed else 'FAIL'} "
                   f"{latency / 1000:.1f}s steps={sum(a.get('steps', 0) for a in agent)} "
-                  f"ended={','.join(a.get('ended', '') for a in agent) or '-'}", file=sys.stderr, flush=True)
+                  f"ended={','.join(a.get('ended', '') for a in agent) or '-'}"
+                  + ("" if sc_report.passed else f" {item.scenario.id}: {'; '.join(map(str, _failures(sc_report)))[:300]}"),
+                  file=sys.stderr, flush=True)
     finally:
         runner.close()
     result = aggregate(spec, rows, len(items))
@@ -179,6 +181,14 @@ def aggregate(spec: str, rows: list[dict[str, Any]], planned: int) -> dict[str, 
         "ended": dict(ended.most_common()),
         "passed_by_tag": _by_tag(rows),
     }
+
+
+def _failures(report: Any) -> list[Any]:
+    """What failed in a scenario's report (its turns' and final checks' failures)."""
+    found = list(getattr(report, "failures", []) or [])
+    for turn in getattr(report, "turns", []) or []:
+        found += list(getattr(turn, "failures", []) or [])
+    return found
 
 
 def _draft_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
