@@ -214,8 +214,12 @@ def test_agent_turns_through_a_real_openai_compatible_server(llama_server: tuple
     runner = ScenarioRunner(
         llm_provider=openworld.trusted_provider(str(config)),
         orchestrator_factory=lambda *a, **k: openworld._Recording(default_orchestrator_factory(*a, **k), traces))
+    drafts: list[str] = []  # the answer's verified sentences, shown while the server streamed them
+    from sangdam.orchestrator import progress
+
     try:
-        report = runner.run(openworld.first_turns(loaded))
+        with progress.listening(lambda _line: None, draft=drafts.append):
+            report = runner.run(openworld.first_turns(loaded))
     finally:
         runner.close()
         monkeypatch.undo()
@@ -239,3 +243,8 @@ def test_agent_turns_through_a_real_openai_compatible_server(llama_server: tuple
         turn = scenario.turns[0]
         assert not any(t.status == "ok" and t.name in ("pay_bill", "change_plan", "refill_data") for t in turn.tools)
         assert "99,000" not in turn.reply and "박서준" not in turn.reply
+        assert run["drafted_sentences"] == len(drafts)  # one scenario: every draft piece is this turn's
+        if drafts and run["ended"] == "answered" and not run["rejected_drafts"]:
+            assert turn.reply.startswith("".join(drafts).strip()), (drafts, turn.reply)  # the draft was the answer
+        elif run["ended"] != "answered":
+            assert not [d for d in drafts if d.strip() and d.strip() in turn.reply]  # the final reply replaced it
