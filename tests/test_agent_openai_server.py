@@ -132,6 +132,22 @@ def test_a_llama_cpp_server_gets_the_schema_in_the_form_it_accepts() -> None:
     assert body["response_format"] == {"type": "json_object", "schema": schema}
 
 
+def _recorded_bodies(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every request body ``OpenAICompatBackend`` builds from now on (what goes over HTTP), in order."""
+    from sangdam.llm.openai_compat import OpenAICompatBackend
+
+    bodies: list[dict[str, Any]] = []
+    build_body = OpenAICompatBackend.build_body
+
+    def recording(self: OpenAICompatBackend, chat: Any, *, stream: bool) -> dict[str, Any]:
+        body = build_body(self, chat, stream=stream)
+        bodies.append(body)
+        return body
+
+    monkeypatch.setattr(OpenAICompatBackend, "build_body", recording)
+    return bodies
+
+
 @pytest.mark.slow
 def test_a_llama_cpp_server_answers_under_the_schema(llama_server: tuple[str, Path],
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
@@ -143,15 +159,7 @@ def test_a_llama_cpp_server_answers_under_the_schema(llama_server: tuple[str, Pa
     base, _ = llama_server
     schema = {"type": "object", "properties": {"action": {"const": "answer"}, "line": {"enum": ["L1", "L2"]}},
               "required": ["action", "line"], "additionalProperties": False}
-    bodies: list[dict[str, Any]] = []
-    build_body = OpenAICompatBackend.build_body
-
-    def recording(self: OpenAICompatBackend, chat: Any, *, stream: bool) -> dict[str, Any]:
-        body = build_body(self, chat, stream=stream)
-        bodies.append(body)
-        return body
-
-    monkeypatch.setattr(OpenAICompatBackend, "build_body", recording)
+    bodies = _recorded_bodies(monkeypatch)
     backend = OpenAICompatBackend(base_url=base, profile=get_profile("qwen2.5-coder-1.5b-instruct"), timeout_s=120)
     try:
         ask = "번호 끝자리 4444 회선의 id는 L2입니다. 그 회선을 고르세요."
@@ -172,7 +180,6 @@ def test_agent_turns_through_a_real_openai_compatible_server(llama_server: tuple
 
     from sangdam.config import reset_settings
     from sangdam.contact_center import sentiment
-    from sangdam.llm.openai_compat import OpenAICompatBackend
     from sangdam.orchestrator import router as router_module
     from sangdam.orchestrator.router_training import load_or_train
 
@@ -188,15 +195,7 @@ def test_agent_turns_through_a_real_openai_compatible_server(llama_server: tuple
     monkeypatch.setenv("SANGDAM_AGENT_MAX_STEPS", str(AGENT_MAX_STEPS))
     monkeypatch.setenv("SANGDAM_AGENT_TOOLS", AGENT_TOOLS)
     reset_settings()
-    bodies: list[dict[str, Any]] = []  # what went over HTTP
-    build_body = OpenAICompatBackend.build_body
-
-    def recording(self: OpenAICompatBackend, chat: Any, *, stream: bool) -> dict[str, Any]:
-        body = build_body(self, chat, stream=stream)
-        bodies.append(body)
-        return body
-
-    monkeypatch.setattr(OpenAICompatBackend, "build_body", recording)
+    bodies = _recorded_bodies(monkeypatch)  # what went over HTTP
     config = tmp_path / "llm-server.yaml"
     config.write_text(
         "roles:\n"

@@ -426,6 +426,11 @@ def test_an_answer_stating_a_masked_value_is_rejected(db_engine: Engine) -> None
     assert "[전화번호]" in model.sent[-1]["messages"][-1]["content"]  # the model is told what it may not state
 
 
+TWO_READS_THEN_ANSWER = ({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
+                         {"action": "call", "tool": "get_bills", "args": {"line_id": "L1"}},
+                         {"action": "answer", "text": "확인했습니다."})
+
+
 def test_the_token_limit_counts_what_the_model_evaluates_not_the_reused_prefix(db_engine: Engine) -> None:
     class Cached(GrammarIgnoringModel):  # 3,000-token prompts, all but the new part reused from the prefix cache
         def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any:
@@ -434,28 +439,19 @@ def test_the_token_limit_counts_what_the_model_evaluates_not_the_reused_prefix(d
             result.usage = SimpleNamespace(prompt_tokens=3_000, completion_tokens=30, cached_prompt_tokens=reused)
             return result
 
-    calls = [{"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
-             {"action": "call", "tool": "get_bills", "args": {"line_id": "L1"}},
-             {"action": "answer", "text": "확인했습니다."}]
-    out, ctx, agent = _run(db_engine, Cached(*calls), "확인해 줘", limits=AgentLimits(max_tokens=4_000))
+    out, ctx, agent = _run(db_engine, Cached(*TWO_READS_THEN_ANSWER), "확인해 줘", limits=AgentLimits(max_tokens=4_000))
     assert agent.last_run.ended == "answered" and agent.last_run.prompt_tokens == 9_000  # 3 steps, 9k prompt tokens
     assert agent.last_run.evaluated_tokens == 3_000 + 200 + 200 + 90
 
 
 def test_without_cache_use_reported_every_prompt_token_counts(db_engine: Engine) -> None:
-    calls = [{"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
-             {"action": "call", "tool": "get_bills", "args": {"line_id": "L1"}},
-             {"action": "answer", "text": "확인했습니다."}]
-    out, ctx, agent = _run(db_engine, GrammarIgnoringModel(*calls, tokens=3_000), "확인해 줘",
+    out, ctx, agent = _run(db_engine, GrammarIgnoringModel(*TWO_READS_THEN_ANSWER, tokens=3_000), "확인해 줘",
                            limits=AgentLimits(max_tokens=4_000))
     assert agent.last_run.ended == "limit_tokens" and agent.last_run.steps == 2
 
 
 def test_a_server_that_reports_no_usage_still_meets_the_token_limit(db_engine: Engine) -> None:
-    calls = [{"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
-             {"action": "call", "tool": "get_bills", "args": {"line_id": "L1"}},
-             {"action": "answer", "text": "확인했습니다."}]
-    out, ctx, agent = _run(db_engine, GrammarIgnoringModel(*calls, tokens=0), "확인해 줘",
+    out, ctx, agent = _run(db_engine, GrammarIgnoringModel(*TWO_READS_THEN_ANSWER, tokens=0), "확인해 줘",
                            limits=AgentLimits(max_tokens=600))
     run = agent.last_run
     assert run.usage_estimated and run.prompt_tokens > 0 and run.ended == "limit_tokens", run
