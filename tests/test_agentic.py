@@ -463,3 +463,28 @@ def test_the_request_said_back_is_no_answer(db_engine: Engine) -> None:
                                  {"action": "answer", "text": "사용량을 보면 더 저렴한 요금제도 살펴볼 만합니다."})
     out, ctx, agent = _run(db_engine, model, ask)
     assert out.messages == ["사용량을 보면 더 저렴한 요금제도 살펴볼 만합니다."] and agent.last_run.rejected_drafts == 1
+
+
+def test_a_reasoning_model_thinks_while_it_plans_and_not_while_it_answers(db_engine: Engine) -> None:
+    """Reasoning-mode profiles (EXAONE 4.0, Qwen3, SEED Think): thinking on for the steps that choose a tool, off for
+    a step that may only answer (the last step, a retry after a rejected draft): the customer-facing text is written
+    without it."""
+    model = GrammarIgnoringModel({"action": "call", "tool": "get_data_usage", "args": {"line_id": "L1"}},
+                                 {"action": "answer", "text": "이번 달 99GB 쓰셨어요."},  # rejected: no such figure
+                                 {"action": "answer", "text": "확인했습니다."})
+    out, ctx, agent = _run(db_engine, model, "데이터 얼마나 썼어요?", reasoning=True)
+    assert out.messages == ["확인했습니다."]
+    assert [sent["reasoning"] for sent in model.sent] == [True, True, False]
+
+
+def test_the_engine_turns_reasoning_on_for_a_reasoning_profile_only() -> None:
+    from sangdam.orchestrator.engine import _agentic_agent
+
+    def llm(profile: str) -> Any:
+        role = SimpleNamespace(profile=profile, backend="openai")
+        return SimpleNamespace(config=SimpleNamespace(roles={"strong": role, "fast": role}))
+
+    responder = SimpleNamespace(verifier=None)
+    assert _agentic_agent(llm("exaone-4.0-32b"), responder).reasoning is True
+    assert _agentic_agent(llm("ax-4.0"), responder).reasoning is None  # no reasoning mode: the server's default
+    assert _agentic_agent(llm("qwen2.5-coder-1.5b-instruct"), responder) is None  # not trusted to act
