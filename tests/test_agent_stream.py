@@ -532,3 +532,19 @@ def test_a_message_the_agent_answers_whole_gets_no_cannot_handle_line_too(db_eng
     trace = orch.traces(conv)[-1]
     assert [c for c in trace["llm_calls"] if c.get("purpose") == "agent"], trace["llm_calls"]
     assert out.reply == "사용량을 보면 더 저렴한 요금제도 살펴볼 만합니다.", out.reply
+
+
+def test_a_looping_answer_is_not_waited_for(db_engine: Engine) -> None:
+    """A small model repeating its sentences until the token limit (seen: the same two sentences three times, 40 s of
+    generation): the call is stopped at the first repeat and the answer is what came before it."""
+    loop = "추가 요금은 데이터를 다 쓰면 붙습니다. 이는 속도 제한과 다릅니다. "
+    log: list[tuple[str, str]] = []
+    model = StreamingAgentModel({"action": "answer", "text": loop * 6}, log=log)
+    agent = AgenticAgent(model, limits=AgentLimits())
+    shown: list[str] = []
+    ctx = _agent_ctx(db_engine, agent, shown)
+    out = agent.handle(Step(agent="agentic", intent="out_of_scope", text=ctx.text), ctx)
+    assert out.messages == [loop.strip()] and shown == ["추가 요금은 데이터를 다 쓰면 붙습니다. ", "이는 속도 제한과 다릅니다. "]
+    written = "".join(piece for who, piece in log if who == "model")
+    assert len(written) < len(json.dumps({"action": "answer", "text": loop * 2}, ensure_ascii=False)) + 10  # stopped
+    assert out.trace["ended"] == "answered"

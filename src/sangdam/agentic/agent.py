@@ -28,6 +28,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import BaseModel
@@ -362,13 +363,23 @@ def _placeholders() -> tuple[str, ...]:
 
 
 def _drain(chunks: Iterator[Any], draft: DraftStream | None) -> Any:
-    """The final result of a streamed model call, feeding each text piece to ``draft`` on the way."""
+    """The final result of a streamed model call, feeding each text piece to ``draft`` on the way. An answer that
+    starts repeating its sentences (a small model's loop) is not waited for: the call is stopped there and the answer
+    is what came before the first repeat (the loop would be cut there anyway)."""
     final = None
     for chunk in chunks:
         if getattr(chunk, "done", False):
             final = chunk.result
         elif draft is not None:
             draft.feed(getattr(chunk, "delta", "") or "")
+            if draft.looping:
+                close = getattr(chunks, "close", None)
+                if close is not None:
+                    close()  # stops generation (the embedded decoder, the HTTP stream)
+                answer = draft.released.strip()
+                text = answer if not draft.json_mode else json.dumps({"action": "answer", "text": answer},
+                                                                     ensure_ascii=False)
+                return SimpleNamespace(text=text, data=None, tool_calls=[], usage=None)
     if final is None:
         raise RuntimeError("the model's stream ended without a result")
     return final

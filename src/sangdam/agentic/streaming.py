@@ -38,6 +38,7 @@ class DraftStream:
         self.held = False  # a sentence failed the verifier: nothing more is released
         self.sentences = 0
         self._said: set[str] = set()
+        self.looping = False  # the answer repeats a sentence: the rest is a loop, not worth waiting for
 
     def feed(self, piece: str) -> None:
         if self.held or not piece:
@@ -75,8 +76,11 @@ class DraftStream:
             if not sentence.strip():
                 self.released += sentence
                 continue
-            if sentence.strip() in self._said or not self.check(sentence.strip()):
-                self.held = True  # a sentence said again (a small model's loop) or one the verifier rejects
+            if sentence.strip() in self._said:  # said again: a small model looping until its token limit
+                self.held = self.looping = True
+                return
+            if not self.check(sentence.strip()):
+                self.held = True
                 return
             self._said.add(sentence.strip())
             self.released += sentence
