@@ -42,6 +42,7 @@ from sangdam.agentic.streaming import DraftStream, cut_repeats
 from sangdam.agents.base import Agent, AgentContext, Outcome, _mask_tree
 from sangdam.agents.common import confirm
 from sangdam.llm.errors import LLMTimeoutError
+from sangdam.orchestrator import dialogue
 from sangdam.orchestrator.format import say, templates
 from sangdam.orchestrator.progress import drafting, report
 from sangdam.orchestrator.state import PendingAction, Step
@@ -167,12 +168,12 @@ class AgenticAgent(Agent):
                     run.calls.append(DOCUMENTS_TOOL)
                     messages.append({"role": "user", "content": self._documents(query, ctx)})
                     continue
-                refused = self._refusal(action, by_name, context)
+                refused = self._refusal(action, by_name, context, step.text or ctx.text)
                 if refused is not None:
                     run.refused_actions.append(refused["error"])
                     messages.append({"role": "user", "content": OBSERVATION.format(
                         tool=action.get("tool"), data=json.dumps(refused, ensure_ascii=False))})
-                    if refused["error"] == "repeated_call":
+                    if refused["error"] in ("repeated_call", "not_requested"):
                         answer_only = True
                     continue
                 tool = by_name[str(action["tool"])]
@@ -275,8 +276,11 @@ class AgenticAgent(Agent):
             return {"action": "invalid"}
         return data
 
-    def _refusal(self, action: dict[str, Any], by_name: dict[str, Tool], context: CustomerContext) -> dict[str, str] | None:
-        """Why the action may not run (None: it may). Checked here whatever the server's grammar allowed."""
+    def _refusal(self, action: dict[str, Any], by_name: dict[str, Tool], context: CustomerContext,
+                 request: str = "") -> dict[str, str] | None:
+        """Why the action may not run (None: it may). Checked here whatever the server's grammar allowed. A change
+        is proposed only when the customer's message asks for one (``dialogue.asks_for_change``): a question or a
+        request to be shown something gets an answer, whatever a tool result or the model makes of it."""
         kind, name = action.get("action"), action.get("tool")
         if kind not in ("call", "propose"):
             return {"error": "invalid_action", "message": "answer with one JSON action: call, propose or answer"}
@@ -285,6 +289,8 @@ class AgenticAgent(Agent):
             return {"error": "tool_not_allowed", "message": f"{name!r} is not one of your tools"}
         if (tool.risk is RiskTier.read) != (kind == "call"):
             return {"error": "wrong_action", "message": "reads are called; changes are proposed"}
+        if kind == "propose" and not dialogue.asks_for_change(request):
+            return {"error": "not_requested", "message": "the customer asked for no change: answer what they asked"}
         args = action.get("args")
         if not isinstance(args, dict):
             return {"error": "invalid_args", "message": "args must be an object"}

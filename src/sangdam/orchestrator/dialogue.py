@@ -56,6 +56,34 @@ def declines_doing(text: str) -> bool:
     return False
 
 
+def asks_for_change(text: str) -> bool:
+    """Whether the message asks for a change to be made ("요금 내줘", "1기가만 넣어줘", "10월분 정산 진행해 주세요",
+    "데이터 1기가 충전"), not only to be shown or told something ("현황을 표로 정리해 주세요", "정체를 짚어 주세요",
+    "왜 더 나왔어요?"); a refusal ("해지 안 할게요") asks for none. Lexicon ``change_request``."""
+    from sangdam.korean.analyzer import get_kiwi
+
+    if declines_doing(text):
+        return False
+    cues = lexicon()["change_request"]
+    reads, changes = set(cues["read_verbs"]), set(cues["change_nouns"])
+    toks = get_kiwi().tokenize(text)
+    if any(t.tag.startswith("NN") and t.form in changes for t in toks):
+        return True
+    for k, tok in enumerate(toks):
+        if tok.tag != "VX" or tok.form != "주" or k < 2:
+            continue
+        verb = next((t for t in reversed(toks[:k]) if t.tag in ("VV", "XSV", "VA")), None)
+        if verb is None:
+            continue
+        head = verb.form
+        if verb.tag == "XSV":  # "정리하다", "진행하다": the noun before 하 is the verb's meaning
+            at = toks.index(verb)
+            head = toks[at - 1].form if at > 0 else head
+        if head not in reads:
+            return True
+    return False
+
+
 def compact(text: str) -> str:
     """Lower-cased text without whitespace, for cue matching that ignores Korean spacing variants."""
     return re.sub(r"\s+", "", text).lower()
