@@ -497,6 +497,9 @@ def test_the_engine_turns_reasoning_on_for_a_reasoning_profile_only() -> None:
     ("제 회선들 현황을 엑셀처럼 표로 정리해 주세요", ["not_requested"]),
     ("10월 요금 내줘", []),  # asked for: proposed (its yes still to come)
     ("10월분 정산 진행해 주세요", []),
+    ("4444 쪽을 3333이랑 똑같이 맞출래요", []),  # an intention, not a 주다 request
+    ("설명 부탁해요", ["not_requested"]),
+    ("충전은 안 할게요", ["not_requested"]),  # a refusal asks for nothing
 ])
 def test_a_change_is_proposed_only_when_the_customer_asks_for_one(db_engine: Engine, text: str,
                                                                  refused: list[str]) -> None:

@@ -69,10 +69,13 @@ def asks_for_change(text: str) -> bool:
     toks = get_kiwi().tokenize(text)
     if any(t.tag.startswith("NN") and t.form in changes for t in toks):
         return True
+    intents = set(cues["intent_endings"])
     for k, tok in enumerate(toks):
-        if tok.tag != "VX" or tok.form != "주" or k < 2:
+        asked = (tok.tag == "VX" and tok.form == "주") or (tok.tag == "NNG" and tok.form == "부탁") \
+            or (tok.tag == "EF" and tok.form in intents)  # "맞출래요", "정산할게요", "진행하자"
+        if not asked or k < 1:
             continue
-        verb = next((t for t in reversed(toks[:k]) if t.tag in ("VV", "XSV", "VA")), None)
+        verb = next((t for t in reversed(toks[:k]) if t.tag in ("VV", "XSV", "NNG")), None)
         if verb is None:
             continue
         head = verb.form
